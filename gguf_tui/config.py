@@ -1,0 +1,173 @@
+"""Settings (`config.toml`) and where gguf-tui keeps its files.
+
+The file is read with tomllib and written with tomli_w. Keys this version does
+not know are kept on save, and a file that does not parse is reported with its
+line and never overwritten: the user's own text is worth more than our defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+APP_NAME = "gguf-tui"
+CONFIG_FILE = "config.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    """Every folder the app writes to, resolved once at start-up."""
+
+    data_dir: Path
+    config_dir: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / CONFIG_FILE
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "conversations.sqlite3"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "logs" / "gguf-tui.log"
+
+    @property
+    def scan_cache(self) -> Path:
+        return self.data_dir / "scan-cache.json"
+
+
+def resolve_paths(data_dir: str | os.PathLike | None = None) -> Paths:
+    """`--data-dir` beats `GGUF_TUI_DATA_DIR` beats platformdirs' user data dir."""
+    import platformdirs
+
+    chosen = data_dir or os.environ.get("GGUF_TUI_DATA_DIR")
+    data = Path(chosen).expanduser() if chosen else Path(platformdirs.user_data_dir(APP_NAME))
+    config_env = os.environ.get("GGUF_TUI_CONFIG_DIR")
+    config = (
+        Path(config_env).expanduser()
+        if config_env
+        else Path(platformdirs.user_config_dir(APP_NAME))
+    )
+    return Paths(data_dir=data, config_dir=config)
+
+
+@dataclass(slots=True)
+class Settings:
+    """Everything a user can set; field names are the keys of config.toml."""
+
+    model_dirs: list[str] = field(default_factory=list)
+    default_model: str = ""
+    n_ctx: int = 4096
+    n_gpu_layers: int = 0
+    threads: int = 0  # 0 = llama.cpp's choice
+    chat_format: str = ""  # "" = the model's own template
+    temperature: float = 0.8
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    max_tokens: int = 0  # 0 = until the model stops or the window is full
+    system_prompt: str = ""
+    theme: str = "textual-dark"
+    keymap: dict[str, str] = field(default_factory=dict)
+
+
+class ConfigError(Exception):
+    """The config file could not be used; the message says where and why."""
+
+
+@dataclass(slots=True)
+class LoadedConfig:
+    settings: Settings
+    path: Path
+    raw: dict[str, Any] = field(default_factory=dict)  # the whole file, unknown keys too
+    problems: list[str] = field(default_factory=list)  # reported, defaults used instead
+    broken: bool = False  # the file did not parse: never write over it
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """Check a value against the type of its default; raise ValueError if it is wrong."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    elif isinstance(default, list):
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+    elif isinstance(default, dict) and isinstance(value, dict):
+        if all(isinstance(v, str) for v in value.values()):
+            return dict(value)
+    kind = type(default).__name__
+    if isinstance(default, list):
+        kind = "list of strings"
+    elif isinstance(default, dict):
+        kind = "table of strings"
+    raise ValueError(f"'{name}' should be a {kind}, not {value!r}")
+
+
+def settings_from_dict(raw: dict[str, Any]) -> tuple[Settings, list[str]]:
+    """Known keys become Settings; a wrong value is a problem and keeps its default."""
+    settings = Settings()
+    problems: list[str] = []
+    for f in fields(Settings):
+        if f.name not in raw:
+            continue
+        try:
+            setattr(settings, f.name, _coerce(f.name, raw[f.name], getattr(settings, f.name)))
+        except ValueError as exc:
+            problems.append(f"{exc}; using the default")
+    return settings, problems
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Read config.toml; a missing file is simply the defaults."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return LoadedConfig(Settings(), path)
+    except (OSError, UnicodeDecodeError) as exc:
+        return LoadedConfig(Settings(), path, problems=[f"cannot read {path}: {exc}"], broken=True)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = f"{path} is not valid TOML ({exc}); using defaults and leaving the file as it is"
+        return LoadedConfig(Settings(), path, problems=[message], broken=True)
+    settings, problems = settings_from_dict(raw)
+    return LoadedConfig(settings, path, raw=raw, problems=[f"{path}: {p}" for p in problems])
+
+
+def save_config(config: LoadedConfig) -> None:
+    """Write the settings back, keeping every key we do not know."""
+    import tomli_w
+
+    if config.broken:
+        raise ConfigError(f"{config.path} could not be read, so it is left untouched")
+    data = dict(config.raw)
+    defaults = Settings()
+    for f in fields(Settings):
+        value = getattr(config.settings, f.name)
+        if value == getattr(defaults, f.name) and f.name not in config.raw:
+            continue  # keep the file short: only what the user set
+        data[f.name] = value
+    config.path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = config.path.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+    tmp.replace(config.path)
+    config.raw = data

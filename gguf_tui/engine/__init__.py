@@ -1,0 +1,41 @@
+"""The only layer that imports llama_cpp (lazily: importing this package is cheap)."""
+
+from gguf_tui.engine.engine import Engine
+from gguf_tui.engine.events import (
+    CONTEXT,
+    LENGTH,
+    STOP,
+    STOPPED,
+    ContextTrimmed,
+    Event,
+    Failed,
+    Finished,
+    GenerationStats,
+    ReasoningDelta,
+    TextDelta,
+)
+from gguf_tui.engine.generation import Generation
+from gguf_tui.engine.llama_model import LoadCancelled
+from gguf_tui.engine.model_info import EngineError, ModelInfo
+from gguf_tui.engine.options import LoadOptions, Sampling
+
+__all__ = [
+    "CONTEXT",
+    "LENGTH",
+    "STOP",
+    "STOPPED",
+    "ContextTrimmed",
+    "Engine",
+    "EngineError",
+    "Event",
+    "Failed",
+    "Finished",
+    "Generation",
+    "GenerationStats",
+    "LoadCancelled",
+    "LoadOptions",
+    "ModelInfo",
+    "ReasoningDelta",
+    "Sampling",
+    "TextDelta",
+]

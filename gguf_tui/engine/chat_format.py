@@ -1,0 +1,173 @@
+"""Turn a conversation into the prompt text a model was trained on.
+
+A GGUF normally carries its Jinja chat template. One without it would silently
+get llama-cpp-python's `llama-2` format, which some models answer with nothing
+(Gemma-3 270M did), so the format is chosen from `general.architecture`
+instead and the choice is reported. The user can always override it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+TEMPLATE = "template"  # the GGUF's own tokenizer.chat_template
+ARCHITECTURE = "architecture"  # chosen from general.architecture
+OVERRIDE = "override"  # the user asked for it
+
+GGUF_TEMPLATE_NAME = "gguf-template"
+
+# Format names (as llama-cpp-python registers them) -> its formatter function.
+KNOWN_FORMATS = {
+    "chatml": "format_chatml",
+    "gemma": "format_gemma",
+    "llama-2": "format_llama2",
+    "llama-3": "format_llama3",
+    "mistral-instruct": "format_mistral_instruct",
+    "qwen": "format_qwen",
+    "zephyr": "format_zephyr",
+    "alpaca": "format_alpaca",
+    "vicuna": "format",
+    "openchat": "format_openchat",
+    "chatglm3": "format_chatglm3",
+    "phind": "format_phind",
+    "intel": "format_intel",
+    "open-orca": "format_open_orca",
+    "mistrallite": "format_mistrallite",
+    "pygmalion": "format_pygmalion",
+    "saiga": "format_saiga",
+    "oasst_llama": "format_oasst_llama",
+    "baichuan": "format_baichuan",
+    "baichuan-2": "format_baichuan2",
+    "openbuddy": "format_openbuddy",
+    "redpajama-incite": "format_redpajama_incite",
+    "snoozy": "format_snoozy",
+}
+
+# Architectures whose format does not depend on anything else (prefix match).
+_BY_ARCH_PREFIX = [
+    ("gemma", "gemma"),
+    ("qwen", "chatml"),
+    ("phi", "chatml"),
+    ("mistral", "mistral-instruct"),
+    ("chatglm", "chatglm3"),
+    ("glm", "chatglm3"),
+    ("baichuan", "baichuan-2"),
+    ("internlm", "chatml"),
+    ("yi", "chatml"),
+    ("smollm", "chatml"),
+    ("olmo", "chatml"),
+    ("granite", "chatml"),
+]
+
+
+class ChatFormatError(ValueError):
+    """A chat format name that nothing knows."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatFormatChoice:
+    name: str  # a KNOWN_FORMATS key or GGUF_TEMPLATE_NAME
+    source: str  # TEMPLATE, ARCHITECTURE or OVERRIDE
+
+    @property
+    def note(self) -> str:
+        """What to tell the user about the choice (empty when nothing is unusual)."""
+        if self.source == ARCHITECTURE:
+            return (
+                f"this model has no chat template; using the '{self.name}' format "
+                "chosen from its architecture (override with --chat-format)"
+            )
+        if self.source == OVERRIDE:
+            return f"using the '{self.name}' chat format (override)"
+        return ""
+
+
+def choose_chat_format(metadata: dict[str, object], override: str | None = None) -> ChatFormatChoice:
+    """Pick how to format prompts for a model with this GGUF metadata."""
+    if override:
+        name = override.strip().lower()
+        if name in ("template", "gguf", GGUF_TEMPLATE_NAME):
+            if not metadata.get("tokenizer.chat_template"):
+                raise ChatFormatError("this model has no chat template of its own")
+            return ChatFormatChoice(GGUF_TEMPLATE_NAME, OVERRIDE)
+        if name not in KNOWN_FORMATS:
+            known = ", ".join(sorted(KNOWN_FORMATS))
+            raise ChatFormatError(f"unknown chat format '{override}'; known formats: {known}")
+        return ChatFormatChoice(name, OVERRIDE)
+    if metadata.get("tokenizer.chat_template"):
+        return ChatFormatChoice(GGUF_TEMPLATE_NAME, TEMPLATE)
+    return ChatFormatChoice(format_for_architecture(metadata), ARCHITECTURE)
+
+
+def format_for_architecture(metadata: dict[str, object]) -> str:
+    arch = str(metadata.get("general.architecture", "")).lower()
+    name = str(metadata.get("general.name", "")).lower()
+    if arch == "llama":
+        if "mistral" in name:
+            return "mistral-instruct"
+        # Llama 3 switched to a BPE ("gpt2") tokenizer; Llama 2 used SentencePiece.
+        if metadata.get("tokenizer.ggml.model") == "gpt2":
+            return "llama-3"
+        return "llama-2"
+    for prefix, fmt in _BY_ARCH_PREFIX:
+        if arch.startswith(prefix):
+            return fmt
+    return "chatml"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPrompt:
+    text: str
+    stop: tuple[str, ...]
+    added_special: bool  # the text already holds BOS/special tokens: do not add BOS
+
+
+Renderer = Callable[[list[dict[str, str]]], RenderedPrompt]
+
+
+def _merge_system_into_first_user(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Gemma's format has no system role: fold it into the first user turn, as Gemma's
+    own template does, instead of dropping it."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if system:
+        for m in rest:
+            if m["role"] == "user":
+                m["content"] = f"{system}\n\n{m['content']}"
+                break
+    return rest
+
+
+def make_renderer(
+    choice: ChatFormatChoice, metadata: dict[str, object], bos_token: str, eos_token: str
+) -> Renderer:
+    """Build the prompt renderer (imports llama-cpp-python's formatters lazily)."""
+    from llama_cpp import llama_chat_format as lcf
+
+    def as_rendered(result: lcf.ChatFormatterResponse) -> RenderedPrompt:
+        stop = result.stop or ()
+        stop = (stop,) if isinstance(stop, str) else tuple(stop)
+        return RenderedPrompt(result.prompt, tuple(s for s in stop if s), result.added_special)
+
+    if choice.name == GGUF_TEMPLATE_NAME:
+        formatter = lcf.Jinja2ChatFormatter(
+            template=str(metadata["tokenizer.chat_template"]),
+            eos_token=eos_token,
+            bos_token=bos_token,
+        )
+        return lambda messages: as_rendered(formatter(messages=messages))
+
+    function = getattr(lcf, KNOWN_FORMATS[choice.name])
+    if choice.name == "gemma":
+        return lambda messages: as_rendered(function(_merge_system_into_first_user(messages)))
+    return lambda messages: as_rendered(function(messages))
+
+
+def opens_reasoning(template: str | None) -> bool:
+    """True when the template's generation prompt already opens `<think>`
+    (DeepSeek-R1 style), so the model's output starts inside its reasoning."""
+    if not template or "<think>" not in template:
+        return False
+    tail = template.rsplit("add_generation_prompt", 1)[-1]
+    return "<think>" in tail and "</think>" not in tail

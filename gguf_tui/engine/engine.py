@@ -1,0 +1,167 @@
+"""The engine thread: the only thread that ever touches a `Llama`.
+
+Front ends call these methods from any thread. Each becomes a job on a queue
+that one dedicated thread runs in order, so a load can never race a reply and
+nothing can reach a model after it was closed. llama.cpp releases the GIL
+while it computes, so the UI thread stays responsive meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gguf_tui.engine.context import ContextOverflowError
+from gguf_tui.engine.events import Failed
+from gguf_tui.engine.generation import Generation
+from gguf_tui.engine.llama_model import LlamaModel, ProgressFn
+from gguf_tui.engine.model_info import EngineError, ModelInfo
+from gguf_tui.engine.options import LoadOptions, Sampling
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Message = dict[str, str]
+
+
+class Engine:
+    """Load a model, stream replies, stop them, unload. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = queue.SimpleQueue()
+        self._model: LlamaModel | None = None  # engine thread only
+        self._info: ModelInfo | None = None
+        self._current: Generation | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="gguf-tui-engine", daemon=True)
+        self._thread.start()
+
+    # -- public API ----------------------------------------------------------------------
+    @property
+    def info(self) -> ModelInfo | None:
+        """The loaded model, or None."""
+        return self._info
+
+    def load(
+        self, path: str | Path, options: LoadOptions | None = None, progress: ProgressFn | None = None
+    ) -> Future[ModelInfo]:
+        """Replace the loaded model. The old one is closed first, so its memory is
+        free before the new one is read. `progress(fraction)` may return False to
+        cancel; the future then fails with LoadCancelled."""
+        self.stop()
+        return self._submit(lambda: self._load(Path(path), options or LoadOptions(), progress))
+
+    def unload(self) -> Future[None]:
+        self.stop()
+        return self._submit(self._unload)
+
+    def chat(self, messages: list[Message], sampling: Sampling | None = None) -> Generation:
+        """Answer the conversation; the reply streams into the returned Generation."""
+        msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
+        return self._generate(lambda model, gen, s: model.run_chat(gen, msgs, s), sampling)
+
+    def complete(self, prompt: str, sampling: Sampling | None = None) -> Generation:
+        """Plain text completion, no chat template (the seed's `llm("Hello")`)."""
+        return self._generate(lambda model, gen, s: model.run_completion(gen, prompt, s), sampling)
+
+    def prefill(self, messages: list[Message]) -> Future[int]:
+        """Read a conversation into the KV cache ahead of the next reply."""
+        def job() -> int:
+            model = self._require_model()
+            tokens, _ = model.tokenize_chat(messages)
+            return model.prefill(tokens) if len(tokens) < model.info.n_ctx else 0
+        return self._submit(job)
+
+    def count_tokens(self, messages: list[Message]) -> Future[int]:
+        return self._submit(lambda: len(self._require_model().tokenize_chat(messages)[0]))
+
+    def stop(self) -> None:
+        """Stop the reply in progress, if any (its text so far is kept)."""
+        current = self._current
+        if current is not None:
+            current.stop()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop, unload and end the engine thread. Safe to call twice."""
+        if self._closed:
+            return
+        self.stop()
+        self._submit(self._unload)
+        self._closed = True
+        self._jobs.put(None)
+        self._thread.join(timeout)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- engine thread ---------------------------------------------------------------------
+    def _submit(self, fn: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        if self._closed:
+            future.set_exception(EngineError("the engine has been closed"))
+            return future
+        self._jobs.put((fn, future))
+        return future
+
+    def _loop(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            fn, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # delivered to whoever waits on the future
+                if not isinstance(exc, EngineError):
+                    log.exception("engine job failed")
+                future.set_exception(exc)
+
+    def _require_model(self) -> LlamaModel:
+        if self._model is None:
+            raise EngineError("no model is loaded")
+        return self._model
+
+    def _load(self, path: Path, options: LoadOptions, progress: ProgressFn | None) -> ModelInfo:
+        self._unload()
+        self._model = LlamaModel.load(path, options, progress)
+        self._info = self._model.info
+        return self._info
+
+    def _unload(self) -> None:
+        model, self._model, self._info = self._model, None, None
+        if model is not None:
+            model.close()
+
+    def _generate(
+        self, run: Callable[[LlamaModel, Generation, Sampling], None], sampling: Sampling | None
+    ) -> Generation:
+        gen = Generation()
+        self.stop()
+        self._current = gen
+
+        def job() -> None:
+            try:
+                if gen.stop_requested:
+                    raise EngineError("stopped before it started")
+                run(self._require_model(), gen, sampling or Sampling())
+            except (EngineError, ContextOverflowError) as exc:
+                gen.emit(Failed(str(exc)))
+            except Exception as exc:
+                log.exception("generation failed")
+                gen.emit(Failed(f"unexpected error while generating: {exc}"))
+            finally:
+                if not gen.done:
+                    gen.emit(Failed("the reply ended without a result"))
+                if self._current is gen:
+                    self._current = None
+
+        future = self._submit(job)
+        if future.done() and future.exception() is not None:
+            gen.emit(Failed(str(future.exception())))
+        return gen

@@ -1,0 +1,88 @@
+"""The handle of one reply: the engine thread writes events, any thread reads them.
+
+Events go into a lock-protected list. A UI drains it at its own pace (the TUI
+does so ~30 times a second) rather than being called once per token, which
+would make generation wait on the UI; the line chat simply blocks on it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+from gguf_tui.engine.events import Event, Failed, Finished, ReasoningDelta, TextDelta
+
+
+def _coalesce(events: list[Event]) -> list[Event]:
+    """Merge runs of deltas of the same kind into one."""
+    out: list[Event] = []
+    for ev in events:
+        if out and type(ev) is type(out[-1]) and isinstance(ev, TextDelta | ReasoningDelta):
+            out[-1] = type(ev)(out[-1].text + ev.text)
+        else:
+            out.append(ev)
+    return out
+
+
+class Generation:
+    """One reply in progress. `stop()` may be called from any thread at any time."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._pending: list[Event] = []
+        self._outcome: Finished | Failed | None = None
+        self._stop = threading.Event()
+
+    # -- the engine thread's side ------------------------------------------------
+    def emit(self, event: Event) -> None:
+        with self._cond:
+            self._pending.append(event)
+            if isinstance(event, Finished | Failed):
+                self._outcome = event
+            self._cond.notify_all()
+
+    # -- the reader's side -----------------------------------------------------------
+    def stop(self) -> None:
+        """Ask for the reply to end; it ends with reason `stopped` and keeps its text."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def done(self) -> bool:
+        return self._outcome is not None
+
+    @property
+    def outcome(self) -> Finished | Failed | None:
+        return self._outcome
+
+    def drain(self) -> list[Event]:
+        """Every event since the last drain, deltas merged; never blocks."""
+        with self._cond:
+            events, self._pending = self._pending, []
+        return _coalesce(events)
+
+    def wait(self, timeout: float | None = None) -> list[Event]:
+        """Block until there is something to read (or the timeout passes)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._pending or self._outcome is not None, timeout)
+            events, self._pending = self._pending, []
+        return _coalesce(events)
+
+    def __iter__(self) -> Iterator[Event]:
+        """Every event up to and including the final Finished or Failed."""
+        while True:
+            for event in self.wait():
+                yield event
+                if isinstance(event, Finished | Failed):
+                    return
+
+    def result(self, timeout: float | None = None) -> Finished | Failed:
+        """Wait for the end of the reply (events are left for drain/iteration)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._outcome is not None, timeout):
+                raise TimeoutError("the reply did not finish in time")
+            assert self._outcome is not None
+            return self._outcome

@@ -1,0 +1,398 @@
+"""The loaded `Llama` and the one decode loop every reply goes through.
+
+Everything here runs on the engine thread (see engine.py): a `Llama` is not
+thread-safe and crashes the process if used after `close()`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import ctypes
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gguf_tui.engine import llama_log
+from gguf_tui.engine.chat_format import ChatFormatError, RenderedPrompt, choose_chat_format, make_renderer
+from gguf_tui.engine.context import ContextOverflowError, fit_messages, reply_reserve
+from gguf_tui.engine.events import (
+    CONTEXT,
+    LENGTH,
+    STOP,
+    STOPPED,
+    ContextTrimmed,
+    Finished,
+    GenerationStats,
+    ReasoningDelta,
+    TextDelta,
+)
+from gguf_tui.engine.generation import Generation
+from gguf_tui.engine.model_info import EngineError, ModelInfo
+from gguf_tui.engine.options import LoadOptions, Sampling
+from gguf_tui.engine.think import REASONING, ThinkSplitter
+from gguf_tui.models.gguf_file import GGUFError, check_loadable, shard_paths
+from gguf_tui.models.quant import quant_name
+
+log = logging.getLogger(__name__)
+_OFFLOADED_RE = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
+ProgressFn = Callable[[float], bool]  # return False to cancel the load
+
+
+class LoadCancelled(EngineError):
+    pass
+
+
+def effective_n_ctx(requested: int, n_ctx_train: int) -> int:
+    """Clamp to the training context and round down to a multiple of 256
+    (other sizes can crash llama-cpp-python's Python layer)."""
+    n = requested if requested > 0 else n_ctx_train
+    if n_ctx_train > 0:
+        n = min(n, n_ctx_train)
+    return max(256, n // 256 * 256)
+
+
+@contextlib.contextmanager
+def _load_progress(llama_cpp: Any, progress: ProgressFn | None):
+    """Give llama.cpp a progress callback: Llama() has no parameter for it, so the
+    default-params factory it calls is wrapped for the duration of the load."""
+    if progress is None:
+        yield
+        return
+    original = llama_cpp.llama_model_default_params
+
+    def on_progress(value: float, _data: ctypes.c_void_p) -> bool:
+        try:
+            return bool(progress(float(value)))
+        except Exception:
+            return True
+
+    callback = llama_cpp.llama_progress_callback(on_progress)
+
+    def with_progress():
+        params = original()
+        params.progress_callback = callback
+        return params
+
+    llama_cpp.llama_model_default_params = with_progress
+    try:
+        yield
+    finally:
+        llama_cpp.llama_model_default_params = original
+
+
+class LlamaModel:
+    """One loaded model, used only from the engine thread."""
+
+    def __init__(self, llm: Any, info: ModelInfo, render: Callable[[list], RenderedPrompt]):
+        import llama_cpp
+
+        self._lib = llama_cpp
+        self.llm = llm
+        self.info = info
+        self._render = render
+        self._vocab = llm._model.vocab
+        self._pieces: dict[int, bytes] = {}
+        self._active: Generation | None = None
+        # Checked by llama.cpp between graph nodes while a prompt is processed; it
+        # takes the GIL, so it is only switched on for prompt processing.
+        self._abort_cb = llama_cpp.ggml_abort_callback(
+            lambda _data: self._active is not None and self._active.stop_requested
+        )
+        self._no_abort_cb = llama_cpp.ggml_abort_callback()
+
+    # -- loading -------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path, options: LoadOptions, progress: ProgressFn | None = None):
+        started = time.perf_counter()
+        path = shard_paths(Path(path).expanduser())[0]
+        try:
+            header = check_loadable(path)
+        except GGUFError as exc:
+            raise EngineError(str(exc)) from None
+        meta = header.metadata
+        arch = str(meta.get("general.architecture", "unknown"))
+        n_ctx_train = int(meta.get(f"{arch}.context_length", 0) or 0)
+        n_ctx = effective_n_ctx(options.n_ctx, n_ctx_train)
+        try:
+            choice = choose_chat_format(meta, options.chat_format)
+        except ChatFormatError as exc:
+            raise EngineError(str(exc)) from None
+
+        import llama_cpp
+        from llama_cpp import llama_cpp as lib
+
+        llama_log.install()
+        llama_log.take_recent_errors()
+        cancelled = False
+
+        def report(value: float) -> bool:
+            nonlocal cancelled
+            if progress is not None and progress(value) is False:
+                cancelled = True
+            return not cancelled
+
+        sink = llama_log.StreamToLog()
+        lines: list[str] = []
+        try:
+            with (
+                _load_progress(lib, report),
+                llama_log.capture(lines),
+                contextlib.redirect_stderr(sink),
+                contextlib.redirect_stdout(sink),
+            ):
+                llm = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx,
+                    n_batch=min(options.n_batch, n_ctx),
+                    n_gpu_layers=options.n_gpu_layers,
+                    n_threads=options.n_threads,
+                    flash_attn=options.flash_attn,
+                    verbose=True,  # see llama_log: verbose=False redirects fd 1 and 2
+                )
+        except Exception as exc:
+            if cancelled:
+                raise LoadCancelled("loading was cancelled") from None
+            detail = "; ".join(llama_log.take_recent_errors()[-2:]) or str(exc)
+            raise EngineError(f"llama.cpp could not load {path.name}: {detail}") from None
+        llm.verbose = False  # from here on llama-cpp-python would print to stderr
+
+        n_layers = int(meta.get(f"{arch}.block_count", 0) or 0)
+        gpu_layers = 0
+        for line in lines:
+            if m := _OFFLOADED_RE.search(line):
+                gpu_layers = int(m.group(1))
+        gpu_supported = bool(lib.llama_supports_gpu_offload())
+        notes = [choice.note] if choice.note else []
+        if options.n_gpu_layers != 0 and not gpu_supported:
+            notes.append(
+                "GPU offload was requested, but this llama-cpp-python was built without GPU "
+                "support: running on the CPU (see docs/gpu.md)"
+            )
+        if options.n_ctx > n_ctx_train > 0:
+            notes.append(f"n_ctx {options.n_ctx} is above the model's training context; using {n_ctx}")
+        bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
+        eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
+        info = ModelInfo(
+            path=path,
+            name=str(meta.get("general.name") or path.stem),
+            architecture=arch,
+            quant=quant_name(meta.get("general.file_type"), path.name),
+            n_params=llm._model.n_params(),
+            size_bytes=sum(p.stat().st_size for p in shard_paths(path)),
+            n_ctx=llm.n_ctx(),
+            n_ctx_train=n_ctx_train,
+            chat_format=choice,
+            n_layers=n_layers,
+            gpu_layers=gpu_layers,
+            gpu_supported=gpu_supported,
+            n_threads=llm.n_threads,
+            load_seconds=time.perf_counter() - started,
+            notes=tuple(notes),
+        )
+        model = cls(llm, info, make_renderer(choice, meta, bos, eos))
+        lib.llama_set_abort_callback(llm.ctx, model._no_abort_cb, None)
+        log.info("loaded %s (%s, n_ctx=%d) in %.2fs", path, info.quant, info.n_ctx, info.load_seconds)
+        return model
+
+    def close(self) -> None:
+        self.llm.close()
+        self.llm = None
+
+    # -- prompts -------------------------------------------------------------------------
+    def tokenize_chat(self, messages: list[dict[str, str]]) -> tuple[list[int], RenderedPrompt]:
+        rendered = self._render(messages)
+        tokens = self.llm.tokenize(
+            rendered.text.encode("utf-8"), add_bos=not rendered.added_special, special=True
+        )
+        return tokens, rendered
+
+    def tokenize_text(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+
+    def prefill(self, tokens: list[int]) -> int:
+        """Process a prompt into the KV cache without sampling; returns tokens evaluated."""
+        llm = self.llm
+        prefix = 0
+        for a, b in zip(llm._input_ids.tolist(), tokens, strict=False):
+            if a != b:
+                break
+            prefix += 1
+        prefix = min(prefix, len(tokens) - 1)
+        llm.n_tokens = prefix
+        todo = tokens[prefix:]
+        llm.eval(todo)
+        return len(todo)
+
+    def run_chat(self, gen: Generation, messages: list[dict[str, str]], sampling: Sampling) -> None:
+        started = time.perf_counter()
+        n_ctx = self.info.n_ctx
+        rendered: dict[int, RenderedPrompt] = {}
+
+        def encode(kept: list[dict[str, str]]) -> list[int]:
+            tokens, rendered[len(kept)] = self.tokenize_chat(kept)
+            return tokens
+
+        fitted = fit_messages(messages, encode, n_ctx, reply_reserve(n_ctx, sampling.max_tokens))
+        prompt = rendered[len(fitted.messages)]
+        if fitted.dropped:
+            gen.emit(ContextTrimmed(fitted.dropped, len(fitted.tokens), n_ctx))
+        self._decode(
+            gen,
+            fitted.tokens,
+            sampling,
+            stop_strings=prompt.stop + sampling.stop,
+            in_reasoning=prompt.text.rstrip().endswith("<think>"),
+            started=started,
+            dropped=fitted.dropped,
+        )
+
+    def run_completion(self, gen: Generation, text: str, sampling: Sampling) -> None:
+        started = time.perf_counter()
+        tokens = self.tokenize_text(text)
+        if len(tokens) >= self.info.n_ctx:
+            raise ContextOverflowError(
+                f"the prompt needs {len(tokens):,} tokens and the context window holds "
+                f"{self.info.n_ctx:,}. Shorten it, or load the model with a larger --n-ctx"
+            )
+        self._decode(gen, tokens, sampling, sampling.stop, False, started, 0)
+
+    # -- the decode loop -------------------------------------------------------------------
+    def _piece(self, token: int) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            buf = ctypes.create_string_buffer(256)
+            n = self._lib.llama_token_to_piece(self._vocab, token, buf, 256, 0, False)
+            piece = buf.raw[: max(n, 0)]
+            self._pieces[token] = piece
+        return piece
+
+    def _decode(
+        self,
+        gen: Generation,
+        prompt_tokens: list[int],
+        sampling: Sampling,
+        stop_strings: tuple[str, ...],
+        in_reasoning: bool,
+        started: float,
+        dropped: int,
+    ) -> None:
+        lib, llm = self._lib, self.llm
+        n_ctx = self.info.n_ctx
+        room = n_ctx - len(prompt_tokens)
+        limit = min(room, sampling.max_tokens) if sampling.max_tokens else room
+        llm.set_seed(sampling.seed if sampling.seed is not None else random.getrandbits(31))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        splitter = ThinkSplitter(in_reasoning)
+        stops = _StopMatcher(stop_strings)
+        text_parts: list[str] = []
+        reasoning_parts: list[str] = []
+
+        def emit(chunk: str) -> None:
+            for kind, piece in splitter.feed(chunk):
+                self._emit_piece(gen, kind, piece, text_parts, reasoning_parts)
+
+        lib.llama_perf_context_reset(llm.ctx)
+        reason = LENGTH if sampling.max_tokens and sampling.max_tokens < room else CONTEXT
+        n_generated = 0
+        first_at = last_at = 0.0
+        self._active = gen
+        lib.llama_set_abort_callback(llm.ctx, self._abort_cb, None)
+        tokens = llm.generate(
+            prompt_tokens,
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            min_p=sampling.min_p,
+            temp=sampling.temperature,
+            repeat_penalty=sampling.repeat_penalty,
+        )
+        try:
+            for token in tokens:
+                last_at = time.perf_counter()
+                if n_generated == 0:
+                    first_at = last_at
+                    lib.llama_set_abort_callback(llm.ctx, self._no_abort_cb, None)
+                if gen.stop_requested:
+                    reason = STOPPED
+                    break
+                if lib.llama_vocab_is_eog(self._vocab, token):
+                    reason = STOP
+                    break
+                n_generated += 1
+                chunk, hit = stops.feed(decoder.decode(self._piece(token)))
+                emit(chunk)
+                if hit:
+                    reason = STOP
+                    break
+                if n_generated >= limit:
+                    break
+        except RuntimeError as exc:
+            if not gen.stop_requested:
+                raise EngineError(f"llama.cpp failed while generating: {exc}") from None
+            reason = STOPPED
+        finally:
+            tokens.close()
+            lib.llama_set_abort_callback(llm.ctx, self._no_abort_cb, None)
+            self._active = None
+        if reason != STOP or not stops.hit:
+            emit(stops.flush() + decoder.decode(b"", final=True))
+        for kind, piece in splitter.flush():
+            self._emit_piece(gen, kind, piece, text_parts, reasoning_parts)
+
+        perf = lib.llama_perf_context(llm.ctx)
+        done = time.perf_counter()
+        stats = GenerationStats(
+            prompt_tokens=len(prompt_tokens),
+            prompt_tokens_evaluated=int(perf.n_p_eval),
+            generated_tokens=n_generated,
+            prompt_seconds=perf.t_p_eval_ms / 1000.0,
+            generation_seconds=(last_at - first_at) if n_generated > 1 else 0.0,
+            time_to_first_token=(first_at - started) if first_at else 0.0,
+            total_seconds=done - started,
+            dropped_messages=dropped,
+        )
+        gen.emit(Finished(reason, "".join(text_parts), "".join(reasoning_parts), stats))
+
+    @staticmethod
+    def _emit_piece(gen: Generation, kind: str, piece: str, text: list[str], reasoning: list[str]):
+        if kind == REASONING:
+            reasoning.append(piece)
+            gen.emit(ReasoningDelta(piece))
+        else:
+            text.append(piece)
+            gen.emit(TextDelta(piece))
+
+
+class _StopMatcher:
+    """Hold back text that might be the start of a stop string."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self._stops = [s for s in stops if s]
+        self._held = ""
+        self.hit = False
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        if not self._stops:
+            return text, False
+        buf = self._held + text
+        cut = min((i for s in self._stops if (i := buf.find(s)) >= 0), default=-1)
+        if cut >= 0:
+            self._held = ""
+            self.hit = True
+            return buf[:cut], True
+        keep = 0
+        for s in self._stops:
+            for n in range(min(len(s) - 1, len(buf)), keep, -1):
+                if buf.endswith(s[:n]):
+                    keep = n
+                    break
+        self._held = buf[len(buf) - keep :]
+        return buf[: len(buf) - keep], False
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return held

@@ -1,0 +1,35 @@
+"""What the engine knows about the model it has loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gguf_tui.engine.chat_format import ChatFormatChoice
+
+
+class EngineError(Exception):
+    """A failure meant for the user: the message says what happened and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    path: Path
+    name: str
+    architecture: str
+    quant: str
+    n_params: int
+    size_bytes: int  # every shard
+    n_ctx: int
+    n_ctx_train: int
+    chat_format: ChatFormatChoice
+    n_layers: int
+    gpu_layers: int  # layers llama.cpp reports as offloaded
+    gpu_supported: bool  # this llama-cpp-python build can offload at all
+    n_threads: int
+    load_seconds: float
+    notes: tuple[str, ...] = field(default_factory=tuple)  # things the user should be told
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.quant}"

@@ -1,0 +1,275 @@
+"""Read a GGUF file's header without parsing its vocabulary.
+
+`gguf.GGUFReader` builds numpy arrays for every metadata array (the whole
+vocabulary, merges, scores) and maps every tensor: seconds for a 262k-token
+vocabulary. A catalog only needs a few scalars, the length of the token list,
+and the tensor shapes, so this reader walks the header with `struct` and skips
+array bodies, keeping only small string arrays.
+"""
+
+from __future__ import annotations
+
+import mmap
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MAGIC = b"GGUF"
+SHARD_RE = re.compile(r"^(?P<base>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
+
+# GGUF value types -> struct format (fixed-size ones).
+_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+_STRING, _ARRAY = 8, 9
+_KEEP_ARRAY_ITEMS = 64  # small arrays (e.g. chat template names) are kept whole
+
+# ggml tensor types -> (elements per block, bytes per block), from ggml.h.
+GGML_TYPE_SIZES: dict[int, tuple[int, int]] = {
+    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
+    9: (32, 40), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210),
+    15: (256, 292), 16: (256, 66), 17: (256, 74), 18: (256, 98), 19: (256, 50), 20: (32, 18),
+    21: (256, 110), 22: (256, 82), 23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4),
+    27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2), 34: (256, 54), 35: (256, 66),
+    39: (32, 17), 40: (64, 36), 41: (128, 18),
+}
+# Maximum sizes we accept before calling a file hostile rather than big.
+_MAX_STRING = 64 * 1024 * 1024
+_MAX_COUNT = 1 << 34
+
+
+class GGUFError(Exception):
+    """The file is not a usable GGUF; the message says why in plain words."""
+
+
+@dataclass(slots=True)
+class TensorInfo:
+    name: str
+    shape: tuple[int, ...]
+    ggml_type: int
+    offset: int
+
+    @property
+    def n_elements(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def n_bytes(self) -> int | None:
+        size = GGML_TYPE_SIZES.get(self.ggml_type)
+        if size is None:
+            return None
+        block, nbytes = size
+        return self.n_elements // block * nbytes
+
+
+@dataclass(slots=True)
+class GGUFHeader:
+    """What the header of one GGUF file (one shard) says."""
+
+    path: Path
+    version: int
+    metadata: dict[str, Any]
+    array_lengths: dict[str, int]  # every array key -> its length (bodies skipped)
+    tensors: list[TensorInfo] = field(default_factory=list)
+    data_offset: int = 0
+    file_size: int = 0
+
+    @property
+    def n_params(self) -> int:
+        return sum(t.n_elements for t in self.tensors)
+
+    @property
+    def data_end(self) -> int | None:
+        """Where the last tensor's data ends, if every type is known."""
+        end = self.data_offset
+        for t in self.tensors:
+            nbytes = t.n_bytes
+            if nbytes is None:
+                return None
+            end = max(end, self.data_offset + t.offset + nbytes)
+        return end
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.metadata.get(key, default)
+
+
+class _Cursor:
+    """Bounds-checked reads from a buffer: a hostile length must fail cleanly."""
+
+    def __init__(self, buf: Any, size: int) -> None:
+        self.buf = buf
+        self.size = size
+        self.pos = 0
+
+    def need(self, n: int) -> None:
+        if n < 0 or self.pos + n > self.size:
+            raise GGUFError("the file ends in the middle of its header (truncated?)")
+
+    def unpack(self, fmt: str) -> Any:
+        n = struct.calcsize("<" + fmt)
+        self.need(n)
+        value = struct.unpack_from("<" + fmt, self.buf, self.pos)[0]
+        self.pos += n
+        return value
+
+    def string(self) -> str:
+        n = self.unpack("Q")
+        if n > _MAX_STRING:
+            raise GGUFError(f"a metadata string claims {n:,} bytes: the header is corrupt")
+        self.need(n)
+        raw = bytes(self.buf[self.pos : self.pos + n])
+        self.pos += n
+        return raw.decode("utf-8", errors="replace")
+
+    def skip_string(self) -> None:
+        n = self.unpack("Q")
+        self.need(n)
+        self.pos += n
+
+
+def _read_value(cur: _Cursor, vtype: int, key: str, lengths: dict[str, int]) -> Any:
+    if vtype in _SCALARS:
+        return cur.unpack(_SCALARS[vtype])
+    if vtype == _STRING:
+        return cur.string()
+    if vtype == _ARRAY:
+        itype = cur.unpack("I")
+        count = cur.unpack("Q")
+        if count > _MAX_COUNT:
+            raise GGUFError(f"metadata array '{key}' claims {count:,} items: the header is corrupt")
+        lengths[key] = count
+        if itype in _SCALARS:
+            width = struct.calcsize("<" + _SCALARS[itype])
+            if count <= _KEEP_ARRAY_ITEMS:
+                return [cur.unpack(_SCALARS[itype]) for _ in range(count)]
+            cur.need(width * count)
+            cur.pos += width * count
+            return None
+        if itype == _STRING:
+            if count <= _KEEP_ARRAY_ITEMS:
+                return [cur.string() for _ in range(count)]
+            for _ in range(count):
+                cur.skip_string()
+            return None
+        if itype == _ARRAY:
+            raise GGUFError(f"metadata array '{key}' nests arrays, which GGUF does not allow")
+        raise GGUFError(f"metadata array '{key}' has an unknown item type {itype}")
+    raise GGUFError(f"metadata key '{key}' has an unknown value type {vtype}")
+
+
+def check_magic(path: Path) -> None:
+    """Fail fast, with a plain reason, on a file that cannot be a GGUF model."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise GGUFError(f"{path} does not exist") from None
+    except OSError as exc:
+        raise GGUFError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if path.is_dir():
+        raise GGUFError(f"{path} is a folder, not a GGUF file")
+    if size == 0:
+        raise GGUFError(f"{path} is empty (0 bytes)")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise GGUFError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if head != MAGIC:
+        what = "a text file" if _looks_like_text(head) else f"starts with {head!r}"
+        raise GGUFError(f"{path.name} is not a GGUF model ({what}, expected 'GGUF')")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    return bool(head) and all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+
+
+def read_header(path: str | Path, *, tensors: bool = True) -> GGUFHeader:
+    """Parse the header of one GGUF file; raise GGUFError with a plain reason."""
+    path = Path(path)
+    check_magic(path)
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            return _parse(path, mm, size, tensors)
+    except OSError as exc:
+        raise GGUFError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (struct.error, ValueError, OverflowError, MemoryError) as exc:
+        raise GGUFError(f"{path.name} has a corrupt header ({exc})") from None
+
+
+def _parse(path: Path, buf: Any, size: int, with_tensors: bool) -> GGUFHeader:
+    cur = _Cursor(buf, size)
+    cur.pos = 4
+    version = cur.unpack("I")
+    if version not in (2, 3):
+        raise GGUFError(f"{path.name} is GGUF version {version}; only versions 2 and 3 are known")
+    n_tensors = cur.unpack("Q")
+    n_kv = cur.unpack("Q")
+    if n_tensors > 1 << 24 or n_kv > 1 << 24:
+        raise GGUFError(f"{path.name} claims {n_tensors:,} tensors and {n_kv:,} keys: corrupt")
+    metadata: dict[str, Any] = {}
+    lengths: dict[str, int] = {}
+    for _ in range(n_kv):
+        key = cur.string()
+        vtype = cur.unpack("I")
+        value = _read_value(cur, vtype, key, lengths)
+        if value is not None:
+            metadata[key] = value
+    header = GGUFHeader(path, version, metadata, lengths, file_size=size)
+    if not with_tensors:
+        return header
+    for _ in range(n_tensors):
+        name = cur.string()
+        n_dims = cur.unpack("I")
+        if n_dims > 8:
+            raise GGUFError(f"tensor '{name}' claims {n_dims} dimensions: corrupt")
+        shape = tuple(cur.unpack("Q") for _ in range(n_dims))
+        header.tensors.append(TensorInfo(name, shape, cur.unpack("I"), cur.unpack("Q")))
+    alignment = metadata.get("general.alignment", 32)
+    if not isinstance(alignment, int) or alignment <= 0:
+        alignment = 32
+    header.data_offset = (cur.pos + alignment - 1) // alignment * alignment
+    return header
+
+
+def shard_info(path: Path) -> tuple[str, int, int] | None:
+    """(base name, shard number, shard count) for `name-0000N-of-0000M.gguf`, else None."""
+    m = SHARD_RE.match(path.name)
+    if not m:
+        return None
+    return m["base"], int(m["no"]), int(m["count"])
+
+
+def shard_paths(first: Path) -> list[Path]:
+    """Every shard path a split model needs, present or not (just `[first]` if not split)."""
+    info = shard_info(first)
+    if info is None:
+        return [first]
+    base, _, count = info
+    return [first.with_name(f"{base}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
+
+
+def check_loadable(path: str | Path) -> GGUFHeader:
+    """Everything that can be known about a model file before llama.cpp sees it.
+
+    Catches the common faults with a message a person understands: missing
+    file, empty or non-GGUF file, a truncated download, a missing shard.
+    """
+    path = Path(path)
+    shards = shard_paths(path)
+    missing = [p.name for p in shards if not p.exists()]
+    if missing:
+        raise GGUFError(f"{path.name} is one shard of a split model; missing: {', '.join(missing)}")
+    headers = [read_header(p) for p in shards]
+    for shard in headers:
+        end = shard.data_end
+        if end is not None and end > shard.file_size:
+            have = shard.file_size
+            raise GGUFError(
+                f"{shard.path.name} is truncated: {have:,} of {end:,} bytes "
+                f"({have / end:.0%}); download it again"
+            )
+    return headers[0]
