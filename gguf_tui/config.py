@@ -111,9 +111,12 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     elif isinstance(default, list):
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return list(value)
-    elif isinstance(default, dict) and isinstance(value, dict):
-        if all(isinstance(v, str) for v in value.values()):
-            return dict(value)
+    elif (
+        isinstance(default, dict)
+        and isinstance(value, dict)
+        and all(isinstance(v, str) for v in value.values())
+    ):
+        return dict(value)
     kind = type(default).__name__
     if isinstance(default, list):
         kind = "list of strings"

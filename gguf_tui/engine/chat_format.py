@@ -83,7 +83,9 @@ class ChatFormatChoice:
         return ""
 
 
-def choose_chat_format(metadata: dict[str, object], override: str | None = None) -> ChatFormatChoice:
+def choose_chat_format(
+    metadata: dict[str, object], override: str | None = None
+) -> ChatFormatChoice:
     """Pick how to format prompts for a model with this GGUF metadata."""
     if override:
         name = override.strip().lower()

@@ -47,7 +47,10 @@ class Engine:
         return self._info
 
     def load(
-        self, path: str | Path, options: LoadOptions | None = None, progress: ProgressFn | None = None
+        self,
+        path: str | Path,
+        options: LoadOptions | None = None,
+        progress: ProgressFn | None = None,
     ) -> Future[ModelInfo]:
         """Replace the loaded model. The old one is closed first, so its memory is
         free before the new one is read. `progress(fraction)` may return False to
@@ -70,10 +73,12 @@ class Engine:
 
     def prefill(self, messages: list[Message]) -> Future[int]:
         """Read a conversation into the KV cache ahead of the next reply."""
+
         def job() -> int:
             model = self._require_model()
             tokens, _ = model.tokenize_chat(messages)
             return model.prefill(tokens) if len(tokens) < model.info.n_ctx else 0
+
         return self._submit(job)
 
     def count_tokens(self, messages: list[Message]) -> Future[int]:

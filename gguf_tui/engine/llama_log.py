@@ -17,8 +17,13 @@ import threading
 
 logger = logging.getLogger("gguf_tui.llama_cpp")
 
-_LEVELS = {0: logging.CRITICAL, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR,
-           4: logging.DEBUG}
+_LEVELS = {
+    0: logging.CRITICAL,
+    1: logging.DEBUG,
+    2: logging.INFO,
+    3: logging.WARNING,
+    4: logging.ERROR,
+}  # ggml_log_level: NONE, DEBUG, INFO, WARN, ERROR
 _CONT = 5  # GGML_LOG_LEVEL_CONT: continues the previous line
 
 _lock = threading.Lock()

@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from gguf_tui.engine import llama_log
-from gguf_tui.engine.chat_format import ChatFormatError, RenderedPrompt, choose_chat_format, make_renderer
+from gguf_tui.engine.chat_format import (
+    ChatFormatError,
+    RenderedPrompt,
+    choose_chat_format,
+    make_renderer,
+)
 from gguf_tui.engine.context import ContextOverflowError, fit_messages, reply_reserve
 from gguf_tui.engine.events import (
     CONTEXT,
@@ -174,7 +179,9 @@ class LlamaModel:
                 "support: running on the CPU (see docs/gpu.md)"
             )
         if options.n_ctx > n_ctx_train > 0:
-            notes.append(f"n_ctx {options.n_ctx} is above the model's training context; using {n_ctx}")
+            notes.append(
+                f"n_ctx {options.n_ctx} is above the model's training context; using {n_ctx}"
+            )
         bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
         eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
         info = ModelInfo(
@@ -196,7 +203,9 @@ class LlamaModel:
         )
         model = cls(llm, info, make_renderer(choice, meta, bos, eos))
         lib.llama_set_abort_callback(llm.ctx, model._no_abort_cb, None)
-        log.info("loaded %s (%s, n_ctx=%d) in %.2fs", path, info.quant, info.n_ctx, info.load_seconds)
+        log.info(
+            "loaded %s (%s, n_ctx=%d) in %.2fs", path, info.quant, info.n_ctx, info.load_seconds
+        )
         return model
 
     def close(self) -> None:

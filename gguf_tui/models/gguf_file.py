@@ -20,18 +20,58 @@ MAGIC = b"GGUF"
 SHARD_RE = re.compile(r"^(?P<base>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
 
 # GGUF value types -> struct format (fixed-size ones).
-_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+_SCALARS = {
+    0: "B",
+    1: "b",
+    2: "H",
+    3: "h",
+    4: "I",
+    5: "i",
+    6: "f",
+    7: "?",
+    10: "Q",
+    11: "q",
+    12: "d",
+}
 _STRING, _ARRAY = 8, 9
 _KEEP_ARRAY_ITEMS = 64  # small arrays (e.g. chat template names) are kept whole
 
 # ggml tensor types -> (elements per block, bytes per block), from ggml.h.
 GGML_TYPE_SIZES: dict[int, tuple[int, int]] = {
-    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
-    9: (32, 40), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210),
-    15: (256, 292), 16: (256, 66), 17: (256, 74), 18: (256, 98), 19: (256, 50), 20: (32, 18),
-    21: (256, 110), 22: (256, 82), 23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4),
-    27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2), 34: (256, 54), 35: (256, 66),
-    39: (32, 17), 40: (64, 36), 41: (128, 18),
+    0: (1, 4),
+    1: (1, 2),
+    2: (32, 18),
+    3: (32, 20),
+    6: (32, 22),
+    7: (32, 24),
+    8: (32, 34),
+    9: (32, 40),
+    10: (256, 84),
+    11: (256, 110),
+    12: (256, 144),
+    13: (256, 176),
+    14: (256, 210),
+    15: (256, 292),
+    16: (256, 66),
+    17: (256, 74),
+    18: (256, 98),
+    19: (256, 50),
+    20: (32, 18),
+    21: (256, 110),
+    22: (256, 82),
+    23: (256, 136),
+    24: (1, 1),
+    25: (1, 2),
+    26: (1, 4),
+    27: (1, 8),
+    28: (1, 8),
+    29: (256, 56),
+    30: (1, 2),
+    34: (256, 54),
+    35: (256, 66),
+    39: (32, 17),
+    40: (64, 36),
+    41: (128, 18),
 }
 # Maximum sizes we accept before calling a file hostile rather than big.
 _MAX_STRING = 64 * 1024 * 1024
@@ -174,16 +214,20 @@ def check_magic(path: Path) -> None:
         raise GGUFError(f"{path} is empty (0 bytes)")
     try:
         with path.open("rb") as fh:
-            head = fh.read(4)
+            head = fh.read(512)
     except OSError as exc:
         raise GGUFError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if head != MAGIC:
-        what = "a text file" if _looks_like_text(head) else f"starts with {head!r}"
+    if head[:4] != MAGIC:
+        what = "a text file" if _looks_like_text(head) else f"it starts with {head[:4]!r}"
         raise GGUFError(f"{path.name} is not a GGUF model ({what}, expected 'GGUF')")
 
 
 def _looks_like_text(head: bytes) -> bool:
-    return bool(head) and all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\t\r\n" for c in text)
 
 
 def read_header(path: str | Path, *, tensors: bool = True) -> GGUFHeader:
@@ -259,6 +303,7 @@ def check_loadable(path: str | Path) -> GGUFHeader:
     file, empty or non-GGUF file, a truncated download, a missing shard.
     """
     path = Path(path)
+    check_magic(path)
     shards = shard_paths(path)
     missing = [p.name for p in shards if not p.exists()]
     if missing:

@@ -1,0 +1,135 @@
+"""What every command shares: generation options, settings, loading a model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from gguf_tui.config import LoadedConfig, Paths, Settings, load_config, resolve_paths
+
+
+class CliError(Exception):
+    """Ends the command with one line on stderr and exit status 2."""
+
+
+def add_generation_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by the TUI, `chat`, `run` and `bench`; None means "from config"."""
+    g = parser.add_argument_group("model and generation")
+    g.add_argument("--n-ctx", type=int, metavar="N", help="context window in tokens (default 4096)")
+    g.add_argument(
+        "--n-gpu-layers", type=int, metavar="N", help="layers to offload to the GPU (-1 all)"
+    )
+    g.add_argument("--threads", type=int, metavar="N", help="CPU threads for generation")
+    g.add_argument(
+        "--max-tokens", type=int, metavar="N", help="longest answer (default: until done)"
+    )
+    g.add_argument("--temperature", type=float, metavar="T")
+    g.add_argument("--top-p", type=float, metavar="P")
+    g.add_argument("--top-k", type=int, metavar="K")
+    g.add_argument("--min-p", type=float, metavar="P")
+    g.add_argument("--repeat-penalty", type=float, metavar="R")
+    g.add_argument("--seed", type=int, help="fixed seed for reproducible answers")
+    g.add_argument("--system", metavar="TEXT", help="system prompt")
+    g.add_argument(
+        "--chat-format",
+        metavar="NAME",
+        help="prompt format instead of the model's template (chatml, gemma, llama-3, …)",
+    )
+    g.add_argument("--verbose", action="store_true", help="show llama.cpp's log and timings")
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", metavar="DIR", help="where conversations and models live")
+    parser.add_argument(
+        "--models-dir",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="another folder to look for .gguf files in (repeatable)",
+    )
+
+
+@dataclass
+class Context:
+    """Settings for one run: the config file with the command line on top."""
+
+    paths: Paths
+    config: LoadedConfig
+
+    @property
+    def settings(self) -> Settings:
+        return self.config.settings
+
+
+def open_context(args: argparse.Namespace, err: TextIO = sys.stderr) -> Context:
+    paths = resolve_paths(getattr(args, "data_dir", None))
+    config = load_config(paths.config_file)
+    for problem in config.problems:
+        print(f"gguf-tui: warning: {problem}", file=err)
+    from gguf_tui.logsetup import setup_logging
+
+    setup_logging(paths.log_file, verbose=getattr(args, "verbose", False))
+    return Context(paths, config)
+
+
+def _pick(value, fallback):
+    return fallback if value is None else value
+
+
+def load_options(args: argparse.Namespace, settings: Settings):
+    from gguf_tui.engine import LoadOptions
+
+    threads = _pick(args.threads, settings.threads)
+    return LoadOptions(
+        n_ctx=_pick(args.n_ctx, settings.n_ctx),
+        n_gpu_layers=_pick(args.n_gpu_layers, settings.n_gpu_layers),
+        n_threads=threads if threads and threads > 0 else None,
+        chat_format=(args.chat_format or settings.chat_format or None),
+    )
+
+
+def sampling(args: argparse.Namespace, settings: Settings):
+    from gguf_tui.engine import Sampling
+
+    max_tokens = _pick(args.max_tokens, settings.max_tokens)
+    return Sampling(
+        max_tokens=max_tokens if max_tokens and max_tokens > 0 else None,
+        temperature=_pick(args.temperature, settings.temperature),
+        top_p=_pick(args.top_p, settings.top_p),
+        top_k=_pick(args.top_k, settings.top_k),
+        min_p=_pick(args.min_p, settings.min_p),
+        repeat_penalty=_pick(args.repeat_penalty, settings.repeat_penalty),
+        seed=args.seed,
+    )
+
+
+def system_prompt(args: argparse.Namespace, settings: Settings) -> str:
+    return args.system if args.system is not None else settings.system_prompt
+
+
+def resolve_model(spec: str | None, ctx: Context) -> Path:
+    """A model argument -> the path of a GGUF on disk."""
+    spec = spec or ctx.settings.default_model
+    if not spec:
+        raise CliError("no model given: pass the path of a .gguf file")
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise CliError(f"model file not found: {spec}")
+    return path
+
+
+def load_model(engine, path: Path, options, err: TextIO | None = None):
+    """Load on the engine thread and wait; notes (e.g. the chat format) go to `err`."""
+    from gguf_tui.engine import EngineError
+
+    try:
+        info = engine.load(path, options).result()
+    except EngineError as exc:
+        raise CliError(str(exc)) from None
+    if err is not None:
+        for note in info.notes:
+            print(f"gguf-tui: {note}", file=err)
+    return info

@@ -1,0 +1,69 @@
+"""`gguf-tui run MODEL [PROMPT]`: one answer on stdout, for scripts and pipes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gguf_tui.commands import common
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="answer one prompt and exit",
+        description="Answer one prompt (from the argument or stdin) on stdout; "
+        "timings go to stderr.",
+    )
+    p.add_argument("model", metavar="MODEL", help="path of a .gguf file")
+    p.add_argument("prompt", nargs="?", help="the prompt (read from stdin when left out)")
+    p.add_argument("--raw", action="store_true", help="plain completion, no chat template")
+    p.add_argument("--quiet", action="store_true", help="no timings on stderr")
+    common.add_data_options(p)
+    common.add_generation_options(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gguf_tui.engine import Engine, Failed, Finished, ReasoningDelta, TextDelta
+
+    ctx = common.open_context(args)
+    prompt = args.prompt if args.prompt is not None else sys.stdin.read()
+    if not prompt.strip():
+        raise common.CliError("the prompt is empty (pass it as an argument or on stdin)")
+    path = common.resolve_model(args.model, ctx)
+    sampling = common.sampling(args, ctx.settings)
+    with Engine() as engine:
+        common.load_model(
+            engine,
+            path,
+            common.load_options(args, ctx.settings),
+            None if args.quiet else sys.stderr,
+        )
+        if args.raw:
+            gen = engine.complete(prompt, sampling)
+        else:
+            messages = []
+            if system := common.system_prompt(args, ctx.settings):
+                messages.append({"role": "system", "content": system})
+            messages.append({"role": "user", "content": prompt})
+            gen = engine.chat(messages, sampling)
+        try:
+            for event in gen:
+                if isinstance(event, TextDelta):
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+                elif isinstance(event, ReasoningDelta) and args.verbose:
+                    sys.stderr.write(event.text)
+                elif isinstance(event, Failed):
+                    raise common.CliError(event.message)
+                elif isinstance(event, Finished):
+                    if event.text and not event.text.endswith("\n"):
+                        sys.stdout.write("\n")
+                    if not args.quiet:
+                        print(f"[{event.stats.summary()} · {event.reason}]", file=sys.stderr)
+        except KeyboardInterrupt:
+            gen.stop()
+            gen.result(timeout=30)
+            sys.stdout.write("\n")
+            return 130
+    return 0
