@@ -7,13 +7,23 @@ or numpy, so every command module imports its heavy parts inside `run`.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from gguf_tui import __version__
-from gguf_tui.commands import chat, common, run
+from gguf_tui.commands import common
 
-COMMANDS = {"run": run, "chat": chat}
+# verb -> module with `add_parser(subparsers)` and `run(args) -> int` (light at import).
+COMMANDS = {
+    "run": "gguf_tui.commands.run",
+    "chat": "gguf_tui.commands.chat",
+}
+
+
+def command(name: str) -> ModuleType:
+    return importlib.import_module(COMMANDS[name])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"gguf-tui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS.values():
-        module.add_parser(sub)
+    for name in COMMANDS:
+        command(name).add_parser(sub)
     return parser
 
 
@@ -48,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] in COMMANDS:
             args = build_parser().parse_args(argv)
-            return COMMANDS[args.command].run(args)
+            return command(args.command).run(args)
         if argv and argv[0] in ("-h", "--help"):
             build_parser().print_help()
             print("\nRun without a command to open the app; gguf-tui --app-help lists its options.")
