@@ -19,6 +19,7 @@ from gguf_tui.commands import common
 COMMANDS = {
     "run": "gguf_tui.commands.run",
     "chat": "gguf_tui.commands.chat",
+    "export": "gguf_tui.commands.export",
 }
 
 
@@ -48,6 +49,12 @@ def build_app_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"gguf-tui {__version__}")
     parser.add_argument("model", metavar="MODEL", nargs="?", help="a .gguf file to load")
+    parser.add_argument(
+        "--import",
+        dest="import_file",
+        metavar="FILE",
+        help="import a chat.py history or JSON export and open it",
+    )
     common.add_data_options(parser)
     common.add_generation_options(parser)
     return parser

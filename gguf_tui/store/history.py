@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 ROLES = ("system", "user", "assistant")
 
@@ -17,10 +18,11 @@ class HistoryError(ValueError):
     """A history file that cannot be used; the message names the file and the fault."""
 
 
-def load_history(path: str | os.PathLike) -> list[dict[str, str]]:
+def read_json(path: str | os.PathLike) -> Any:
+    """The parsed contents of a JSON file, or a HistoryError that says what is wrong with it."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise HistoryError(f"{path} does not exist") from None
     except UnicodeDecodeError:
@@ -29,6 +31,10 @@ def load_history(path: str | os.PathLike) -> list[dict[str, str]]:
         raise HistoryError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
     except OSError as exc:
         raise HistoryError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def parse_history(data: Any, path: str | os.PathLike) -> list[dict[str, str]]:
+    """Check already-parsed JSON against the history format; `path` names it in errors."""
     if not isinstance(data, list):
         raise HistoryError(f"{path} should hold a JSON list of messages")
     messages = []
@@ -40,6 +46,10 @@ def load_history(path: str | os.PathLike) -> list[dict[str, str]]:
             raise HistoryError(f"{path}: message {i} needs a text 'content'")
         messages.append({"role": item["role"], "content": content})
     return messages
+
+
+def load_history(path: str | os.PathLike) -> list[dict[str, str]]:
+    return parse_history(read_json(path), Path(path))
 
 
 def dump_history(messages: list[dict[str, str]]) -> str:

@@ -1,0 +1,437 @@
+"""The conversation database: one SQLite file, safe to share between running instances.
+
+Durability comes from committing every write at once (a user message when it is
+sent, an answer at each streaming checkpoint) in WAL mode. `synchronous=NORMAL`
+skips the fsync per commit, so a checkpoint is cheap; a killed process still
+loses nothing committed, only a power cut can take the last few commits.
+
+Writes take the write lock up front (`BEGIN IMMEDIATE`): a transaction that
+reads first and upgrades later can fail at once in WAL mode, while one that
+waits for the lock just waits out `busy_timeout`. Every sqlite3 error leaves as
+a `StoreError` whose message a user can act on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gguf_tui.store import schema, search
+from gguf_tui.store.errors import StoreError, describe, is_busy
+from gguf_tui.store.records import Conversation, Message, NewMessage, check_role, title_from_text
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_CONVERSATION = "id, title, created_at, updated_at, model_file, quant, message_count, settings"
+_MESSAGE = (
+    "id, conversation_id, role, content, reasoning, created_at, model_file, quant, stats,"
+    " finish_reason"
+)
+
+
+def _load_json(text: str | None, default: Any) -> Any:
+    if text is None:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return default  # a hand-edited cell must not make the conversation unreadable
+
+
+def _dump_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _conversation(row: tuple) -> Conversation:
+    *head, settings = row
+    return Conversation(*head, settings=_load_json(settings, {}))
+
+
+def _message(row: tuple) -> Message:
+    *head, stats, finish_reason = row
+    return Message(*head, stats=_load_json(stats, None), finish_reason=finish_reason)
+
+
+class Store:
+    """All reads and writes of conversations; usable from any thread (one lock, one connection).
+
+    Methods that change a row that is gone (deleted by another instance, say)
+    do nothing, except `add_message`, which cannot: it raises StoreError.
+    """
+
+    def __init__(self, path: Path, *, timeout: float = 5.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise StoreError(f"cannot create the folder {self.path.parent}: {reason}") from None
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(describe(exc, self.path)) from None
+        try:
+            self._run(self._setup)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, conn: sqlite3.Connection) -> None:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            log.warning("%s: journal mode is %s, not WAL", self.path, mode)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if schema.user_version(conn) == schema.SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = schema.user_version(conn)  # another instance may have just migrated
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if version == 0 and tables:
+                raise StoreError(f"{self.path} is an SQLite database of another program")
+            start = schema.migrate(conn)
+            conn.execute("COMMIT")
+        except schema.NewerSchemaError as exc:
+            conn.execute("ROLLBACK")
+            raise StoreError(
+                f"{self.path} was written by a newer gguf-tui (schema {exc.version}, this one "
+                f"knows {schema.SCHEMA_VERSION}): update gguf-tui to open it"
+            ) from None
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        if start:
+            log.info("%s: schema upgraded from %d to %d", self.path, start, schema.SCHEMA_VERSION)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA optimize")
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- running statements ---------------------------------------------------------------
+
+    def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work`, retrying while the database is busy, until `timeout` has passed.
+
+        busy_timeout covers most waits; some (WAL recovery, a stale read snapshot)
+        fail at once without waiting, and those are what the loop retries.
+        """
+        with self._lock:
+            if self._conn is None:
+                raise StoreError(f"the conversation database {self.path} is closed")
+            deadline = time.monotonic() + self.timeout
+            delay = 0.005
+            while True:
+                try:
+                    return work(self._conn)
+                except sqlite3.Error as exc:
+                    if is_busy(exc) and time.monotonic() + delay < deadline:
+                        time.sleep(delay)
+                        delay = min(delay * 2, 0.1)
+                        continue
+                    raise StoreError(describe(exc, self.path)) from None
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` in one write transaction, committed before returning."""
+
+        def transaction(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+            return result
+
+        return self._run(transaction)
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        return self._run(lambda conn: conn.execute(sql, tuple(params)).fetchall())
+
+    # --- conversations ------------------------------------------------------------------------
+
+    def create_conversation(
+        self,
+        title: str = "",
+        *,
+        model_file: str | None = None,
+        quant: str | None = None,
+        settings: dict | None = None,
+    ) -> Conversation:
+        now = time.time()
+        settings_json = _dump_json(settings or {})
+
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "INSERT INTO conversations (title, created_at, updated_at, model_file, quant,"
+                " settings) VALUES (?, ?, ?, ?, ?, ?)",
+                (title.strip(), now, now, model_file, quant, settings_json),
+            ).lastrowid
+
+        conversation_id = self._write(work)
+        return Conversation(
+            conversation_id, title.strip(), now, now, model_file, quant, 0, dict(settings or {})
+        )
+
+    def get_conversation(self, conversation_id: int) -> Conversation | None:
+        rows = self._query(
+            f"SELECT {_CONVERSATION} FROM conversations WHERE id = ?", (conversation_id,)
+        )
+        return _conversation(rows[0]) if rows else None
+
+    def list_conversations(
+        self, *, offset: int = 0, limit: int | None = 200, query: str | None = None
+    ) -> list[Conversation]:
+        """Newest first (by last change). `query` keeps conversations holding every word typed,
+        in any message or the title; text with no word in it keeps them all."""
+        where, params = search.where_clause(query)
+        sql = (
+            f"SELECT {_CONVERSATION} FROM conversations{where}"
+            " ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?"
+        )
+        rows = self._query(sql, [*params, -1 if limit is None else limit, offset])
+        return [_conversation(row) for row in rows]
+
+    def count_conversations(self, query: str | None = None) -> int:
+        where, params = search.where_clause(query)
+        return self._query(f"SELECT count(*) FROM conversations{where}", params)[0][0]
+
+    def last_conversation(self) -> Conversation | None:
+        latest = self.list_conversations(limit=1)
+        return latest[0] if latest else None
+
+    def rename_conversation(self, conversation_id: int, title: str) -> None:
+        self._write(
+            lambda conn: conn.execute(
+                "UPDATE conversations SET title = ? WHERE id = ?", (title.strip(), conversation_id)
+            )
+        )
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        """Delete it with all its messages (the foreign key cascades)."""
+        self._write(
+            lambda conn: conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        )
+
+    def set_conversation_settings(self, conversation_id: int, settings: dict) -> None:
+        """Replace the conversation's overrides (system_prompt, temperature, n_ctx …)."""
+        settings_json = _dump_json(dict(settings))
+        self._write(
+            lambda conn: conn.execute(
+                "UPDATE conversations SET settings = ? WHERE id = ?",
+                (settings_json, conversation_id),
+            )
+        )
+
+    # --- messages -----------------------------------------------------------------------------
+
+    def add_message(
+        self,
+        conversation_id: int,
+        role: str,
+        content: str,
+        *,
+        reasoning: str = "",
+        model_file: str | None = None,
+        quant: str | None = None,
+        stats: dict | None = None,
+        finish_reason: str | None = None,
+    ) -> Message:
+        """Append and commit at once. The first user message names an untitled conversation."""
+        check_role(role)
+        now = time.time()
+        title = title_from_text(content) if role == "user" else ""
+        row = (conversation_id, role, content, reasoning, now, model_file, quant, _dump_json(stats))
+
+        def work(conn: sqlite3.Connection) -> int:
+            found = conn.execute(
+                "UPDATE conversations SET updated_at = ?,"
+                " model_file = coalesce(?, model_file), quant = coalesce(?, quant),"
+                " title = CASE WHEN title = '' THEN ? ELSE title END WHERE id = ?",
+                (now, model_file, quant, title, conversation_id),
+            ).rowcount
+            if not found:
+                raise StoreError(f"conversation {conversation_id} no longer exists")
+            return conn.execute(
+                f"INSERT INTO messages ({_MESSAGE}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, finish_reason),
+            ).lastrowid
+
+        message_id = self._write(work)
+        return Message(
+            message_id,
+            conversation_id,
+            role,
+            content,
+            reasoning,
+            now,
+            model_file,
+            quant,
+            stats,
+            finish_reason,
+        )
+
+    def update_message(
+        self,
+        message_id: int,
+        content: str,
+        *,
+        reasoning: str | None = None,
+        stats: dict | None = None,
+        finish_reason: str | None = None,
+    ) -> None:
+        """Checkpoint a streaming answer: one indexed UPDATE, committed.
+
+        None leaves a field as it is. Giving `finish_reason` (the last checkpoint)
+        also marks the conversation as changed now.
+        """
+        stats_json = _dump_json(stats)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE messages SET content = ?, reasoning = coalesce(?, reasoning),"
+                " stats = coalesce(?, stats), finish_reason = coalesce(?, finish_reason)"
+                " WHERE id = ?",
+                (content, reasoning, stats_json, finish_reason, message_id),
+            )
+            if finish_reason is not None:
+                conn.execute(
+                    "UPDATE conversations SET updated_at = ? WHERE id ="
+                    " (SELECT conversation_id FROM messages WHERE id = ?)",
+                    (time.time(), message_id),
+                )
+
+        self._write(work)
+
+    def delete_messages_from(self, conversation_id: int, message_id: int) -> None:
+        """Delete this message and every later one: regenerate, or edit and resend."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            gone = conn.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
+                (conversation_id, message_id),
+            ).rowcount
+            if gone:
+                conn.execute(
+                    "UPDATE conversations SET updated_at = ? WHERE id = ?",
+                    (time.time(), conversation_id),
+                )
+
+        self._write(work)
+
+    def message(self, message_id: int) -> Message | None:
+        rows = self._query(f"SELECT {_MESSAGE} FROM messages WHERE id = ?", (message_id,))
+        return _message(rows[0]) if rows else None
+
+    def messages(
+        self, conversation_id: int, *, before_id: int | None = None, limit: int | None = None
+    ) -> list[Message]:
+        """Oldest first. With `limit`, the last `limit` before `before_id` (paging up)."""
+        where = "conversation_id = ?" + ("" if before_id is None else " AND id < ?")
+        params: list[Any] = [conversation_id] + ([] if before_id is None else [before_id])
+        if limit is None:
+            sql = f"SELECT {_MESSAGE} FROM messages WHERE {where} ORDER BY id"
+        else:
+            sql = (
+                f"SELECT * FROM (SELECT {_MESSAGE} FROM messages WHERE {where}"
+                " ORDER BY id DESC LIMIT ?) ORDER BY id"
+            )
+            params.append(limit)
+        return [_message(row) for row in self._query(sql, params)]
+
+    def message_count(self, conversation_id: int) -> int:
+        rows = self._query(
+            "SELECT message_count FROM conversations WHERE id = ?", (conversation_id,)
+        )
+        return rows[0][0] if rows else 0
+
+    def import_conversation(
+        self,
+        title: str,
+        messages: Iterable[NewMessage],
+        *,
+        settings: dict | None = None,
+        created_at: float | None = None,
+    ) -> Conversation:
+        """Write a whole conversation in one transaction: an import is all there or not at all.
+
+        Message times are kept; the conversation counts as changed now, so it is
+        at the top of the list. An empty title comes from the first user message.
+        """
+        items = list(messages)
+        for item in items:
+            check_role(item.role)
+        now = time.time()
+        if not title.strip():
+            said = (title_from_text(m.content) for m in items if m.role == "user")
+            title = next((t for t in said if t), "")
+        last_model = next((m for m in reversed(items) if m.model_file), None)
+        model_file = last_model.model_file if last_model else None
+        quant = last_model.quant if last_model else None
+        started = created_at or next((m.created_at for m in items if m.created_at), now)
+        rows = [
+            (
+                m.role,
+                m.content,
+                m.reasoning,
+                m.created_at or now,
+                m.model_file,
+                m.quant,
+                _dump_json(m.stats),
+                m.finish_reason,
+            )
+            for m in items
+        ]
+
+        def work(conn: sqlite3.Connection) -> int:
+            conversation_id = conn.execute(
+                "INSERT INTO conversations (title, created_at, updated_at, model_file, quant,"
+                " settings) VALUES (?, ?, ?, ?, ?, ?)",
+                (title.strip(), started, now, model_file, quant, _dump_json(settings or {})),
+            ).lastrowid
+            conn.executemany(
+                f"INSERT INTO messages ({_MESSAGE}) VALUES (NULL, {conversation_id},"
+                " ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            return conversation_id
+
+        conversation_id = self._write(work)
+        return Conversation(
+            conversation_id,
+            title.strip(),
+            started,
+            now,
+            model_file,
+            quant,
+            len(rows),
+            dict(settings or {}),
+        )
