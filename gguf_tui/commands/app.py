@@ -3,19 +3,50 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from gguf_tui.commands import common
 
 
+def last_model(ctx: common.Context) -> Path | None:
+    """The model used last time, if it is still there (never an error: the app opens)."""
+    default = ctx.settings.default_model
+    if default and (path := Path(default).expanduser()).is_file():
+        return path
+    return None
+
+
 def run_app(args: argparse.Namespace) -> int:
+    from gguf_tui.store.database import Store, StoreError
+
     ctx = common.open_context(args)
-    path = (
-        common.resolve_model(args.model, ctx)
-        if (args.model or ctx.settings.default_model)
-        else None
-    )
+    path = common.resolve_model(args.model, ctx) if args.model else last_model(ctx)
+    try:
+        store = Store(ctx.paths.database)
+    except StoreError as exc:
+        raise common.CliError(str(exc)) from None
+    open_conversation = None
+    if getattr(args, "import_file", None):
+        from gguf_tui.store.export import import_history_file
+        from gguf_tui.store.history import HistoryError
+
+        try:
+            open_conversation = import_history_file(store, args.import_file).id
+        except HistoryError as exc:
+            store.close()
+            raise common.CliError(str(exc)) from None
+
     from gguf_tui.tui.app import GgufTuiApp
 
-    app = GgufTuiApp(model_path=path, load_options=common.load_options(args, ctx.settings))
+    app = GgufTuiApp(
+        paths=ctx.paths,
+        config=ctx.config,
+        store=store,
+        model_path=path,
+        load_options=common.load_options(args, ctx.settings),
+        sampling=common.sampling(args, ctx.settings),
+        system_prompt=common.system_prompt(args, ctx.settings),
+        open_conversation=open_conversation,
+    )
     app.run()
     return app.return_code or 0

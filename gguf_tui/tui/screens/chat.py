@@ -1,0 +1,333 @@
+"""The chat screen: sidebar, conversation, prompt, status line."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input
+
+from gguf_tui.engine import Sampling
+from gguf_tui.tui.keymap import CHAT_ACTIONS, to_bindings
+from gguf_tui.tui.screens.dialogs import ConfirmScreen, ExportScreen, TextPromptScreen
+from gguf_tui.tui.streaming import ReplyOutcome, ReplyStream
+from gguf_tui.tui.widgets.conversation import ConversationView
+from gguf_tui.tui.widgets.messages import AssistantMessage
+from gguf_tui.tui.widgets.prompt import PromptArea
+from gguf_tui.tui.widgets.sidebar import ConversationList, Sidebar
+from gguf_tui.tui.widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    from gguf_tui.tui.app import GgufTuiApp
+
+PUMP_HZ = 30
+
+
+class ChatScreen(Screen):
+    BINDINGS = to_bindings(CHAT_ACTIONS)
+    CSS_PATH = "chat.tcss"
+    AUTO_FOCUS = "PromptArea"
+
+    app: GgufTuiApp
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conversation_id: int | None = None
+        self.reply: ReplyStream | None = None
+        self._pump_timer: Timer | None = None
+        self._editing_id: int | None = None  # the user message being edited, if any
+        self._told_trimmed: set[int] = set()
+
+    def compose(self) -> ComposeResult:
+        store = self.app.store
+        with Horizontal():
+            yield Sidebar(store, id="sidebar")
+            with Vertical(id="main"):
+                yield ConversationView(store, id="conversation")
+                yield PromptArea(id="prompt")
+                yield StatusLine(id="status")
+        yield Footer()
+
+    @property
+    def view(self) -> ConversationView:
+        return self.query_one(ConversationView)
+
+    @property
+    def sidebar(self) -> Sidebar:
+        return self.query_one(Sidebar)
+
+    @property
+    def prompt(self) -> PromptArea:
+        return self.query_one(PromptArea)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
+    async def on_mount(self) -> None:
+        self.sidebar.reload()
+        self.status.set_model(self.app.engine.info)
+        await self.view.show(None)
+
+    # -- opening conversations ----------------------------------------------------------
+    async def open_conversation(self, conversation_id: int | None) -> None:
+        await self.finish_reply()
+        self._editing_id = None
+        self.conversation_id = conversation_id
+        await self.view.show(conversation_id)
+        self.status.context_used = 0
+        if conversation_id is not None:
+            if conversation_id not in self.sidebar.ids:
+                self.sidebar.reload()
+            self.sidebar.highlight(conversation_id)
+            self.app.offer_conversation_model(conversation_id)
+            self._count_context()
+
+    def _count_context(self) -> None:
+        """Show how much of the window the open conversation fills (counted by the engine)."""
+        if self.app.engine.info is not None and self.conversation_id is not None:
+            self.run_worker(self._count(self.model_messages()), group="count", exclusive=True)
+
+    async def _count(self, messages: list[dict[str, str]]) -> None:
+        try:
+            self.status.context_used = await asyncio.wrap_future(
+                self.app.engine.count_tokens(messages))
+        except Exception:  # the model was unloaded meanwhile: nothing to show
+            self.status.context_used = 0
+
+    @on(Sidebar.Opened)
+    async def _sidebar_opened(self, event: Sidebar.Opened) -> None:
+        await self.open_conversation(event.conversation_id)
+        self.prompt.focus()
+
+    # -- sending -----------------------------------------------------------------------------
+    @on(PromptArea.Submitted)
+    async def _submitted(self, event: PromptArea.Submitted) -> None:
+        await self.send(event.text)
+
+    async def send(self, text: str) -> None:
+        app = self.app
+        if self.reply is not None:
+            self.notify("An answer is still being written: press escape to stop it first.")
+            return
+        if app.engine.info is None:
+            why = "The model is still loading." if app.loading else "No model is loaded."
+            self.notify(f"{why} Your message is kept in the prompt.", severity="warning")
+            return
+        store = app.store
+        if self.conversation_id is None:
+            info = app.engine.info
+            conv = store.create_conversation(model_file=info.path.name, quant=info.quant)
+            self.conversation_id = conv.id
+            self.view.conversation_id = conv.id
+        if self._editing_id is not None:
+            store.delete_messages_from(self.conversation_id, self._editing_id)
+            await self.view.remove_from(self._editing_id)
+            self._editing_id = None
+        message = store.add_message(self.conversation_id, "user", text)
+        self.prompt.clear()
+        await self.view.add_message(message)
+        self.view.anchor()
+        await self.start_reply()
+
+    def model_messages(self) -> list[dict[str, str]]:
+        """What the model sees: the system prompt, then every message (the engine trims)."""
+        assert self.conversation_id is not None
+        store = self.app.store
+        conv = store.get_conversation(self.conversation_id)
+        messages = [{"role": m.role, "content": m.content}
+                    for m in store.messages(self.conversation_id)]
+        system = (conv.settings.get("system_prompt") if conv else None) or self.app.system_prompt
+        if system and not (messages and messages[0]["role"] == "system"):
+            messages.insert(0, {"role": "system", "content": system})
+        return messages
+
+    async def start_reply(self, sampling: Sampling | None = None) -> None:
+        app = self.app
+        info = app.engine.info
+        if info is None or self.conversation_id is None:
+            return
+        placeholder = app.store.add_message(self.conversation_id, "assistant", "",
+                                            model_file=info.path.name, quant=info.quant)
+        widget = await self.view.add_message(placeholder, streaming=True)
+        assert isinstance(widget, AssistantMessage)
+        gen = app.engine.chat(self.model_messages(), sampling or app.sampling_for(self.conversation_id))
+        self.reply = ReplyStream(gen, widget, app.store, placeholder)
+        self.status.state = "generating"
+        self._pump_timer = self.set_interval(1 / PUMP_HZ, self._pump)
+
+    async def _pump(self) -> None:
+        reply = self.reply
+        if reply is None:
+            return
+        outcome = await reply.pump()
+        if outcome is not None:
+            await self._reply_done(outcome)
+
+    async def _reply_done(self, outcome: ReplyOutcome) -> None:
+        if self._pump_timer is not None:
+            self._pump_timer.stop()
+            self._pump_timer = None
+        self.reply = None
+        self.status.state = "idle"
+        cid = self.conversation_id
+        if outcome.trimmed is not None and cid is not None and cid not in self._told_trimmed:
+            self._told_trimmed.add(cid)
+            self.notify(f"The oldest {outcome.trimmed.dropped_messages} messages no longer fit "
+                        "the context window; the model no longer sees them (they are kept here).",
+                        title="Context window", timeout=8)
+        if outcome.finished is not None:
+            stats = outcome.finished.stats
+            self.status.last_speed = stats.generation_tokens_per_second
+            self.status.context_used = stats.prompt_tokens + stats.generated_tokens
+        if outcome.error:
+            self.notify(outcome.error, title="The answer failed", severity="error", timeout=10)
+        if cid is not None:
+            self.sidebar.reload(select=cid)
+
+    async def finish_reply(self) -> None:
+        """Stop the answer in progress and wait until it is saved."""
+        reply = self.reply
+        if reply is None:
+            return
+        reply.gen.stop()
+        await asyncio.get_running_loop().run_in_executor(None, reply.gen.result, 30)
+        while self.reply is reply:
+            outcome = await reply.pump()
+            if outcome is not None:
+                await self._reply_done(outcome)
+
+    # -- actions -----------------------------------------------------------------------------
+    async def action_stop(self) -> None:
+        if self.reply is not None:
+            self.reply.gen.stop()
+        elif self._editing_id is not None:
+            self._editing_id = None
+            self.prompt.clear()
+            self.notify("Edit cancelled.")
+        elif self.focused is self.query_one("#search", Input):
+            self.sidebar.close_search()
+            self.prompt.focus()
+
+    async def action_new_chat(self) -> None:
+        await self.open_conversation(None)
+        self.prompt.focus()
+
+    async def action_previous_chat(self) -> None:
+        await self._step_chat(-1)
+
+    async def action_next_chat(self) -> None:
+        await self._step_chat(+1)
+
+    async def _step_chat(self, step: int) -> None:
+        target = self.sidebar.neighbour(self.conversation_id, step)
+        if target is not None and target != self.conversation_id:
+            await self.open_conversation(target)
+
+    async def action_regenerate(self) -> None:
+        if self.reply is not None or self.conversation_id is None:
+            return
+        messages = self.app.store.messages(self.conversation_id, limit=1)
+        if not messages:
+            return
+        last = messages[-1]
+        if last.role == "assistant":
+            self.app.store.delete_messages_from(self.conversation_id, last.id)
+            await self.view.remove_from(last.id)
+        base = self.app.sampling_for(self.conversation_id)
+        from dataclasses import replace
+
+        await self.start_reply(replace(base, seed=random.getrandbits(31)))
+
+    @on(PromptArea.EditLast)
+    def _edit_last(self) -> None:
+        if self.reply is not None or self.conversation_id is None:
+            return
+        for message in reversed(self.app.store.messages(self.conversation_id, limit=4)):
+            if message.role == "user":
+                self._editing_id = message.id
+                self.prompt.text = message.content
+                self.prompt.move_cursor(self.prompt.document.end)
+                self.notify("Editing your last message: enter resends it, escape cancels.")
+                return
+
+    def action_toggle_sidebar(self) -> None:
+        sidebar = self.sidebar
+        sidebar.display = not sidebar.display
+        if not sidebar.display and sidebar.has_focus_within:
+            self.prompt.focus()
+
+    def action_search(self) -> None:
+        self.sidebar.display = True
+        self.sidebar.open_search()
+
+    def action_rename(self) -> None:
+        cid = self._target_conversation()
+        if cid is None:
+            return
+        conv = self.app.store.get_conversation(cid)
+
+        def renamed(title: str | None) -> None:
+            if title and title.strip():
+                self.app.store.rename_conversation(cid, title.strip())
+                self.sidebar.refresh_entry(cid)
+
+        self.app.push_screen(TextPromptScreen("Rename the conversation", conv.title if conv else ""),
+                             renamed)
+
+    def action_export(self) -> None:
+        cid = self.conversation_id
+        if cid is None:
+            self.notify("Nothing to export yet.")
+            return
+        conv = self.app.store.get_conversation(cid)
+        stem = "".join(c if c.isalnum() else "-" for c in (conv.title if conv else "chat"))[:40]
+
+        def chosen(result: tuple[str, Path] | None) -> None:
+            if result is not None:
+                self.app.export_conversation(cid, *result)
+
+        self.app.push_screen(ExportScreen(stem.strip("-") or "conversation"), chosen)
+
+    def action_pick_model(self) -> None:
+        self.app.action_pick_model()
+
+    @on(ConversationList.DeleteRequested)
+    def _delete_requested(self, event: ConversationList.DeleteRequested) -> None:
+        self.delete_conversation(event.conversation_id)
+
+    def action_delete_chat(self) -> None:
+        cid = self._target_conversation()
+        if cid is not None:
+            self.delete_conversation(cid)
+
+    def delete_conversation(self, cid: int) -> None:
+        conv = self.app.store.get_conversation(cid)
+        if conv is None:
+            return
+
+        async def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            if cid == self.conversation_id:
+                await self.open_conversation(None)
+            self.app.store.delete_conversation(cid)
+            self.sidebar.reload()
+            self.notify(f"Deleted “{conv.title or 'New conversation'}”.")
+
+        self.app.push_screen(ConfirmScreen(f"Delete “{conv.title or 'New conversation'}” and its "
+                                           f"{conv.message_count} messages?"), answered)
+
+    def _target_conversation(self) -> int | None:
+        """The highlighted sidebar entry when the sidebar has focus, else the open one."""
+        option_list = self.sidebar.option_list
+        if option_list.has_focus and option_list.highlighted_option is not None:
+            return int(option_list.highlighted_option.id)
+        return self.conversation_id

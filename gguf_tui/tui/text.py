@@ -1,0 +1,48 @@
+"""Showing untrusted text (model output, pasted prompts) literally.
+
+Model output may contain Rich/Textual markup (`[bold]`, `[/]`, `[link=…]`) and
+terminal escape sequences. Widgets that render it are created with markup off;
+this module additionally turns control characters into visible symbols, so an
+escape sequence is shown as `␛[31m` instead of reaching the terminal.
+"""
+
+from __future__ import annotations
+
+import time
+
+_KEEP = {"\n", "\t"}
+# C0 controls -> U+2400 "control pictures"; DEL -> U+2421; C1 controls -> "�".
+_TABLE = {c: 0x2400 + c for c in range(0x20) if chr(c) not in _KEEP}
+_TABLE[0x7F] = 0x2421
+_TABLE.update({c: 0xFFFD for c in range(0x80, 0xA0)})
+_TABLE[0x0D] = None  # a bare carriage return would overwrite the line: drop it
+
+
+def literal(text: str) -> str:
+    """`text` with every control character made visible (newlines and tabs kept)."""
+    return text.translate(_TABLE)
+
+
+def relative_time(when: float, now: float | None = None) -> str:
+    """"just now", "5 min ago", "3 h ago", "yesterday", "12 Mar"."""
+    now = time.time() if now is None else now
+    delta = max(0.0, now - when)
+    if delta < 60:
+        return "just now"
+    if delta < 3600:
+        return f"{int(delta // 60)} min ago"
+    if delta < 86400:
+        return f"{int(delta // 3600)} h ago"
+    if delta < 2 * 86400:
+        return "yesterday"
+    if delta < 7 * 86400:
+        return f"{int(delta // 86400)} days ago"
+    return time.strftime("%d %b %Y" if delta > 300 * 86400 else "%d %b", time.localtime(when))
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"

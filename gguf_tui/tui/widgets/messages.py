@@ -1,0 +1,141 @@
+"""One widget per message of the conversation.
+
+An assistant message streams: reasoning into a collapsible section, the answer
+into a Markdown widget through `MarkdownStream` (incremental parsing: only the
+last block is re-parsed, so a token costs the same at token 4,000 as at 40),
+then one full render when the answer ends so code blocks come out right.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Collapsible, Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from gguf_tui.engine.events import GenerationStats
+from gguf_tui.store.records import Message
+from gguf_tui.tui.text import literal
+
+REASON_LABELS = {
+    "stopped": "stopped",
+    "context": "stopped: context full",
+    "length": "cut at the token limit",
+}
+
+
+def stats_line(message: Message) -> str:
+    """Model, quantization and the figures of one answer."""
+    parts = []
+    if message.model_file:
+        parts.append(message.model_file)
+    if message.quant:
+        parts.append(message.quant)
+    if message.stats:
+        stats = GenerationStats.from_dict(message.stats)
+        parts.append(f"{stats.generated_tokens} tok")
+        if stats.generation_tokens_per_second:
+            parts.append(f"{stats.generation_tokens_per_second:.1f} tok/s")
+        parts.append(f"first token {stats.time_to_first_token * 1000:.0f} ms")
+    if label := REASON_LABELS.get(message.finish_reason or ""):
+        parts.append(label)
+    return " · ".join(parts)
+
+
+class UserMessage(Static):
+    """What the user wrote, shown exactly as typed."""
+
+    DEFAULT_CLASSES = "message user"
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(literal(message.content), markup=False)
+        self.message = message
+
+
+class SystemMessage(Static):
+    DEFAULT_CLASSES = "message system"
+
+    def __init__(self, message: Message) -> None:
+        super().__init__("System: " + literal(message.content), markup=False)
+        self.message = message
+
+
+class AssistantMessage(Vertical):
+    """An answer: optional reasoning, the Markdown text, and a line of stats."""
+
+    DEFAULT_CLASSES = "message assistant"
+
+    def __init__(self, message: Message, streaming: bool = False) -> None:
+        super().__init__()
+        self.message = message
+        self.streaming = streaming
+        self._text = message.content
+        self._reasoning = message.reasoning
+        self._stream: MarkdownStream | None = None
+        self._reasoning_stream: MarkdownStream | None = None
+
+    def compose(self) -> ComposeResult:
+        with Collapsible(title="Reasoning", collapsed=not self.streaming, classes="reasoning"):
+            yield Markdown(literal(self._reasoning), classes="reasoning-text")
+        yield Markdown(literal(self._text), classes="answer")
+        yield Static(stats_line(self.message), classes="stats", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one(Collapsible).display = bool(self._reasoning) or False
+        if self.streaming:
+            self.add_class("streaming")
+            self.query_one(".stats", Static).update("writing …")
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    @property
+    def reasoning(self) -> str:
+        return self._reasoning
+
+    async def append_reasoning(self, chunk: str) -> None:
+        self._reasoning += chunk
+        collapsible = self.query_one(Collapsible)
+        if not collapsible.display:
+            collapsible.display = True
+            collapsible.collapsed = False
+        if self._reasoning_stream is None:
+            self._reasoning_stream = Markdown.get_stream(self.query_one(".reasoning-text", Markdown))
+        await self._reasoning_stream.write(literal(chunk))
+
+    async def append_text(self, chunk: str) -> None:
+        if not self._text and self._reasoning:
+            self.query_one(Collapsible).collapsed = True  # the answer has started
+        self._text += chunk
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self.query_one(".answer", Markdown))
+        await self._stream.write(literal(chunk))
+
+    async def finish(self, message: Message) -> None:
+        """The answer ended: one full render (code blocks right), then the stats."""
+        for stream in (self._stream, self._reasoning_stream):
+            if stream is not None:
+                await stream.stop()
+        self._stream = self._reasoning_stream = None
+        self.message = message
+        self.streaming = False
+        self.remove_class("streaming")
+        self._text, self._reasoning = message.content, message.reasoning
+        await self.query_one(".answer", Markdown).update(literal(self._text))
+        if self._reasoning:
+            await self.query_one(".reasoning-text", Markdown).update(literal(self._reasoning))
+            self.query_one(Collapsible).collapsed = True
+        self.query_one(".stats", Static).update(stats_line(message))
+
+    def show_error(self, text: str) -> None:
+        self.add_class("error")
+        self.query_one(".stats", Static).update(text)
+
+
+def message_widget(message: Message) -> Static | AssistantMessage:
+    if message.role == "assistant":
+        return AssistantMessage(message)
+    if message.role == "system":
+        return SystemMessage(message)
+    return UserMessage(message)
