@@ -231,6 +231,13 @@ def test_hostile_search_text_never_raises(store, query):
     assert store.count_conversations(query) >= 0
 
 
+def test_a_pasted_page_as_the_query_still_searches(store):
+    conv = chat(store, "alpha beta gamma")
+    essay = " ".join(f"word{i}" for i in range(5_000))
+    assert found(store, essay) == set()
+    assert found(store, "alpha " * 5_000 + "beta") == {conv.id}
+
+
 def test_search_operators_are_just_words(store):
     both = chat(store, "cats AND dogs", "near the river, not here")
     assert found(store, "AND") == {both.id}

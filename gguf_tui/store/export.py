@@ -207,13 +207,11 @@ def import_history_file(store: Store, path: Path, title: str | None = None) -> C
     A broken file raises HistoryError naming the file and the fault; nothing is
     written unless the whole file is good.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     data = read_json(path)
     if _is_export_list(data):
         if len(data) != 1:
-            raise HistoryError(
-                f"{path} holds {len(data)} conversations; import them with import_conversations"
-            )
+            raise HistoryError(f"{path} holds {len(data)} conversations, not one")
         data = data[0]
     return _write(store, _parse(data, str(path)), path, title)
 
@@ -223,7 +221,7 @@ def import_conversations(store: Store, path: Path) -> list[Conversation]:
 
     All are checked before any is written, so a bad entry imports nothing.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     data = read_json(path)
     if not _is_export_list(data):
         return [import_history_file(store, path)]

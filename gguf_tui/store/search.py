@@ -9,6 +9,8 @@ typed, is a prefix.
 
 from __future__ import annotations
 
+MAX_WORDS = 32  # each word is a subquery; SQLite caps how deep an expression may nest
+
 
 def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
@@ -19,12 +21,12 @@ def search_terms(query: str) -> list[str]:
 
     Words with no letter or digit are left out: the tokenizer would find nothing
     in them, and an empty phrase matches no row, which would empty the results.
+    Repeated words count once, and only the first MAX_WORDS count at all.
     """
-    words = [w for w in query.split() if any(ch.isalnum() for ch in w)]
-    terms = [_quote(w) for w in words]
-    if terms and query[-1:].strip():
-        terms[-1] += " *"  # still typing: "pyth" finds "python"
-    return terms
+    words = [w.lower() for w in query.split() if any(ch.isalnum() for ch in w)]
+    typing = words[-1] if words and query[-1:].strip() else None  # "pyth" finds "python"
+    unique = list(dict.fromkeys(words))[:MAX_WORDS]
+    return [_quote(w) + (" *" if w == typing else "") for w in unique]
 
 
 # Conversations where the term is in a message or in the title. A list of these,
