@@ -279,6 +279,31 @@ def _parse(path: Path, buf: Any, size: int, with_tensors: bool) -> GGUFHeader:
     return header
 
 
+def metadata_prefix(buf: bytes) -> dict[str, Any]:
+    """The metadata keys found in the first bytes of a GGUF file (e.g. a ranged download).
+
+    Stops quietly where the buffer ends: the hyperparameters come before the vocabulary
+    in files written by llama.cpp's converters, so the first megabyte usually has them.
+    """
+    if buf[:4] != MAGIC:
+        raise GGUFError("not a GGUF file (expected 'GGUF')")
+    cur = _Cursor(buf, len(buf))
+    cur.pos = 4
+    metadata: dict[str, Any] = {}
+    try:
+        cur.unpack("I")  # version
+        cur.unpack("Q")  # tensor count
+        n_kv = cur.unpack("Q")
+        for _ in range(min(n_kv, 1 << 24)):
+            key = cur.string()
+            value = _read_value(cur, cur.unpack("I"), key, {})
+            if value is not None:
+                metadata[key] = value
+    except (GGUFError, struct.error):
+        pass  # the buffer ended mid-header: keep what was complete
+    return metadata
+
+
 def shard_info(path: Path) -> tuple[str, int, int] | None:
     """(base name, shard number, shard count) for `name-0000N-of-0000M.gguf`, else None."""
     m = SHARD_RE.match(path.name)

@@ -158,3 +158,23 @@ def quality_hint(quant: str) -> str:
     if q in ("F16", "BF16", "F32"):
         return "unquantized, largest"
     return ""
+
+
+_SHARD_SUFFIX_RE = re.compile(r"-\d{5}-of-\d{5}$", re.IGNORECASE)
+_SEPARATORS = "-_. "
+
+
+def model_base_name(filename: str) -> str:
+    """The model part of a GGUF file name: no folder, extension, shard suffix or quant.
+
+    `SmolLM2-135M-Instruct-Q4_K_M.gguf` and `Q8_0/SmolLM2-135M-Instruct-Q8_0-00001-of-00002.gguf`
+    both give `SmolLM2-135M-Instruct`, so sibling quantizations can be grouped.
+    """
+    stem = filename.rsplit("/", 1)[-1]
+    if stem.lower().endswith(".gguf"):
+        stem = stem[:-5]
+    stem = _SHARD_SUFFIX_RE.sub("", stem)
+    stripped = _QUANT_RE.sub("", stem)
+    # Removing `Q4_K_M` from `name-Q4_K_M-imat` leaves `name--imat`: squeeze the separators.
+    stripped = re.sub(r"([-_. ])[-_. ]+", r"\1", stripped).strip(_SEPARATORS)
+    return stripped or stem

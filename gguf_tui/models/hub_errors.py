@@ -1,0 +1,111 @@
+"""Everything that can go wrong talking to the Hub, as one exception type with plain messages.
+
+huggingface_hub raises a dozen types from three layers (its own errors, httpx2, OSError);
+a front end should need one `except HubError` and show `str(error)` as it is.
+"""
+
+from __future__ import annotations
+
+import errno
+
+TOKEN_HOWTO = "log in with `hf auth login` or set HF_TOKEN to an access token"
+
+
+class HubError(Exception):
+    """A Hub operation failed; `str(error)` is one line meant for the user."""
+
+
+class RepoNotFound(HubError):
+    """No such repository (or a private one and no token that may see it)."""
+
+
+class GatedRepo(HubError):
+    """The repository exists but its files need an accepted licence and a token."""
+
+
+class RevisionNotFound(HubError):
+    """The branch, tag or commit does not exist in the repository."""
+
+
+class RemoteFileNotFound(HubError):
+    """The repository no longer has this file."""
+
+
+class NoMatchingFile(HubError):
+    """A quantization or file pattern matched nothing, or more than one model."""
+
+
+class HubOffline(HubError):
+    """Offline mode is on (HF_HUB_OFFLINE) and what was asked for is not in the cache."""
+
+
+class HubUnreachable(HubError):
+    """The Hub cannot be reached at all (no network, DNS, refused connection)."""
+
+
+class HubTimeout(HubError):
+    """The server stopped answering: nothing arrived within the timeout."""
+
+
+class DiskFull(HubError):
+    """Not enough free space for the download."""
+
+
+class DownloadCancelled(HubError):
+    """The user cancelled the download; nothing that looks complete was left behind."""
+
+
+class HubServerError(HubError):
+    """Any other refusal from the server (5xx, a rejected token, a bad request)."""
+
+
+def translate(
+    exc: BaseException, *, repo_id: str | None, endpoint: str, filename: str | None = None
+) -> HubError | None:
+    """Map an exception raised inside huggingface_hub to a HubError, or None if unknown."""
+    from huggingface_hub import errors as hf
+
+    if isinstance(exc, HubError):
+        return exc
+    repo = repo_id or "the repository"
+    # GatedRepoError subclasses RepositoryNotFoundError: test it first.
+    if isinstance(exc, hf.GatedRepoError):
+        return GatedRepo(
+            f"{repo} is gated: accept its terms at {endpoint}/{repo_id or ''}, then {TOKEN_HOWTO}"
+        )
+    if isinstance(exc, hf.RepositoryNotFoundError):
+        return RepoNotFound(
+            f"repository {repo} not found on {endpoint} (check the name; "
+            f"for a private repository, {TOKEN_HOWTO})"
+        )
+    if isinstance(exc, hf.RevisionNotFoundError):
+        return RevisionNotFound(f"{repo} has no such revision (branch, tag or commit)")
+    if isinstance(exc, hf.RemoteEntryNotFoundError):
+        what = filename or "the file"
+        return RemoteFileNotFound(f"{what} is not (or no longer) in {repo}")
+    if isinstance(exc, hf.OfflineModeIsEnabled):
+        return HubOffline(f"offline mode is on (HF_HUB_OFFLINE) and {repo} is not in the cache")
+    if isinstance(exc, hf.LocalEntryNotFoundError):
+        if isinstance(exc.__cause__, hf.OfflineModeIsEnabled):
+            return translate(exc.__cause__, repo_id=repo_id, endpoint=endpoint)
+        return HubUnreachable(f"cannot reach {endpoint} and {repo} is not in the cache")
+    if isinstance(exc, hf.HfHubHTTPError):
+        status = exc.response.status_code if exc.response is not None else None
+        if status == 401:
+            return HubServerError(f"{endpoint} rejected the access token; {TOKEN_HOWTO}")
+        return HubServerError(f"{endpoint} answered {status or 'an error'} for {repo}")
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return DiskFull(f"the disk is full ({exc.filename or 'while downloading'})")
+    return _translate_transport(exc, endpoint)
+
+
+def _translate_transport(exc: BaseException, endpoint: str) -> HubError | None:
+    try:
+        import httpx2
+    except ImportError:  # pragma: no cover - older huggingface_hub
+        return None
+    if isinstance(exc, httpx2.TimeoutException):
+        return HubTimeout(f"{endpoint} stopped answering (timed out)")
+    if isinstance(exc, httpx2.NetworkError | httpx2.RemoteProtocolError):
+        return HubUnreachable(f"cannot reach {endpoint} ({exc or type(exc).__name__})")
+    return None
