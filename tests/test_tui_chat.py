@@ -28,8 +28,9 @@ async def test_an_answer_streams_into_the_view_and_the_database(engine, tmp_path
         await original(self, chunk)
 
     monkeypatch.setattr(AssistantMessage, "append_text", recording)
-    app = make_app(tmp_path, engine=engine, sampling=Sampling(temperature=0.7, seed=3,
-                                                              max_tokens=120))
+    app = make_app(
+        tmp_path, engine=engine, sampling=Sampling(temperature=0.7, seed=3, max_tokens=120)
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await type_and_send(pilot, "Tell me about the moon in a few sentences.")
         screen = app.chat_screen
@@ -55,8 +56,9 @@ async def test_escape_stops_and_keeps_the_partial_answer(engine, tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await type_and_send(pilot, "Write a very long story about a lighthouse keeper.")
         screen = app.chat_screen
-        await wait_until(pilot, lambda: screen.reply and len(screen.reply.widget.text) > 40,
-                         what="some text")
+        await wait_until(
+            pilot, lambda: screen.reply and len(screen.reply.widget.text) > 40, what="some text"
+        )
         await pilot.press("escape")
         await wait_idle(pilot)
         answer = db_messages(app)[-1]
@@ -66,8 +68,9 @@ async def test_escape_stops_and_keeps_the_partial_answer(engine, tmp_path):
 
 
 async def test_regenerate_replaces_the_last_answer(engine, tmp_path):
-    app = make_app(tmp_path, engine=engine, sampling=Sampling(temperature=1.0, seed=1,
-                                                              max_tokens=30))
+    app = make_app(
+        tmp_path, engine=engine, sampling=Sampling(temperature=1.0, seed=1, max_tokens=30)
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await type_and_send(pilot, "Invent a name for a dragon.")
         await wait_idle(pilot)
@@ -95,7 +98,9 @@ async def test_up_in_an_empty_prompt_edits_and_resends(engine, tmp_path):
         await wait_until(pilot, lambda: db_messages(app)[0].content.endswith("France?"))
         await wait_idle(pilot)
         messages = db_messages(app)
-        assert [m.content for m in messages if m.role == "user"] == ["What is the capital of France?"]
+        assert [m.content for m in messages if m.role == "user"] == [
+            "What is the capital of France?"
+        ]
         assert len(messages) == 2 and "Paris" in messages[1].content
         users = [w.message.content for w in app.chat_screen.view.query(UserMessage)]
         assert users == ["What is the capital of France?"]
@@ -121,7 +126,8 @@ async def test_new_chats_and_moving_between_them(engine, tmp_path):
         await pilot.press("ctrl+up")
         await wait_until(pilot, lambda: screen.conversation_id == ids[1])
         assert [w.message.content for w in screen.view.query(UserMessage)] == [
-            "One word about bridges."]
+            "One word about bridges."
+        ]
 
 
 async def test_rename_delete_and_search(engine, tmp_path):
@@ -140,7 +146,9 @@ async def test_rename_delete_and_search(engine, tmp_path):
         rename = app.screen.query_one("#answer")
         rename.value = "Volcano notes"
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.store.get_conversation(volcano).title == "Volcano notes")
+        await wait_until(
+            pilot, lambda: app.store.get_conversation(volcano).title == "Volcano notes"
+        )
         assert "Volcano notes" in screen_text(app)
 
         await pilot.press("ctrl+f")
@@ -179,7 +187,8 @@ async def test_export_and_import_round_trip(engine, tmp_path):
         await wait_until(pilot, target.exists, what="the export file")
         history = json.loads(target.read_text(encoding="utf-8"))
         assert [(m["role"], m["content"]) for m in history] == [
-            (m.role, m.content) for m in original]
+            (m.role, m.content) for m in original
+        ]
 
         new_id = app.import_history(target)
         await screen.open_conversation(new_id)

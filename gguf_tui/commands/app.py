@@ -31,8 +31,8 @@ def run_app(args: argparse.Namespace) -> int:
         from gguf_tui.store.history import HistoryError
 
         try:
-            open_conversation = import_history_file(store, args.import_file).id
-        except HistoryError as exc:
+            open_conversation = import_history_file(store, Path(args.import_file)).id
+        except (HistoryError, StoreError) as exc:
             store.close()
             raise common.CliError(str(exc)) from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -49,8 +50,11 @@ class GgufTuiApp(App):
         self._initial_model = model_path
         self._initial_conversation = open_conversation
         self._load_progress = 0.0
-        self.theme = config.settings.theme if config.settings.theme in self.available_themes \
+        self.theme = (
+            config.settings.theme
+            if config.settings.theme in self.available_themes
             else "textual-dark"
+        )
 
     # -- start and stop ---------------------------------------------------------------------
     async def on_mount(self) -> None:
@@ -77,10 +81,8 @@ class GgufTuiApp(App):
 
     async def action_quit(self) -> None:
         """Stop the answer being written (it is saved), then leave."""
-        try:
+        with contextlib.suppress(LookupError):
             await self.chat_screen.finish_reply()
-        except LookupError:
-            pass
         self.exit()
 
     async def on_unmount(self) -> None:
@@ -109,14 +111,17 @@ class GgufTuiApp(App):
 
         def tick() -> None:
             if status is not None:
-                status.state = (f"loading {path.name} {self._load_progress:.0%} "
-                                f"· {time.monotonic() - started:.1f} s")
+                status.state = (
+                    f"loading {path.name} {self._load_progress:.0%} "
+                    f"· {time.monotonic() - started:.1f} s"
+                )
 
         timer = self.set_interval(0.1, tick)
         tick()
         try:
-            info = await asyncio.wrap_future(self.engine.load(path, options or self.load_options,
-                                                              progress))
+            info = await asyncio.wrap_future(
+                self.engine.load(path, options or self.load_options, progress)
+            )
         except EngineError as exc:
             self.notify(str(exc), title="Cannot load the model", severity="error", timeout=15)
             info = None
@@ -154,17 +159,23 @@ class GgufTuiApp(App):
                 self.run_worker(self.load_model(path), exclusive=True, group="load")
 
         current = str(self.engine.info.path) if self.engine.info else ""
-        self.push_screen(TextPromptScreen("Path of a .gguf model to load", current,
-                                          placeholder="~/models/model-Q4_K_M.gguf"), chosen)
+        self.push_screen(
+            TextPromptScreen(
+                "Path of a .gguf model to load", current, placeholder="~/models/model-Q4_K_M.gguf"
+            ),
+            chosen,
+        )
 
     def offer_conversation_model(self, conversation_id: int) -> None:
         conv = self.store.get_conversation(conversation_id)
         info = self.engine.info
         if conv is None or not conv.model_file or (info and info.path.name == conv.model_file):
             return
-        self.notify(f"This conversation was last answered by {conv.model_file}"
-                    f"{f' ({conv.quant})' if conv.quant else ''}. Press ctrl+o to load it.",
-                    timeout=6)
+        self.notify(
+            f"This conversation was last answered by {conv.model_file}"
+            f"{f' ({conv.quant})' if conv.quant else ''}. Press ctrl+o to load it.",
+            timeout=6,
+        )
 
     def sampling_for(self, conversation_id: int | None) -> Sampling:
         """The run's sampling with the conversation's own overrides on top."""
@@ -191,13 +202,15 @@ class GgufTuiApp(App):
             return
         self.notify(f"Exported to {path}", title="Export")
 
-    def import_history(self, path: Path) -> int | None:
+    def import_history(self, path: str | Path) -> int | None:
+        from gguf_tui.store.errors import StoreError
         from gguf_tui.store.export import import_history_file
         from gguf_tui.store.history import HistoryError
 
+        path = Path(path).expanduser()
         try:
             conv = import_history_file(self.store, path)
-        except (HistoryError, OSError) as exc:
+        except (HistoryError, StoreError, OSError) as exc:
             self.notify(str(exc), title="Import failed", severity="error", timeout=10)
             return None
         self.notify(f"Imported {conv.message_count} messages from {path.name}.")
@@ -208,22 +221,27 @@ class GgufTuiApp(App):
         yield from super().get_system_commands(screen)
         for action in CHAT_ACTIONS:
             keys = self.config.settings.keymap.get(action.id, action.keys)
-            yield SystemCommand(f"{action.description}: {action.help}", f"keys: {keys}",
-                                lambda a=action.action: self.run_action(f"screen.{a}"))
-        yield SystemCommand("Import a chat.py history file", "JSON list of role/content messages",
-                            self._ask_import)
+            yield SystemCommand(
+                f"{action.description}: {action.help}",
+                f"keys: {keys}",
+                lambda a=action.action: self.run_action(f"screen.{a}"),
+            )
+        yield SystemCommand(
+            "Import a chat.py history file", "JSON list of role/content messages", self._ask_import
+        )
 
     def _ask_import(self) -> None:
         from gguf_tui.tui.screens.dialogs import TextPromptScreen
 
         async def chosen(value: str | None) -> None:
             if value and value.strip():
-                cid = self.import_history(Path(value.strip()).expanduser())
+                cid = self.import_history(value.strip())
                 if cid is not None:
                     await self.chat_screen.open_conversation(cid)
 
-        self.push_screen(TextPromptScreen("History file to import", placeholder="history.json"),
-                         chosen)
+        self.push_screen(
+            TextPromptScreen("History file to import", placeholder="history.json"), chosen
+        )
 
     def action_help(self) -> None:
         from gguf_tui.tui.screens.dialogs import HelpScreen

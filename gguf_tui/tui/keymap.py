@@ -26,25 +26,59 @@ class KeyAction:
 APP_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("help", "f1", "help", "Help", "Show every key binding"),
     KeyAction("quit", "ctrl+q", "quit", "Quit", "Stop generating and quit"),
-    KeyAction("command_palette", "ctrl+p", "command_palette", "Commands",
-              "Search every command", show=False),
+    KeyAction(
+        "command_palette",
+        "ctrl+p",
+        "command_palette",
+        "Commands",
+        "Search every command",
+        show=False,
+    ),
 )
 
 CHAT_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("stop", "escape", "stop", "Stop", "Stop the answer being written (it is kept)"),
     KeyAction("new_chat", "ctrl+n", "new_chat", "New", "Start a new conversation"),
-    KeyAction("previous_chat", "ctrl+up,alt+up", "previous_chat", "Prev chat",
-              "Open the previous conversation", show=False),
-    KeyAction("next_chat", "ctrl+down,alt+down", "next_chat", "Next chat",
-              "Open the next conversation", show=False),
-    KeyAction("regenerate", "ctrl+r", "regenerate", "Regenerate",
-              "Answer the last message again with a new seed"),
-    KeyAction("toggle_sidebar", "ctrl+b", "toggle_sidebar", "Sidebar",
-              "Show or hide the conversation list"),
+    KeyAction(
+        "previous_chat",
+        "ctrl+up,alt+up",
+        "previous_chat",
+        "Prev chat",
+        "Open the previous conversation",
+        show=False,
+    ),
+    KeyAction(
+        "next_chat",
+        "ctrl+down,alt+down",
+        "next_chat",
+        "Next chat",
+        "Open the next conversation",
+        show=False,
+    ),
+    KeyAction(
+        "regenerate",
+        "ctrl+r",
+        "regenerate",
+        "Regenerate",
+        "Answer the last message again with a new seed",
+    ),
+    KeyAction(
+        "toggle_sidebar",
+        "ctrl+b",
+        "toggle_sidebar",
+        "Sidebar",
+        "Show or hide the conversation list",
+    ),
     KeyAction("search", "ctrl+f", "search", "Search", "Search every conversation"),
     KeyAction("rename", "f2", "rename", "Rename", "Rename this conversation", show=False),
-    KeyAction("export", "ctrl+e", "export", "Export",
-              "Export this conversation to Markdown or JSON", show=False),
+    KeyAction(
+        "export",
+        "ctrl+e",
+        "export",
+        "Export",
+        "Export this conversation to Markdown or JSON",
+        show=False,
+    ),
     KeyAction("pick_model", "ctrl+o", "pick_model", "Model", "Choose the model"),
 )
 
@@ -60,7 +94,14 @@ PROMPT_KEYS: tuple[tuple[str, str], ...] = (
 
 def to_bindings(actions: tuple[KeyAction, ...]) -> list[Binding]:
     return [
-        Binding(a.keys, a.action, a.description, show=a.show, priority=a.priority, id=a.id,
-                tooltip=a.help)
+        Binding(
+            a.keys,
+            a.action,
+            a.description,
+            show=a.show,
+            priority=a.priority,
+            id=a.id,
+            tooltip=a.help,
+        )
         for a in actions
     ]

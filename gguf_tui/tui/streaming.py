@@ -32,8 +32,14 @@ class ReplyOutcome:
 class ReplyStream:
     """One answer in flight: `pump()` is called by a UI timer until it returns an outcome."""
 
-    def __init__(self, gen: Generation, widget: AssistantMessage, store: Store,
-                 placeholder: Message, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        gen: Generation,
+        widget: AssistantMessage,
+        store: Store,
+        placeholder: Message,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.gen = gen
         self.widget = widget
         self.store = store
@@ -69,16 +75,28 @@ class ReplyStream:
         return None
 
     def checkpoint(self) -> None:
-        self.store.update_message(self.message_id, self.widget.text, reasoning=self.widget.reasoning)
+        self.store.update_message(
+            self.message_id, self.widget.text, reasoning=self.widget.reasoning
+        )
         self._last_checkpoint = self._clock()
         self._dirty = False
 
     async def _finish(self, event: Finished) -> ReplyOutcome:
         stats = event.stats.to_dict()
-        self.store.update_message(self.message_id, event.text, reasoning=event.reasoning,
-                                  stats=stats, finish_reason=event.reason)
-        message = replace(self.placeholder, content=event.text, reasoning=event.reasoning,
-                           stats=stats, finish_reason=event.reason)
+        self.store.update_message(
+            self.message_id,
+            event.text,
+            reasoning=event.reasoning,
+            stats=stats,
+            finish_reason=event.reason,
+        )
+        message = replace(
+            self.placeholder,
+            content=event.text,
+            reasoning=event.reasoning,
+            stats=stats,
+            finish_reason=event.reason,
+        )
         await self.widget.finish(message)
         return ReplyOutcome(message, event, None, self._trimmed)
 
@@ -89,11 +107,12 @@ class ReplyStream:
             self.store.delete_messages_from(self.placeholder.conversation_id, self.message_id)
             await self.widget.remove()
             return ReplyOutcome(None, None, event.message, self._trimmed)
-        self.store.update_message(self.message_id, text, reasoning=self.widget.reasoning,
-                                  finish_reason="stopped")
-        message = replace(self.placeholder, content=text, reasoning=self.widget.reasoning,
-                           finish_reason="stopped")
+        self.store.update_message(
+            self.message_id, text, reasoning=self.widget.reasoning, finish_reason="stopped"
+        )
+        message = replace(
+            self.placeholder, content=text, reasoning=self.widget.reasoning, finish_reason="stopped"
+        )
         await self.widget.finish(message)
         self.widget.show_error(event.message)
         return ReplyOutcome(message, None, event.message, self._trimmed)
-

@@ -24,7 +24,7 @@ def literal(text: str) -> str:
 
 
 def relative_time(when: float, now: float | None = None) -> str:
-    """"just now", "5 min ago", "3 h ago", "yesterday", "12 Mar"."""
+    """ "just now", "5 min ago", "3 h ago", "yesterday", "12 Mar"."""
     now = time.time() if now is None else now
     delta = max(0.0, now - when)
     if delta < 60:

@@ -30,19 +30,34 @@ from gguf_tui.engine.chat_format import TEMPLATE, ChatFormatChoice
 
 def fake_info(name: str = "Fake-1B-Instruct-Q4_K_M.gguf", quant: str = "Q4_K_M") -> ModelInfo:
     return ModelInfo(
-        path=Path("/models") / name, name=name.removesuffix(".gguf"), architecture="llama",
-        quant=quant, n_params=1_000_000_000, size_bytes=700_000_000, n_ctx=4096, n_ctx_train=8192,
-        chat_format=ChatFormatChoice("gguf-template", TEMPLATE), n_layers=16, gpu_layers=0,
-        gpu_supported=False, n_threads=2, load_seconds=0.01,
+        path=Path("/models") / name,
+        name=name.removesuffix(".gguf"),
+        architecture="llama",
+        quant=quant,
+        n_params=1_000_000_000,
+        size_bytes=700_000_000,
+        n_ctx=4096,
+        n_ctx_train=8192,
+        chat_format=ChatFormatChoice("gguf-template", TEMPLATE),
+        n_layers=16,
+        gpu_layers=0,
+        gpu_supported=False,
+        n_threads=2,
+        load_seconds=0.01,
     )
 
 
 class FakeEngine:
     """Replies with `script` (a list of text pieces), one piece every `delay` seconds."""
 
-    def __init__(self, script: list[str] | None = None, reasoning: list[str] | None = None,
-                 delay: float = 0.005, fail_with: str | None = None) -> None:
-        self.script = script or ["Hello", " from", " the", " fake", " engine."]
+    def __init__(
+        self,
+        script: list[str] | None = None,
+        reasoning: list[str] | None = None,
+        delay: float = 0.005,
+        fail_with: str | None = None,
+    ) -> None:
+        self.script = ["Hello", " from", " the", " fake", " engine."] if script is None else script
         self.reasoning = reasoning or []
         self.delay = delay
         self.fail_with = fail_with
@@ -85,10 +100,15 @@ class FakeEngine:
             gen.emit(Failed(self.fail_with, text))
             return
         elapsed = time.perf_counter() - started
-        stats = GenerationStats(prompt_tokens=20, prompt_tokens_evaluated=20,
-                                generated_tokens=len(self.script), prompt_seconds=0.01,
-                                generation_seconds=elapsed, time_to_first_token=self.delay,
-                                total_seconds=elapsed)
+        stats = GenerationStats(
+            prompt_tokens=20,
+            prompt_tokens_evaluated=20,
+            generated_tokens=len(self.script),
+            prompt_seconds=0.01,
+            generation_seconds=elapsed,
+            time_to_first_token=self.delay,
+            total_seconds=elapsed,
+        )
         gen.emit(Finished(STOPPED if gen.stop_requested else STOP, text, reasoning, stats))
 
     def stop(self) -> None:

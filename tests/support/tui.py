@@ -15,8 +15,14 @@ from gguf_tui.tui.app import GgufTuiApp
 SYSTEM = "You are a helpful assistant."
 
 
-def make_app(data_dir: Path, *, engine=None, model_path: Path | None = None,
-             sampling: Sampling | None = None, **kwargs) -> GgufTuiApp:
+def make_app(
+    data_dir: Path,
+    *,
+    engine=None,
+    model_path: Path | None = None,
+    sampling: Sampling | None = None,
+    **kwargs,
+) -> GgufTuiApp:
     paths = resolve_paths(data_dir)
     return GgufTuiApp(
         paths=paths,
@@ -30,13 +36,14 @@ def make_app(data_dir: Path, *, engine=None, model_path: Path | None = None,
     )
 
 
-async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 30.0,
-                     what: str = "condition") -> None:
-    """Let the app run until `predicate()` holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+async def wait_until(
+    pilot, predicate: Callable[[], bool], seconds: float = 30.0, what: str = "condition"
+) -> None:
+    """Let the app run until `predicate()` holds; fail after `seconds`."""
+    deadline = time.monotonic() + seconds
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {seconds}s waiting for {what}")
         await pilot.pause(0.02)
 
 
@@ -47,9 +54,9 @@ async def type_and_send(pilot, text: str) -> None:
     await pilot.press("enter")
 
 
-async def wait_idle(pilot, timeout: float = 60.0) -> None:
+async def wait_idle(pilot, seconds: float = 60.0) -> None:
     screen = pilot.app.chat_screen
-    await wait_until(pilot, lambda: screen.reply is None, timeout, "the answer to finish")
+    await wait_until(pilot, lambda: screen.reply is None, seconds, "the answer to finish")
     await asyncio.sleep(0)
 
 
@@ -67,3 +74,8 @@ def screen_text(app: GgufTuiApp) -> str:
             lines.setdefault(float(y.group(1)), []).append((float(x.group(1)), text))
     rows = ["".join(t for _, t in sorted(parts)) for _, parts in sorted(lines.items())]
     return unescape("\n".join(rows)).replace("\xa0", " ")
+
+
+def notifications(app: GgufTuiApp) -> str:
+    """Every toast the app has shown (and not yet expired), one per line."""
+    return "\n".join(str(n.message) for n in app._notifications)

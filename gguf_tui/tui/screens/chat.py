@@ -98,7 +98,8 @@ class ChatScreen(Screen):
     async def _count(self, messages: list[dict[str, str]]) -> None:
         try:
             self.status.context_used = await asyncio.wrap_future(
-                self.app.engine.count_tokens(messages))
+                self.app.engine.count_tokens(messages)
+            )
         except Exception:  # the model was unloaded meanwhile: nothing to show
             self.status.context_used = 0
 
@@ -142,8 +143,9 @@ class ChatScreen(Screen):
         assert self.conversation_id is not None
         store = self.app.store
         conv = store.get_conversation(self.conversation_id)
-        messages = [{"role": m.role, "content": m.content}
-                    for m in store.messages(self.conversation_id)]
+        messages = [
+            {"role": m.role, "content": m.content} for m in store.messages(self.conversation_id)
+        ]
         system = (conv.settings.get("system_prompt") if conv else None) or self.app.system_prompt
         if system and not (messages and messages[0]["role"] == "system"):
             messages.insert(0, {"role": "system", "content": system})
@@ -154,11 +156,14 @@ class ChatScreen(Screen):
         info = app.engine.info
         if info is None or self.conversation_id is None:
             return
-        placeholder = app.store.add_message(self.conversation_id, "assistant", "",
-                                            model_file=info.path.name, quant=info.quant)
+        placeholder = app.store.add_message(
+            self.conversation_id, "assistant", "", model_file=info.path.name, quant=info.quant
+        )
         widget = await self.view.add_message(placeholder, streaming=True)
         assert isinstance(widget, AssistantMessage)
-        gen = app.engine.chat(self.model_messages(), sampling or app.sampling_for(self.conversation_id))
+        gen = app.engine.chat(
+            self.model_messages(), sampling or app.sampling_for(self.conversation_id)
+        )
         self.reply = ReplyStream(gen, widget, app.store, placeholder)
         self.status.state = "generating"
         self._pump_timer = self.set_interval(1 / PUMP_HZ, self._pump)
@@ -180,9 +185,12 @@ class ChatScreen(Screen):
         cid = self.conversation_id
         if outcome.trimmed is not None and cid is not None and cid not in self._told_trimmed:
             self._told_trimmed.add(cid)
-            self.notify(f"The oldest {outcome.trimmed.dropped_messages} messages no longer fit "
-                        "the context window; the model no longer sees them (they are kept here).",
-                        title="Context window", timeout=8)
+            self.notify(
+                f"The oldest {outcome.trimmed.dropped_messages} messages no longer fit "
+                "the context window; the model no longer sees them (they are kept here).",
+                title="Context window",
+                timeout=8,
+            )
         if outcome.finished is not None:
             stats = outcome.finished.stats
             self.status.last_speed = stats.generation_tokens_per_second
@@ -279,8 +287,9 @@ class ChatScreen(Screen):
                 self.app.store.rename_conversation(cid, title.strip())
                 self.sidebar.refresh_entry(cid)
 
-        self.app.push_screen(TextPromptScreen("Rename the conversation", conv.title if conv else ""),
-                             renamed)
+        self.app.push_screen(
+            TextPromptScreen("Rename the conversation", conv.title if conv else ""), renamed
+        )
 
     def action_export(self) -> None:
         cid = self.conversation_id
@@ -322,8 +331,13 @@ class ChatScreen(Screen):
             self.sidebar.reload()
             self.notify(f"Deleted “{conv.title or 'New conversation'}”.")
 
-        self.app.push_screen(ConfirmScreen(f"Delete “{conv.title or 'New conversation'}” and its "
-                                           f"{conv.message_count} messages?"), answered)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Delete “{conv.title or 'New conversation'}” and its "
+                f"{conv.message_count} messages?"
+            ),
+            answered,
+        )
 
     def _target_conversation(self) -> int | None:
         """The highlighted sidebar entry when the sidebar has focus, else the open one."""

@@ -35,8 +35,12 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.conversation_id = conversation_id
         await self.remove_children()
         if conversation_id is None:
-            await self.mount(Static("Start typing below: your new conversation begins "
-                                    "with your first message.", classes="hint"))
+            await self.mount(
+                Static(
+                    "Start typing below: your new conversation begins with your first message.",
+                    classes="hint",
+                )
+            )
             return
         messages = self.store.messages(conversation_id, limit=PAGE + 1)
         self.has_older = len(messages) > PAGE
@@ -88,8 +92,9 @@ class ConversationView(VerticalScroll, can_focus=True):
             if not widgets or self.conversation_id is None:
                 return
             first = widgets[0]
-            older = self.store.messages(self.conversation_id, before_id=first.message.id,
-                                        limit=PAGE + 1)
+            older = self.store.messages(
+                self.conversation_id, before_id=first.message.id, limit=PAGE + 1
+            )
             self.has_older = len(older) > PAGE
             older = older[-PAGE:]
             if not older:

@@ -39,6 +39,8 @@ def stats_line(message: Message) -> str:
         parts.append(f"first token {stats.time_to_first_token * 1000:.0f} ms")
     if label := REASON_LABELS.get(message.finish_reason or ""):
         parts.append(label)
+    elif message.finish_reason is None:
+        parts.append("interrupted: the app closed while this was written")
     return " · ".join(parts)
 
 
@@ -101,7 +103,9 @@ class AssistantMessage(Vertical):
             collapsible.display = True
             collapsible.collapsed = False
         if self._reasoning_stream is None:
-            self._reasoning_stream = Markdown.get_stream(self.query_one(".reasoning-text", Markdown))
+            self._reasoning_stream = Markdown.get_stream(
+                self.query_one(".reasoning-text", Markdown)
+            )
         await self._reasoning_stream.write(literal(chunk))
 
     async def append_text(self, chunk: str) -> None:

@@ -11,8 +11,9 @@ from textual.widgets import TextArea
 class PromptArea(TextArea):
     BINDINGS = [
         Binding("enter", "submit", "Send", priority=True, id="send"),
-        Binding("shift+enter,ctrl+j", "newline", "New line", show=False, priority=True,
-                id="newline"),
+        Binding(
+            "shift+enter,ctrl+j", "newline", "New line", show=False, priority=True, id="newline"
+        ),
     ]
 
     class Submitted(TextualMessage):

@@ -27,7 +27,9 @@ def conversation_prompt(conv: Conversation, width: int = 28) -> Content:
     title = literal(conv.title or "New conversation").replace("\n", " ")
     if len(title) > width:
         title = title[: width - 1] + "…"
-    detail = " · ".join(p for p in (conv.quant or conv.model_file, relative_time(conv.updated_at)) if p)
+    detail = " · ".join(
+        p for p in (conv.quant or conv.model_file, relative_time(conv.updated_at)) if p
+    )
     return Content.assemble(title, "\n", (detail, "$text-muted"))
 
 
