@@ -19,6 +19,8 @@ from gguf_tui.commands import common
 COMMANDS = {
     "run": "gguf_tui.commands.run",
     "chat": "gguf_tui.commands.chat",
+    "list": "gguf_tui.commands.list",
+    "pull": "gguf_tui.commands.pull",
     "export": "gguf_tui.commands.export",
 }
 

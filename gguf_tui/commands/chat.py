@@ -24,11 +24,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Chat line by line (the classic chat.py). "
         "Type exit, quit or bye (or press Ctrl+D) to leave.",
     )
-    p.add_argument("model", metavar="MODEL", nargs="?", help="path of a .gguf file")
+    p.add_argument(
+        "model", metavar="MODEL", nargs="?", help="a .gguf file, or REPO:QUANT from Hugging Face"
+    )
     p.add_argument("-i", "--input", metavar="FILE", help="start from this history file")
     p.add_argument("-o", "--output", metavar="FILE", help="save the history to this file")
     p.add_argument("-io", metavar="FILE", dest="io", help="read and save the same history file")
     p.add_argument("--no-stream", action="store_true", help="print each answer when it is complete")
+    common.add_remote_option(p)
     common.add_data_options(p)
     common.add_generation_options(p)
 
@@ -154,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
     if system:
         messages = [m for m in messages if m["role"] != "system"]
         messages.insert(0, {"role": "system", "content": system})
-    path = common.resolve_model(args.model, ctx)
+    common.settle_model_args(args)
+    path = common.resolve_model(args.model, ctx, args.remote)
     with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history for input())
     with Engine() as engine:

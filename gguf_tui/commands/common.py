@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -52,12 +52,32 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_remote_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--remote",
+        metavar="REPO/FILE_GLOB",
+        help="a model on Hugging Face, e.g. 'bartowski/Qwen2.5-0.5B-Instruct-GGUF/*Q4_K_M.gguf' "
+        "(downloaded once, then used from the cache; MODEL may also be REPO:QUANT)",
+    )
+
+
+def settle_model_args(args: argparse.Namespace) -> None:
+    """With --remote, a lone positional is the prompt (`run --remote R "hi"`), not MODEL."""
+    if not getattr(args, "remote", None) or args.model is None:
+        return
+    if getattr(args, "prompt", "") is None:
+        args.prompt, args.model = args.model, None
+    else:
+        raise CliError("give MODEL or --remote, not both")
+
+
 @dataclass
 class Context:
     """Settings for one run: the config file with the command line on top."""
 
     paths: Paths
     config: LoadedConfig
+    models_dirs: list[str] = field(default_factory=list)  # --models-dir
 
     @property
     def settings(self) -> Settings:
@@ -72,7 +92,7 @@ def open_context(args: argparse.Namespace, err: TextIO = sys.stderr) -> Context:
     from gguf_tui.logsetup import setup_logging
 
     setup_logging(paths.log_file, verbose=getattr(args, "verbose", False))
-    return Context(paths, config)
+    return Context(paths, config, list(getattr(args, "models_dir", None) or []))
 
 
 def _pick(value, fallback):
@@ -110,15 +130,35 @@ def system_prompt(args: argparse.Namespace, settings: Settings) -> str:
     return args.system if args.system is not None else settings.system_prompt
 
 
-def resolve_model(spec: str | None, ctx: Context) -> Path:
-    """A model argument -> the path of a GGUF on disk."""
-    spec = spec or ctx.settings.default_model
+def resolve_model(spec: str | None, ctx: Context, remote: str | None = None) -> Path:
+    """A model argument (a path, REPO:QUANT, a local model's name) or --remote -> a GGUF path.
+
+    A Hub model not yet downloaded is fetched first, with a progress bar on stderr.
+    """
+    spec = remote or spec or ctx.settings.default_model
     if not spec:
-        raise CliError("no model given: pass the path of a .gguf file")
+        raise CliError("no model given: pass the path of a .gguf file, or REPO:QUANT")
     path = Path(spec).expanduser()
-    if not path.exists():
-        raise CliError(f"model file not found: {spec}")
-    return path
+    if path.exists():
+        return path
+    from gguf_tui.commands.pull import TerminalProgress
+    from gguf_tui.models.catalog import default_dirs, scan
+    from gguf_tui.models.hub_errors import HubError
+    from gguf_tui.models.resolve import SpecError, resolve_model_spec
+
+    def local_models():
+        dirs = default_dirs(ctx.paths.models_dir, ctx.settings.model_dirs, ctx.models_dirs)
+        return scan(dirs, cache_file=ctx.paths.scan_cache)
+
+    bar = TerminalProgress(sys.stderr)
+    try:
+        return resolve_model_spec(
+            spec, models=local_models, download_progress=bar, allow_glob=remote is not None
+        )
+    except (SpecError, HubError) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        bar.finish()
 
 
 def load_model(engine, path: Path, options, err: TextIO | None = None):

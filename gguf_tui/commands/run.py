@@ -15,10 +15,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Answer one prompt (from the argument or stdin) on stdout; "
         "timings go to stderr.",
     )
-    p.add_argument("model", metavar="MODEL", help="path of a .gguf file")
+    p.add_argument(
+        "model", metavar="MODEL", nargs="?", help="a .gguf file, or REPO:QUANT from Hugging Face"
+    )
     p.add_argument("prompt", nargs="?", help="the prompt (read from stdin when left out)")
     p.add_argument("--raw", action="store_true", help="plain completion, no chat template")
     p.add_argument("--quiet", action="store_true", help="no timings on stderr")
+    common.add_remote_option(p)
     common.add_data_options(p)
     common.add_generation_options(p)
 
@@ -27,10 +30,11 @@ def run(args: argparse.Namespace) -> int:
     from gguf_tui.engine import Engine, Failed, Finished, ReasoningDelta, TextDelta
 
     ctx = common.open_context(args)
+    common.settle_model_args(args)
     prompt = args.prompt if args.prompt is not None else sys.stdin.read()
     if not prompt.strip():
         raise common.CliError("the prompt is empty (pass it as an argument or on stdin)")
-    path = common.resolve_model(args.model, ctx)
+    path = common.resolve_model(args.model, ctx, args.remote)
     sampling = common.sampling(args, ctx.settings)
     with Engine() as engine:
         common.load_model(

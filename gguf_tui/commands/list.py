@@ -1,0 +1,149 @@
+"""`gguf-tui list [REPO]`: the local models, or the quantizations of a Hub repository."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from gguf_tui.commands import common
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "list",
+        help="list local models, or a Hub repository's quantizations",
+        description="Without REPO: every GGUF model in the model folders and the Hugging "
+        "Face cache (broken and incomplete files are listed with the reason). "
+        "With REPO: the quantizations a Hugging Face repository offers, with sizes, "
+        "guidance and whether each fits in this machine's memory.",
+    )
+    p.add_argument("repo", metavar="REPO", nargs="?", help="a Hugging Face repository id")
+    p.add_argument("--remote", metavar="REPO", help="same as giving REPO")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--n-ctx",
+        type=int,
+        metavar="N",
+        help="context size for the memory estimate of REPO (default from the settings)",
+    )
+    p.add_argument("--no-hf-cache", action="store_true", help="leave out the Hugging Face cache")
+    common.add_data_options(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    ctx = common.open_context(args)
+    repo = args.remote or args.repo
+    if args.remote and args.repo and args.remote != args.repo:
+        raise common.CliError("give REPO or --remote REPO, not both")
+    if repo:
+        return _remote(repo, args, ctx)
+    from gguf_tui.models.catalog import DEFAULT, default_dirs, scan
+
+    dirs = default_dirs(ctx.paths.models_dir, ctx.settings.model_dirs, args.models_dir)
+    models = scan(
+        dirs, hf_cache=None if args.no_hf_cache else DEFAULT, cache_file=ctx.paths.scan_cache
+    )
+    if args.json:
+        json.dump([m.to_dict() for m in models], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if not models:
+        where = ", ".join(str(d) for d in dirs)
+        print(f"no GGUF models found (looked in {where} and the HF cache)", file=sys.stderr)
+        return 0
+    _print_local(models)
+    return 0
+
+
+def _print_local(models: Sequence) -> None:
+    from gguf_tui.models.units import format_bytes
+
+    rows = [("NAME", "QUANT", "BPW", "SIZE", "CONTEXT", "TEMPLATE", "PATH")]
+    notes: dict[int, str] = {}
+    for m in models:
+        shards = f" ({m.n_shards} shards)" if m.n_shards > 1 else ""
+        rows.append(
+            (
+                m.display_name if m.size_label == "?" else f"{m.display_name} {m.size_label}",
+                m.quant,
+                f"{m.bits_per_weight:.2f}" if m.bits_per_weight else "-",
+                format_bytes(m.file_size) + shards,
+                str(m.context_length or "-"),
+                "yes" if m.has_chat_template else "no",
+                f"{m.path}" + (f"  [{m.repo_id}]" if m.repo_id else ""),
+            )
+        )
+        if m.error:
+            notes[len(rows) - 1] = f"broken: {m.error}"
+        elif m.incomplete:
+            notes[len(rows) - 1] = f"incomplete: missing {', '.join(m.missing_shards)}"
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for n, row in enumerate(rows):
+        cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
+        print("  ".join([*cells, row[-1]]))
+        if n in notes:
+            print(f"  ! {notes[n]}")
+
+
+def _remote(repo: str, args: argparse.Namespace, ctx: common.Context) -> int:
+    from gguf_tui.models.hub import list_quants
+    from gguf_tui.models.hub_errors import HubError
+    from gguf_tui.models.units import format_bytes
+
+    n_ctx = args.n_ctx or ctx.settings.n_ctx
+    try:
+        quants = list_quants(repo, n_ctx=n_ctx)
+    except HubError as exc:
+        raise common.CliError(str(exc)) from None
+    if args.json:
+        json.dump([_quant_dict(q) for q in quants], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if not quants:
+        print(f"{repo} has no GGUF files", file=sys.stderr)
+        return 0
+    rows = [("QUANT", "SIZE", "BPW", "FILES", "GUIDANCE", f"MEMORY @ {n_ctx} ctx")]
+    for q in quants:
+        approx = "~" if q.bpw_estimated else ""
+        bpw = f"{approx}{q.bits_per_weight:.2f}" if q.bits_per_weight else "-"
+        files = f"{q.n_shards} shards" if q.n_shards > 1 else "1 file"
+        if q.missing_shards:
+            files += f" ({len(q.missing_shards)} missing)"
+        mem = q.memory
+        fit = f"{format_bytes(mem.total)} - {mem.label}" if mem else "-"
+        rows.append((q.quant, format_bytes(q.size), bpw, files, q.hint or "-", fit))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    gated = " (gated: needs a token, see docs/models.md)" if quants[0].gated else ""
+    print(f"\nDownload one with: gguf-tui pull {repo}:QUANT{gated}", file=sys.stderr)
+    return 0
+
+
+def _quant_dict(q) -> dict:
+    mem = q.memory
+    return {
+        "repo_id": q.repo_id,
+        "quant": q.quant,
+        "spec": q.spec,
+        "files": q.filenames,
+        "missing_shards": q.missing_shards,
+        "size": q.size,
+        "bits_per_weight": q.bits_per_weight,
+        "bpw_estimated": q.bpw_estimated,
+        "hint": q.hint,
+        "gated": q.gated,
+        "memory": None
+        if mem is None
+        else {
+            "total": mem.total,
+            "weights": mem.weights,
+            "kv_cache": mem.kv_cache,
+            "overhead": mem.overhead,
+            "n_ctx": mem.n_ctx,
+            "kv_exact": mem.kv_exact,
+            "fit": mem.fit,
+        },
+    }

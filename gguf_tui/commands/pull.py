@@ -1,0 +1,139 @@
+"""`gguf-tui pull REPO:QUANT | REPO/FILE_GLOB`: download a model, print its path.
+
+The download runs in a worker thread so that Ctrl+C only sets the cancel flag: the
+transfer stops within one chunk and huggingface_hub removes the partial file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TextIO
+
+from gguf_tui.commands import common
+
+_BAR = 24
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "pull",
+        help="download a model from Hugging Face",
+        description="Download every file of one quantization (all shards of a split model) "
+        "into the Hugging Face cache, or into --dir; print the path of the (first) file. "
+        "A model already downloaded is not fetched again.",
+    )
+    p.add_argument(
+        "spec",
+        metavar="MODEL",
+        help="REPO:QUANT (e.g. bartowski/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M) "
+        "or REPO/FILE_GLOB (e.g. 'owner/name-GGUF/*Q4_K_M.gguf')",
+    )
+    p.add_argument("--dir", metavar="DIR", help="download into this folder instead of the cache")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    common.add_data_options(p)
+
+
+class TerminalProgress:
+    """A one-line progress bar on a terminal; a line every few seconds elsewhere (logs, CI).
+
+    Callable as a download `progress` callback; safe to call from a worker thread.
+    """
+
+    def __init__(self, stream: TextIO = sys.stderr, quiet: bool = False, every: float = 2.0):
+        self.stream = stream
+        self.quiet = quiet
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.every = every
+        self.drawn = False
+        self.ended = False  # the 100% line was written (a log gets it once)
+        self.last_line = 0.0
+        self.lock = threading.Lock()
+
+    def __call__(self, done: int, total: int, speed: float, eta: float | None) -> None:
+        if self.quiet:
+            return
+        from gguf_tui.models.units import format_bytes, format_duration
+
+        share = done / total if total else 1.0
+        filled = int(share * _BAR)
+        line = (
+            f"[{'#' * filled}{'-' * (_BAR - filled)}] {share:4.0%}  "
+            f"{format_bytes(done)} / {format_bytes(total)}  "
+            f"{format_bytes(speed)}/s  ETA {format_duration(eta)}"
+        )
+        with self.lock:
+            now = time.monotonic()
+            if self.tty:
+                self.stream.write(f"\r{line}\x1b[K")
+            elif not self.ended and (now - self.last_line >= self.every or done >= total):
+                self.stream.write(line + "\n")
+                self.last_line = now
+                self.ended = done >= total
+            else:
+                return
+            self.stream.flush()
+            self.drawn = True
+
+    def finish(self) -> None:
+        with self.lock:
+            if self.tty and self.drawn:
+                self.stream.write("\n")
+                self.stream.flush()
+            self.drawn = False
+
+
+def run(args: argparse.Namespace) -> int:
+    from gguf_tui.models.hub_client import HubEnv
+    from gguf_tui.models.hub_errors import DownloadCancelled, HubError
+    from gguf_tui.models.resolve import HubSpec, parse_spec, resolve_hub_spec
+
+    common.open_context(args)
+    spec = parse_spec(args.spec)
+    if not isinstance(spec, HubSpec):
+        raise common.CliError(
+            f"'{args.spec}' is not a Hub model: use REPO:QUANT or REPO/FILE_GLOB "
+            "(gguf-tui list REPO shows a repository's quantizations)"
+        )
+    env = HubEnv.from_environ()
+    bar = TerminalProgress(sys.stderr, quiet=args.quiet)
+    cancel = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["path"] = resolve_hub_spec(
+                spec,
+                progress=bar,
+                cancel=cancel,
+                local_dir=Path(args.dir).expanduser() if args.dir else None,
+                env=env,
+            )
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="pull", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        cancel.set()
+        worker.join(env.timeout + 5)
+        bar.finish()
+        print("gguf-tui: download cancelled", file=sys.stderr)
+        return 130
+    bar.finish()
+    error = outcome.get("error")
+    if isinstance(error, DownloadCancelled):
+        print("gguf-tui: download cancelled", file=sys.stderr)
+        return 130
+    if isinstance(error, HubError):
+        raise common.CliError(str(error))
+    if isinstance(error, BaseException):
+        raise error
+    print(outcome["path"])
+    return 0
