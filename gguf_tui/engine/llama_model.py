@@ -41,7 +41,7 @@ from gguf_tui.engine.model_info import EngineError, ModelInfo
 from gguf_tui.engine.options import LoadOptions, Sampling
 from gguf_tui.engine.think import REASONING, ThinkSplitter
 from gguf_tui.models.gguf_file import GGUFError, check_loadable, shard_paths
-from gguf_tui.models.quant import quant_name
+from gguf_tui.models.quant import model_base_name, quant_name
 
 log = logging.getLogger(__name__)
 _OFFLOADED_RE = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
@@ -186,7 +186,7 @@ class LlamaModel:
         eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
         info = ModelInfo(
             path=path,
-            name=str(meta.get("general.name") or path.stem),
+            name=model_base_name(path.name),  # what users recognise, unlike general.name
             architecture=arch,
             quant=quant_name(meta.get("general.file_type"), path.name),
             n_params=llm._model.n_params(),
