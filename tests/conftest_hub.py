@@ -7,13 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.fake_hub import FakeHub
-
-LADDER_REPO = "bartowski/SmolLM2-135M-Instruct-GGUF"
-SPLIT_REPO = "test-org/SmolLM2-135M-Instruct-split-GGUF"
-GATED_REPO = "gated-org/SmolLM2-135M-Instruct-GGUF"
-N_PARAMS = 134_515_008
-README = b"# SmolLM2 135M Instruct GGUF\n\nQuantizations of SmolLM2-135M-Instruct.\n"
+from tests.support.fake_hub import GATED_REPO, LADDER_REPO, N_PARAMS, README, SPLIT_REPO, FakeHub
 
 
 @pytest.fixture

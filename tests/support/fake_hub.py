@@ -25,6 +25,13 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 CHUNK = 64 * 1024
 
+# The repositories tests/conftest_hub.py serves.
+LADDER_REPO = "bartowski/SmolLM2-135M-Instruct-GGUF"
+SPLIT_REPO = "test-org/SmolLM2-135M-Instruct-split-GGUF"
+GATED_REPO = "gated-org/SmolLM2-135M-Instruct-GGUF"
+N_PARAMS = 134_515_008
+README = b"# SmolLM2 135M Instruct GGUF\n\nQuantizations of SmolLM2-135M-Instruct.\n"
+
 
 @dataclass
 class FakeRepo:
@@ -72,6 +79,7 @@ class FakeHub:
         self._release = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self.body_bytes_sent = 0
+        self.bodies_in_flight = 0  # file bodies being sent right now
 
     # -- control -------------------------------------------------------------------
     def add_repo(self, repo_id: str, files: dict[str, Path | bytes], **kwargs) -> FakeRepo:
@@ -84,7 +92,8 @@ class FakeHub:
         server.daemon_threads = True
         server.hub = self  # type: ignore[attr-defined]
         self._server = server
-        threading.Thread(target=server.serve_forever, name="fake-hub", daemon=True).start()
+        serve = lambda: server.serve_forever(poll_interval=0.02)  # noqa: E731
+        threading.Thread(target=serve, name="fake-hub", daemon=True).start()
         return self
 
     def close(self) -> None:
@@ -279,6 +288,8 @@ class _Handler(BaseHTTPRequestHandler):
         stall = hub.stall == "body" and hub.stall_match in self.path
         began = time.monotonic()
         sent = 0
+        with hub._lock:
+            hub.bodies_in_flight += 1
         try:
             with _open(data) as fh:
                 fh.seek(start)
@@ -300,6 +311,9 @@ class _Handler(BaseHTTPRequestHandler):
                             time.sleep(ahead)  # the server's own pace, not a test wait
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client went away (a cancelled download)
+        finally:
+            with hub._lock:
+                hub.bodies_in_flight -= 1
 
     # -- responses -----------------------------------------------------------------
     def _json(self, payload: object, headers: dict[str, str] | None = None) -> None:
