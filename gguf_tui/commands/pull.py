@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     env = HubEnv.from_environ()
     bar = TerminalProgress(sys.stderr, quiet=args.quiet)
     cancel = threading.Event()
+    finished = threading.Event()
     outcome: dict[str, object] = {}
 
     def work() -> None:
@@ -114,15 +115,19 @@ def run(args: argparse.Namespace) -> int:
             )
         except BaseException as exc:  # handed to the main thread
             outcome["error"] = exc
+        finally:
+            finished.set()
 
-    worker = threading.Thread(target=work, name="pull", daemon=True)
-    worker.start()
+    # Wait on an Event, not Thread.join: on Python 3.11 a Ctrl+C that interrupts join()
+    # leaves the thread looking finished while it still runs (measured), and the process
+    # would exit before huggingface_hub removed its partial file.
+    threading.Thread(target=work, name="pull", daemon=True).start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not finished.wait(0.2):
+            pass
     except KeyboardInterrupt:
         cancel.set()
-        worker.join(env.timeout + 5)
+        finished.wait(env.timeout + 5)
         bar.finish()
         print("gguf-tui: download cancelled", file=sys.stderr)
         return 130
