@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from gguf_tui.engine.context import ContextOverflowError
 from gguf_tui.engine.events import Failed
 from gguf_tui.engine.generation import Generation
+from gguf_tui.engine.kv_states import ConversationStates
 from gguf_tui.engine.llama_model import LlamaModel, ProgressFn
 from gguf_tui.engine.model_info import EngineError, ModelInfo
 from gguf_tui.engine.options import LoadOptions, Sampling
@@ -36,6 +37,7 @@ class Engine:
         self._model: LlamaModel | None = None  # engine thread only
         self._info: ModelInfo | None = None
         self._current: Generation | None = None
+        self._states = ConversationStates()  # engine thread only
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="gguf-tui-engine", daemon=True)
         self._thread.start()
@@ -62,20 +64,40 @@ class Engine:
         self.stop()
         return self._submit(self._unload)
 
-    def chat(self, messages: list[Message], sampling: Sampling | None = None) -> Generation:
-        """Answer the conversation; the reply streams into the returned Generation."""
+    def chat(
+        self,
+        messages: list[Message],
+        sampling: Sampling | None = None,
+        cache_key: Hashable | None = None,
+    ) -> Generation:
+        """Answer the conversation; the reply streams into the returned Generation.
+
+        `cache_key` names the conversation (its id): its KV cache is kept when another
+        conversation is answered, so coming back to it re-reads only the new turn.
+        """
         msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
-        return self._generate(lambda model, gen, s: model.run_chat(gen, msgs, s), sampling)
+
+        def run(model: LlamaModel, gen: Generation, s: Sampling) -> None:
+            self._states.switch(model.llm, cache_key)
+            model.run_chat(gen, msgs, s)
+
+        return self._generate(run, sampling)
 
     def complete(self, prompt: str, sampling: Sampling | None = None) -> Generation:
         """Plain text completion, no chat template (the seed's `llm("Hello")`)."""
-        return self._generate(lambda model, gen, s: model.run_completion(gen, prompt, s), sampling)
 
-    def prefill(self, messages: list[Message]) -> Future[int]:
+        def run(model: LlamaModel, gen: Generation, s: Sampling) -> None:
+            self._states.switch(model.llm, None)
+            model.run_completion(gen, prompt, s)
+
+        return self._generate(run, sampling)
+
+    def prefill(self, messages: list[Message], cache_key: Hashable | None = None) -> Future[int]:
         """Read a conversation into the KV cache ahead of the next reply."""
 
         def job() -> int:
             model = self._require_model()
+            self._states.switch(model.llm, cache_key)
             tokens, _ = model.tokenize_chat(messages)
             return model.prefill(tokens) if len(tokens) < model.info.n_ctx else 0
 
@@ -140,6 +162,7 @@ class Engine:
 
     def _unload(self) -> None:
         model, self._model, self._info = self._model, None, None
+        self._states.clear()
         if model is not None:
             model.close()
 

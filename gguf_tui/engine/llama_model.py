@@ -297,7 +297,7 @@ class LlamaModel:
         llm.set_seed(sampling.seed if sampling.seed is not None else random.getrandbits(31))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         splitter = ThinkSplitter(in_reasoning)
-        stops = _StopMatcher(stop_strings)
+        stops = _StopMatcher(() if sampling.ignore_eos else stop_strings)
         text_parts: list[str] = []
         reasoning_parts: list[str] = []
 
@@ -328,7 +328,7 @@ class LlamaModel:
                 if gen.stop_requested:
                     reason = STOPPED
                     break
-                if lib.llama_vocab_is_eog(self._vocab, token):
+                if lib.llama_vocab_is_eog(self._vocab, token) and not sampling.ignore_eos:
                     reason = STOP
                     break
                 n_generated += 1

@@ -31,6 +31,9 @@ class Sampling:
     repeat_penalty: float = 1.1
     seed: int | None = None
     stop: tuple[str, ...] = field(default_factory=tuple)
+    # Generate past end-of-generation tokens and stop strings, so a benchmark gets
+    # exactly max_tokens tokens whatever the model would have said.
+    ignore_eos: bool = False
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -76,7 +76,7 @@ class FakeEngine:
         future.set_result(sum(len(m["content"].split()) + 4 for m in messages))
         return future
 
-    def chat(self, messages, sampling: Sampling | None = None) -> Generation:
+    def chat(self, messages, sampling: Sampling | None = None, cache_key=None) -> Generation:
         self.requests.append(([dict(m) for m in messages], sampling or Sampling()))
         gen = Generation()
         self._current = gen

@@ -162,7 +162,9 @@ class ChatScreen(Screen):
         widget = await self.view.add_message(placeholder, streaming=True)
         assert isinstance(widget, AssistantMessage)
         gen = app.engine.chat(
-            self.model_messages(), sampling or app.sampling_for(self.conversation_id)
+            self.model_messages(),
+            sampling or app.sampling_for(self.conversation_id),
+            cache_key=self.conversation_id,
         )
         self.reply = ReplyStream(gen, widget, app.store, placeholder)
         self.status.state = "generating"
