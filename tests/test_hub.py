@@ -318,3 +318,15 @@ def test_settings_are_read_at_call_time(tmp_path, monkeypatch):
     assert env.endpoint == "http://mirror.example" and env.offline
     monkeypatch.setenv("HF_TOKEN", "hf_env")
     assert HubEnv.from_environ().token == "hf_env"
+
+
+def test_the_environment_keeps_other_hub_users_offline(fake_hub, monkeypatch):
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    list_quants(LADDER_REPO)  # online: the library's own offline flag was switched off
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    before = fake_hub.count()
+    with pytest.raises(OfflineModeIsEnabled):
+        HfApi(endpoint=fake_hub.url).model_info(LADDER_REPO)  # a direct library call
+    assert fake_hub.count() == before

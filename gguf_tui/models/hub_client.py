@@ -35,6 +35,7 @@ DEFAULT_TIMEOUT = 30.0
 _TRUE = {"1", "ON", "YES", "TRUE"}
 
 _timeout: contextvars.ContextVar[float | None] = contextvars.ContextVar("hub_timeout", default=None)
+_offline: contextvars.ContextVar[bool | None] = contextvars.ContextVar("hub_offline", default=None)
 _install_lock = threading.Lock()
 _installed = False
 
@@ -58,17 +59,20 @@ class HubEnv:
         home_path = Path(os.path.expandvars(home)).expanduser()
         cache = env.get("HF_HUB_CACHE") or env.get("HUGGINGFACE_HUB_CACHE")
         cache_dir = Path(os.path.expandvars(cache)).expanduser() if cache else home_path / "hub"
-        offline = any(
-            (env.get(k) or "").strip().upper() in _TRUE
-            for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-        )
         return cls(
             endpoint=(env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/"),
             cache_dir=cache_dir,
             token=_token(env, home_path),
-            offline=offline,
+            offline=_env_offline(env),
             timeout=_float(env.get("GGUF_TUI_HUB_TIMEOUT"), DEFAULT_TIMEOUT),
         )
+
+
+def _env_offline(env: Mapping[str, str]) -> bool:
+    return any(
+        (env.get(k) or "").strip().upper() in _TRUE
+        for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def _float(value: str | None, default: float) -> float:
@@ -99,9 +103,10 @@ def hub_session(
     from huggingface_hub import constants
 
     _install_client()
-    constants.HF_HUB_OFFLINE = env.offline  # read by the library's request hook
+    constants.HF_HUB_OFFLINE = env.offline  # the library's own request hook reads it
     constants.HF_HUB_DISABLE_XET = True
     reset = _timeout.set(env.timeout)
+    reset_offline = _offline.set(env.offline)
     try:
         yield
     except HubError:
@@ -113,6 +118,7 @@ def hub_session(
         raise error from exc
     finally:
         _timeout.reset(reset)
+        _offline.reset(reset_offline)
 
 
 def _install_client() -> None:
@@ -123,11 +129,20 @@ def _install_client() -> None:
         if _installed:
             return
         import httpx2
+        from huggingface_hub.errors import OfflineModeIsEnabled
         from huggingface_hub.utils import _http
+
+        def request_hook(request: Any) -> Any:
+            # Outside hub_session (another user of huggingface_hub in this process) the
+            # environment decides, whatever value the library's constant was last given.
+            offline = _offline.get()
+            if offline if offline is not None else _env_offline(os.environ):
+                raise OfflineModeIsEnabled(f"Cannot reach {request.url}: offline mode is on")
+            return _http.hf_request_event_hook(request)
 
         def factory() -> Any:
             return httpx2.Client(
-                event_hooks={"request": [_http.hf_request_event_hook]},
+                event_hooks={"request": [request_hook]},
                 follow_redirects=True,
                 timeout=None,
                 transport=_make_transport(httpx2),
