@@ -330,3 +330,22 @@ def test_the_environment_keeps_other_hub_users_offline(fake_hub, monkeypatch):
     with pytest.raises(OfflineModeIsEnabled):
         HfApi(endpoint=fake_hub.url).model_info(LADDER_REPO)  # a direct library call
     assert fake_hub.count() == before
+
+
+def test_a_disk_filling_up_mid_download_is_a_plain_error(fake_hub, hub_env, monkeypatch):
+    import errno
+
+    from huggingface_hub import file_download
+
+    real_http_get = file_download.http_get
+
+    def fill_up(url, temp_file, **kwargs):
+        temp_file.write(b"GGUF")
+        raise OSError(errno.ENOSPC, "No space left on device", temp_file.name)
+
+    monkeypatch.setattr(file_download, "http_get", fill_up)
+    with pytest.raises(DiskFull, match="disk is full"):
+        download(LADDER_REPO, [Q3])
+    assert [p for p in cache_files(hub_env) if p.suffix in (".gguf", ".incomplete")] == []
+    monkeypatch.setattr(file_download, "http_get", real_http_get)
+    assert download(LADDER_REPO, [Q3]).stat().st_size == 88_201_792

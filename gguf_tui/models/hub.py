@@ -95,7 +95,9 @@ def list_repo_files(
 
     api = HfApi(endpoint=env.endpoint, token=env.token or False)
     with hub_session(env, repo_id=repo_id):
-        info = api.model_info(repo_id, revision=revision, timeout=env.timeout)
+        info = api.model_info(
+            repo_id, revision=revision, timeout=env.timeout, expand=["sha", "gated", "gguf"]
+        )
         tree = api.list_repo_tree(repo_id, recursive=True, revision=info.sha or revision)
         files = [
             RemoteFile(entry.path, entry.lfs.size if entry.lfs else entry.size)

@@ -166,10 +166,10 @@ class _Handler(BaseHTTPRequestHandler):
                 repo = self._repo("/".join(parts[2:4]))
                 rest = parts[4:]
                 if not rest:
-                    return self._info(repo)
+                    return self._info(repo, query)
                 if rest[0] == "revision" and len(rest) == 2:
                     self._revision(repo, rest[1])
-                    return self._info(repo)
+                    return self._info(repo, query)
                 if rest[0] == "tree" and len(rest) >= 2:
                     self._revision(repo, rest[1])
                     return self._tree(repo, "/".join(rest[2:]), query)
@@ -214,11 +214,13 @@ class _Handler(BaseHTTPRequestHandler):
             "createdAt": "2025-01-01T00:00:00.000Z",
         }
 
-    def _info(self, repo: FakeRepo) -> None:
+    def _info(self, repo: FakeRepo, query: dict[str, list[str]]) -> None:
         info = self._summary(repo)
         info["siblings"] = [{"rfilename": name} for name in sorted(repo.files)]
         if repo.n_params:
             info["gguf"] = {"total": repo.n_params, "architecture": "llama", "context_length": 8192}
+        if expand := query.get("expand"):  # like the Hub: only the fields asked for
+            info = {k: v for k, v in info.items() if k in {"id", *expand}}
         self._json(info)
 
     def _tree(self, repo: FakeRepo, prefix: str, query: dict[str, list[str]]) -> None:
