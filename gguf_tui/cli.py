@@ -22,6 +22,7 @@ COMMANDS = {
     "list": "gguf_tui.commands.list",
     "pull": "gguf_tui.commands.pull",
     "export": "gguf_tui.commands.export",
+    "bench": "gguf_tui.commands.bench",
 }
 
 

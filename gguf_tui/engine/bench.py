@@ -1,0 +1,270 @@
+"""Measure a model the way the seed tutorial's CPU/GPU table does, comparably.
+
+Each model runs in a fresh subprocess (`bench_worker`), for three reasons:
+- peak memory: the kernel's high-water mark (VmHWM) only ever grows, so it is
+  per model only in a process that loaded nothing else; sampling RSS from a
+  thread would miss short peaks between samples and could not tell one
+  model's allocator leftovers from the next one's;
+- the caller's own model stays loaded (the TUI benchmarks beside a chat);
+- a file that crashes llama.cpp ends one row, not the whole benchmark.
+
+Every run sends a synthetic prompt of about `prompt_tokens` tokens (fresh words
+each run, so nothing is reused from the KV cache) and generates exactly
+`gen_tokens` tokens (`Sampling.ignore_eos`), with the app's default sampling
+chain and a fixed seed. A short warm-up run comes first and is not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+METRICS = (
+    "prompt_tokens_per_second",
+    "generation_tokens_per_second",
+    "ms_per_token",
+    "seconds_per_100_tokens",
+    "time_to_first_token",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    prompt_tokens: int = 512
+    gen_tokens: int = 128
+    repeat: int = 3
+    n_gpu_layers: int = 0
+    n_threads: int | None = None  # None = llama.cpp's choice
+    n_ctx: int | None = None  # None = just enough for the prompt and the answer
+    chat_format: str | None = None
+    seed: int = 1234
+    warmup: bool = True
+
+    def __post_init__(self) -> None:
+        if self.prompt_tokens < 1 or self.gen_tokens < 2 or self.repeat < 1:
+            raise ValueError("prompt_tokens >= 1, gen_tokens >= 2 and repeat >= 1 are needed")
+
+    @property
+    def context_size(self) -> int:
+        """A multiple of 256 (what llama-cpp-python accepts) with room for both."""
+        if self.n_ctx:
+            return self.n_ctx
+        needed = self.prompt_tokens + self.gen_tokens + 64  # template and rounding slack
+        return -(-needed // 256) * 256
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BenchConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """The median of repeated runs and how far they strayed (min and max)."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Spread:
+        vals = sorted(values)
+        if not vals:
+            return cls(0.0, 0.0, 0.0)
+        return cls(statistics.median(vals), vals[0], vals[-1])
+
+
+@dataclass(slots=True)
+class BenchResult:
+    """One model's row: figures per run, and how it loaded."""
+
+    path: str
+    name: str = ""
+    quant: str = ""
+    size_bytes: int = 0
+    n_ctx: int = 0
+    n_threads: int = 0
+    gpu_layers: int = 0
+    load_seconds: float = 0.0
+    rss_before_load: int = 0  # bytes resident before the model was read
+    peak_rss: int = 0  # the worker process's high-water mark (VmHWM)
+    runs: list[dict] = field(default_factory=list)  # GenerationStats.to_dict() per run
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.runs)
+
+    @property
+    def label(self) -> str:
+        return self.quant or Path(self.path).name
+
+    @property
+    def model_memory(self) -> int:
+        """What loading and running the model added to the process (peak - before)."""
+        return max(0, self.peak_rss - self.rss_before_load)
+
+    def spread(self, metric: str) -> Spread:
+        return Spread.of(float(run.get(metric, 0.0)) for run in self.runs)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["model_memory"] = self.model_memory
+        data["summary"] = {m: asdict(self.spread(m)) for m in METRICS} if self.runs else {}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BenchResult:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def read_memory() -> tuple[int, int]:
+    """(resident now, resident high-water mark) of this process, in bytes."""
+    try:
+        values = {}
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0]) * 1024
+        return values["VmRSS"], values["VmHWM"]
+    except (OSError, KeyError, ValueError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak *= 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
+        return peak, peak
+
+
+def system_info() -> dict[str, str | int | bool]:
+    """The machine a figure was measured on: without it a figure means little."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import llama_cpp
+
+    cpu = platform.processor() or platform.machine()
+    memory = 0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.partition(":")[2].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+
+    def dist(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count() or 0,
+        "memory_bytes": memory,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "llama_cpp_python": llama_cpp.__version__,
+        "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
+        "textual": dist("textual"),
+        "gguf_tui": dist("gguf-tui"),
+    }
+
+
+def format_spread(spread: Spread, digits: int, repeated: bool = True) -> str:
+    """`752` or, over several runs, `752 (740–761)`: the median, then min–max."""
+    median = f"{spread.median:.{digits}f}"
+    if not repeated:
+        return median
+    return f"{median} ({spread.low:.{digits}f}–{spread.high:.{digits}f})"
+
+
+# -- the parent's side ---------------------------------------------------------------------
+OnResult = Callable[[BenchResult], None]
+
+
+def run_benchmark(
+    paths: Iterable[str | Path],
+    config: BenchConfig,
+    on_result: OnResult | None = None,
+    on_start: Callable[[Path], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> list[BenchResult]:
+    """Measure each model in turn, each in its own process; a failure is that row's
+    `error` and the others still run. Stops early (without a row) when `cancel` is set."""
+    results = []
+    for path in paths:
+        if cancel is not None and cancel.is_set():
+            break
+        if on_start is not None:
+            on_start(Path(path))
+        result = measure(Path(path), config, cancel)
+        if cancel is not None and cancel.is_set():
+            break
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+def measure(path: Path, config: BenchConfig, cancel: threading.Event | None = None) -> BenchResult:
+    """One model in a fresh `python -m gguf_tui.engine.bench_worker` process."""
+    with tempfile.TemporaryDirectory(prefix="gguf-tui-bench-") as tmp:
+        out, log = Path(tmp) / "result.json", Path(tmp) / "log.txt"
+        cmd = [
+            sys.executable,
+            "-m",
+            "gguf_tui.engine.bench_worker",
+            str(path),
+            json.dumps(config.to_dict()),
+            str(out),
+        ]
+        with log.open("wb") as log_fh:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=log_fh, env=_child_env()
+            )
+            while True:
+                try:
+                    proc.wait(timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    if cancel is not None and cancel.is_set():
+                        _end(proc)
+                        return BenchResult(str(path), error="cancelled")
+        if out.exists():
+            return BenchResult.from_dict(json.loads(out.read_text()))
+        tail = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()][-3:]
+        why = f"the benchmark process died (exit status {proc.returncode})"
+        return BenchResult(str(path), error=f"{why}: {' | '.join(tail)}" if tail else why)
+
+
+def _end(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _child_env() -> dict[str, str]:
+    """The worker must import this very gguf_tui, even when it is not installed."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
