@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-io", metavar="FILE", dest="io", help="read and save the same history file")
     p.add_argument("--no-stream", action="store_true", help="print each answer when it is complete")
     common.add_remote_option(p)
+    common.add_backend_options(p)
     common.add_data_options(p)
     common.add_generation_options(p)
 
@@ -112,7 +113,13 @@ class LineChat:
             except KeyboardInterrupt:
                 gen.stop()
         if isinstance(outcome, Failed):
-            self.messages.pop()  # it was never answered; do not keep it in the history
+            if outcome.text:  # cut off mid-answer (a server went away): keep what came
+                if not self.stream:
+                    self.out.write(outcome.text)
+                self.out.write(" [cut off]")
+                self.messages.append({"role": "assistant", "content": outcome.text})
+            else:
+                self.messages.pop()  # it was never answered; do not keep it in the history
             self.out.write("\n")
             print(f"gguf-tui: error: {outcome.message}", file=self.err)
             return
@@ -141,7 +148,6 @@ class LineChat:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gguf_tui.engine import Engine
     from gguf_tui.store.history import HistoryError, load_history
 
     ctx = common.open_context(args)
@@ -157,16 +163,14 @@ def run(args: argparse.Namespace) -> int:
     if system:
         messages = [m for m in messages if m["role"] != "system"]
         messages.insert(0, {"role": "system", "content": system})
-    common.settle_model_args(args)
-    path = common.resolve_model(args.model, ctx, args.remote)
+    endpoint = common.choose_server(args, ctx)
     with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history for input())
-    with Engine() as engine:
-        info = common.load_model(engine, path, common.load_options(args, ctx.settings), sys.stderr)
-        print(
-            f"{info.label} · context {info.n_ctx} · type exit, quit or bye to leave",
-            file=sys.stderr,
-        )
+    engine, info = common.make_backend(args, ctx, endpoint, sys.stderr)
+    with engine:
+        where = f" on {info.server}" if info.server else ""
+        window = f" · context {info.n_ctx}" if info.n_ctx else ""
+        print(f"{info.label}{where}{window} · type exit, quit or bye to leave", file=sys.stderr)
         if source:
             print(f"(continuing {len(messages)} messages from {source})", file=sys.stderr)
         chat = LineChat(

@@ -61,6 +61,31 @@ def add_remote_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    """Answer with a model on an OpenAI-compatible server instead of a local file."""
+    g = parser.add_argument_group("server (instead of a local model, see docs/remote.md)")
+    g.add_argument(
+        "--server",
+        metavar="URL|NAME",
+        help="an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1, or a [servers.NAME] "
+        "from config.toml; MODEL, if given, is then the server's model id",
+    )
+    g.add_argument(
+        "--api-model", metavar="ID", help="the server's model to use (default: its only one)"
+    )
+    g.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="environment variable that holds the server's API key (default OPENAI_API_KEY)",
+    )
+    g.add_argument(
+        "--first-byte-timeout",
+        type=float,
+        metavar="S",
+        help="seconds to wait for the start of an answer (default 60)",
+    )
+
+
 def settle_model_args(args: argparse.Namespace) -> None:
     """With --remote, a lone positional is the prompt (`run --remote R "hi"`), not MODEL."""
     if not getattr(args, "remote", None) or args.model is None:
@@ -173,3 +198,61 @@ def load_model(engine, path: Path, options, err: TextIO | None = None):
         for note in info.notes:
             print(f"gguf-tui: {note}", file=err)
     return info
+
+
+def choose_server(args: argparse.Namespace, ctx: Context, err: TextIO = sys.stderr):
+    """The server to answer with, or None for a local model; settles the positionals.
+
+    --server wins, else config.toml's `server` when no MODEL (nor --remote) is given.
+    With a server, a positional MODEL is the server's model id, and in
+    `run --server URL "hi"` the lone positional is the prompt."""
+    from gguf_tui.servers import ServerConfigError, read_servers, resolve_server
+
+    spec = getattr(args, "server", None)
+    table = read_servers(ctx.config.raw)
+    if spec is None and not args.model and not getattr(args, "remote", None):
+        spec = table.default or None
+    if spec is None:
+        if getattr(args, "api_model", None):
+            raise CliError("--api-model needs --server")
+        settle_model_args(args)
+        return None
+    if getattr(args, "remote", None):
+        raise CliError("give --server or --remote, not both")
+    for problem in table.problems:
+        print(f"gguf-tui: warning: {ctx.config.path}: {problem}", file=err)
+    if getattr(args, "prompt", "") is None and args.model is not None:
+        args.prompt, args.model = args.model, None
+    api_model = getattr(args, "api_model", None)
+    if args.model and api_model and args.model != api_model:
+        raise CliError("give the server's model as MODEL or --api-model, not both")
+    try:
+        return resolve_server(
+            spec,
+            table,
+            model=api_model or args.model,
+            api_key_env=getattr(args, "api_key_env", None),
+            first_byte_timeout=getattr(args, "first_byte_timeout", None),
+        )
+    except ServerConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def make_backend(args: argparse.Namespace, ctx: Context, endpoint, err: TextIO | None):
+    """A backend with its model ready: a RemoteEngine on `endpoint` (from
+    `choose_server`), else the local Engine with MODEL loaded. Returns (backend, info);
+    the caller closes the backend."""
+    if endpoint is not None:
+        from gguf_tui.engine.remote import RemoteEngine
+
+        backend, target, options = RemoteEngine(endpoint), endpoint.model, None
+    else:
+        from gguf_tui.engine import Engine
+
+        target = resolve_model(args.model, ctx, getattr(args, "remote", None))
+        backend, options = Engine(), load_options(args, ctx.settings)
+    try:
+        return backend, load_model(backend, target, options, err)
+    except BaseException:
+        backend.close()
+        raise

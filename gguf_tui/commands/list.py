@@ -29,6 +29,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="context size for the memory estimate of REPO (default from the settings)",
     )
     p.add_argument("--no-hf-cache", action="store_true", help="leave out the Hugging Face cache")
+    p.add_argument(
+        "--server",
+        metavar="URL|NAME",
+        help="list the models of an OpenAI-compatible server instead (a URL, or a "
+        "[servers.NAME] from config.toml)",
+    )
+    p.add_argument("--api-key-env", metavar="VAR", help="variable holding the server's API key")
     common.add_data_options(p)
 
 
@@ -37,6 +44,12 @@ def run(args: argparse.Namespace) -> int:
     repo = args.remote or args.repo
     if args.remote and args.repo and args.remote != args.repo:
         raise common.CliError("give REPO or --remote REPO, not both")
+    if args.server:
+        if repo:
+            raise common.CliError("give REPO or --server, not both")
+        from gguf_tui.commands.server_list import print_server_models
+
+        return print_server_models(args, ctx)
     if repo:
         return _remote(repo, args, ctx)
     from gguf_tui.models.catalog import DEFAULT, default_dirs, scan

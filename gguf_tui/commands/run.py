@@ -22,27 +22,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--raw", action="store_true", help="plain completion, no chat template")
     p.add_argument("--quiet", action="store_true", help="no timings on stderr")
     common.add_remote_option(p)
+    common.add_backend_options(p)
     common.add_data_options(p)
     common.add_generation_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from gguf_tui.engine import Engine, Failed, Finished, ReasoningDelta, TextDelta
+    from gguf_tui.engine import Failed, Finished, ReasoningDelta, TextDelta
 
     ctx = common.open_context(args)
-    common.settle_model_args(args)
+    endpoint = common.choose_server(args, ctx)
     prompt = args.prompt if args.prompt is not None else sys.stdin.read()
     if not prompt.strip():
         raise common.CliError("the prompt is empty (pass it as an argument or on stdin)")
-    path = common.resolve_model(args.model, ctx, args.remote)
     sampling = common.sampling(args, ctx.settings)
-    with Engine() as engine:
-        common.load_model(
-            engine,
-            path,
-            common.load_options(args, ctx.settings),
-            None if args.quiet else sys.stderr,
-        )
+    engine, _ = common.make_backend(args, ctx, endpoint, None if args.quiet else sys.stderr)
+    with engine:
         if args.raw:
             gen = engine.complete(prompt, sampling)
         else:

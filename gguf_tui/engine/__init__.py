@@ -1,5 +1,7 @@
 """The only layer that imports llama_cpp (lazily: importing this package is cheap)."""
 
+from gguf_tui.engine.backend import Backend
+from gguf_tui.engine.endpoint import Endpoint
 from gguf_tui.engine.engine import Engine
 from gguf_tui.engine.events import (
     CONTEXT,
@@ -18,13 +20,16 @@ from gguf_tui.engine.generation import Generation
 from gguf_tui.engine.llama_model import LoadCancelled
 from gguf_tui.engine.model_info import EngineError, ModelInfo
 from gguf_tui.engine.options import LoadOptions, Sampling
+from gguf_tui.engine.remote_errors import RemoteError
 
 __all__ = [
     "CONTEXT",
     "LENGTH",
     "STOP",
     "STOPPED",
+    "Backend",
     "ContextTrimmed",
+    "Endpoint",
     "Engine",
     "EngineError",
     "Event",
@@ -36,6 +41,7 @@ __all__ = [
     "LoadOptions",
     "ModelInfo",
     "ReasoningDelta",
+    "RemoteError",
     "Sampling",
     "TextDelta",
 ]

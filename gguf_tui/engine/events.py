@@ -73,13 +73,12 @@ class GenerationStats:
 
     def summary(self) -> str:
         """One line for a status bar or stderr."""
-        parts = [
-            f"{self.prompt_tokens} prompt tok",
-            f"{self.generated_tokens} tok",
-            f"{self.generation_tokens_per_second:.1f} tok/s",
-            f"prompt {self.prompt_tokens_per_second:.0f} tok/s",
-            f"first token {self.time_to_first_token * 1000:.0f} ms",
-        ]
+        # A server that sends no usage or timings leaves the prompt figures unknown.
+        parts = [f"{self.prompt_tokens} prompt tok"] if self.prompt_tokens else []
+        parts += [f"{self.generated_tokens} tok", f"{self.generation_tokens_per_second:.1f} tok/s"]
+        if self.prompt_seconds:
+            parts.append(f"prompt {self.prompt_tokens_per_second:.0f} tok/s")
+        parts.append(f"first token {self.time_to_first_token * 1000:.0f} ms")
         return " · ".join(parts)
 
 

@@ -29,7 +29,14 @@ class ModelInfo:
     n_threads: int
     load_seconds: float
     notes: tuple[str, ...] = field(default_factory=tuple)  # things the user should be told
+    server: str = ""  # host:port of the OpenAI-compatible server; "" for a local file
 
     @property
     def label(self) -> str:
         return f"{self.name} {self.quant}"
+
+    @property
+    def model_file(self) -> str:
+        """What a message records as the model that wrote it: the file name, or
+        `host:port/model-id` for a model on a server (`path` is then the id)."""
+        return f"{self.server}/{self.path.name}" if self.server else self.path.name

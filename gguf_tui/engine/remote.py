@@ -1,0 +1,210 @@
+"""A model on an OpenAI-compatible server, behind the same surface as `Engine`.
+
+One worker thread runs the requests in order and writes each answer into a
+`Generation`, just as the engine thread does for a local model, so the TUI,
+the line chat and `run` consume one event stream whichever backend answers.
+There is nothing to load: `load()` checks that the server is there and serves
+the model, and prefilling is the server's business (llama-server and
+llama_cpp.server cache the prompt prefix themselves).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gguf_tui.engine.endpoint import Endpoint
+from gguf_tui.engine.events import Failed
+from gguf_tui.engine.generation import Generation
+from gguf_tui.engine.model_info import EngineError, ModelInfo
+from gguf_tui.engine.options import LoadOptions, Sampling
+from gguf_tui.engine.remote_errors import RemoteError
+from gguf_tui.engine.remote_models import (
+    RemoteModel,
+    list_remote_models,
+    open_client,
+    pick_model,
+    remote_model_info,
+)
+from gguf_tui.engine.remote_stream import request_body, stream_reply
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Message = dict[str, str]
+CHARS_PER_TOKEN = 4  # a rough count: servers have no common tokenize endpoint
+
+
+def estimate_tokens(messages: list[Message]) -> int:
+    """About how many tokens a conversation takes (4 characters a token, plus each
+    message's role markers): enough for the status line's context gauge."""
+    return sum(len(m.get("content", "")) // CHARS_PER_TOKEN + 4 for m in messages)
+
+
+class RemoteEngine:
+    """Chat with a model on a server. Thread-safe, like `Engine`."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        # Reads are bounded by the stream guard; this is only a backstop.
+        backstop = max(endpoint.first_byte_timeout, endpoint.chunk_timeout) + 30.0
+        self._client = open_client(endpoint, read_timeout=backstop)
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = queue.SimpleQueue()
+        self._info: ModelInfo | None = None
+        self._model_id = ""
+        self._current: Generation | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="gguf-tui-remote", daemon=True)
+        self._thread.start()
+
+    # -- public API (the same as Engine's) -------------------------------------------------
+    @property
+    def info(self) -> ModelInfo | None:
+        return self._info
+
+    def load(
+        self,
+        model: str | Path | None = None,
+        options: LoadOptions | None = None,
+        progress: Callable[[float], bool] | None = None,
+    ) -> Future[ModelInfo]:
+        """Check the server and choose its model (`model`, else the endpoint's, else the
+        only one served). Fails with RemoteError when it cannot be used."""
+        self.stop()
+        wanted = str(model) if model else self.endpoint.model
+        return self._submit(lambda: self._load(wanted, progress))
+
+    def unload(self) -> Future[None]:
+        self.stop()
+        return self._submit(self._unload)
+
+    def chat(self, messages: list[Message], sampling: Sampling | None = None) -> Generation:
+        msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
+        return self._generate("chat/completions", {"messages": msgs}, sampling)
+
+    def complete(self, prompt: str, sampling: Sampling | None = None) -> Generation:
+        """Plain completion (`/v1/completions`): no chat template."""
+        return self._generate("completions", {"prompt": prompt}, sampling)
+
+    def prefill(self, messages: list[Message]) -> Future[int]:
+        """Nothing to do ahead of time: the server caches the prompt when it answers."""
+        future: Future[int] = Future()
+        future.set_result(0)
+        return future
+
+    def count_tokens(self, messages: list[Message]) -> Future[int]:
+        """An estimate (see `estimate_tokens`); the real count arrives with each answer."""
+        future: Future[int] = Future()
+        if self._info is None:
+            future.set_exception(EngineError("no model is chosen"))
+        else:
+            future.set_result(estimate_tokens(messages))
+        return future
+
+    def stop(self) -> None:
+        """Stop the answer in progress: its connection is closed, its text kept."""
+        current = self._current
+        if current is not None:
+            current.stop()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop, end the worker thread and close the connections. Safe to call twice."""
+        if self._closed:
+            return
+        self.stop()
+        self._submit(self._unload)
+        self._closed = True
+        self._jobs.put(None)
+        self._thread.join(timeout)
+        self._client.close()
+
+    def __enter__(self) -> RemoteEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the worker thread ------------------------------------------------------------------
+    def _submit(self, fn: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        if self._closed:
+            future.set_exception(EngineError("the connection has been closed"))
+            return future
+        self._jobs.put((fn, future))
+        return future
+
+    def _loop(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            fn, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # delivered to whoever waits on the future
+                if not isinstance(exc, EngineError):
+                    log.exception("remote job failed")
+                future.set_exception(exc)
+
+    def _load(self, wanted: str, progress: Callable[[float], bool] | None) -> ModelInfo:
+        started = time.perf_counter()
+        self._unload()
+        notes: tuple[str, ...] = ()
+        try:
+            models = list_remote_models(self.endpoint, self._client)
+        except RemoteError as exc:
+            if exc.status not in (404, 405) or not wanted:
+                raise
+            # Some proxies serve chat but no model list: trust the name given.
+            models = [RemoteModel(self.endpoint, wanted)]
+            notes = (f"{self.endpoint.label} does not list its models; using '{wanted}' as given",)
+        chosen = pick_model(self.endpoint, models, wanted)
+        if progress is not None:
+            progress(1.0)
+        self._model_id = chosen.id
+        self._info = remote_model_info(chosen, time.perf_counter() - started, notes)
+        log.info("using %s on %s", chosen.id, self.endpoint.url)
+        return self._info
+
+    def _unload(self) -> None:
+        self._info = None
+        self._model_id = ""
+
+    def _generate(
+        self,
+        path: str,
+        payload: dict[str, Any],
+        sampling: Sampling | None,
+    ) -> Generation:
+        gen = Generation()
+        self.stop()
+        self._current = gen
+
+        def job() -> None:
+            try:
+                if gen.stop_requested:
+                    raise EngineError("stopped before it started")
+                if self._info is None:
+                    raise EngineError("no model is chosen")
+                s = sampling or Sampling()
+                body = request_body(self.endpoint, self._model_id, s, **payload)
+                stream_reply(self._client, self.endpoint, path, body, gen)
+            except EngineError as exc:
+                gen.emit(Failed(str(exc)))
+            except Exception as exc:
+                log.exception("remote generation failed")
+                gen.emit(Failed(f"unexpected error while talking to the server: {exc}"))
+            finally:
+                if not gen.done:
+                    gen.emit(Failed("the reply ended without a result"))
+                if self._current is gen:
+                    self._current = None
+
+        future = self._submit(job)
+        if future.done() and future.exception() is not None:
+            gen.emit(Failed(str(future.exception())))
+        return gen
