@@ -140,19 +140,26 @@ def _install_client() -> None:
                 raise OfflineModeIsEnabled(f"Cannot reach {request.url}: offline mode is on")
             return _http.hf_request_event_hook(request)
 
+        guarded = _guard_class(httpx2)
+
         def factory() -> Any:
-            return httpx2.Client(
-                event_hooks={"request": [request_hook]},
-                follow_redirects=True,
-                timeout=None,
-                transport=_make_transport(httpx2),
+            client = httpx2.Client(
+                event_hooks={"request": [request_hook]}, follow_redirects=True, timeout=None
             )
+            # Wrap the transports the client built rather than passing `transport=`, which
+            # would make httpx ignore HTTP(S)_PROXY / NO_PROXY from the environment.
+            client._transport = guarded(client._transport)
+            client._mounts = {
+                pattern: None if transport is None else guarded(transport)
+                for pattern, transport in client._mounts.items()
+            }
+            return client
 
         _http.set_client_factory(factory)
         _installed = True
 
 
-def _make_transport(httpx2: Any) -> Any:
+def _guard_class(httpx2: Any) -> type:
     class StallGuard(httpx2.SyncByteStream):
         """A response body whose read timeout ends the download instead of a retry loop."""
 
@@ -172,11 +179,15 @@ def _make_transport(httpx2: Any) -> Any:
             self.inner.close()
 
     class GuardedTransport(httpx2.BaseTransport):
-        def __init__(self) -> None:
-            self.inner = httpx2.HTTPTransport()
+        """Every request gets the timeout; a timeout or refused connection is not retried."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
 
         def handle_request(self, request: Any) -> Any:
-            limit = _timeout.get() or DEFAULT_TIMEOUT
+            limit = _timeout.get() or _float(
+                os.environ.get("GGUF_TUI_HUB_TIMEOUT"), DEFAULT_TIMEOUT
+            )
             phases = ("connect", "read", "write", "pool")
             request.extensions["timeout"] = dict.fromkeys(phases, limit)
             url = str(request.url)
@@ -192,7 +203,7 @@ def _make_transport(httpx2: Any) -> Any:
         def close(self) -> None:
             self.inner.close()
 
-    return GuardedTransport()
+    return GuardedTransport
 
 
 def _origin(url: str) -> str:
