@@ -20,7 +20,10 @@ def run_app(args: argparse.Namespace) -> int:
     from gguf_tui.store.database import Store, StoreError
 
     ctx = common.open_context(args)
-    path = common.resolve_model(args.model, ctx) if args.model else last_model(ctx)
+    endpoint = common.choose_server(args, ctx)
+    path = None
+    if endpoint is None:
+        path = common.resolve_model(args.model, ctx) if args.model else last_model(ctx)
     try:
         store = Store(ctx.paths.database)
     except StoreError as exc:
@@ -36,6 +39,14 @@ def run_app(args: argparse.Namespace) -> int:
             store.close()
             raise common.CliError(str(exc)) from None
 
+    backend = None
+    if endpoint is not None:  # connect first: a server that is down is one clear line
+        try:
+            backend, _ = common.make_backend(args, ctx, endpoint, None)
+        except common.CliError:
+            store.close()
+            raise
+
     from gguf_tui.tui.app import GgufTuiApp
 
     app = GgufTuiApp(
@@ -47,6 +58,11 @@ def run_app(args: argparse.Namespace) -> int:
         sampling=common.sampling(args, ctx.settings),
         system_prompt=common.system_prompt(args, ctx.settings),
         open_conversation=open_conversation,
+        engine=backend,
     )
-    app.run()
+    try:
+        app.run()
+    finally:
+        if backend is not None:
+            backend.close()
     return app.return_code or 0
