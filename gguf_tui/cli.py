@@ -58,6 +58,7 @@ def build_app_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="import a chat.py history or JSON export and open it",
     )
+    common.add_backend_options(parser)
     common.add_data_options(parser)
     common.add_generation_options(parser)
     return parser

@@ -13,7 +13,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from gguf_tui.config import LoadedConfig, Paths, save_config
-from gguf_tui.engine import Engine, EngineError, LoadOptions, ModelInfo, Sampling
+from gguf_tui.engine import Backend, Engine, EngineError, LoadOptions, ModelInfo, Sampling
 from gguf_tui.store.database import Store
 from gguf_tui.tui.keymap import APP_ACTIONS, CHAT_ACTIONS, to_bindings
 
@@ -35,14 +35,14 @@ class GgufTuiApp(App):
         sampling: Sampling | None = None,
         system_prompt: str = "",
         open_conversation: int | None = None,
-        engine: Engine | None = None,
+        engine: Backend | None = None,  # e.g. a RemoteEngine for --server
     ) -> None:
         super().__init__()
         self.paths = paths
         self.config = config
         self.store = store
         self._owns_engine = engine is None  # a borrowed engine (tests) stays open
-        self.engine = engine or Engine()
+        self.engine: Backend = engine or Engine()
         self.load_options = load_options or LoadOptions()
         self.sampling = sampling or Sampling()
         self.system_prompt = system_prompt
@@ -135,7 +135,8 @@ class GgufTuiApp(App):
             for note in info.notes:
                 self.notify(note, title="Model", timeout=10)
             self.notify(f"Loaded {info.label} in {info.load_seconds:.1f} s.", timeout=4)
-            self.remember_model(path)
+            if not info.server:  # a server's model id is no file to open next time
+                self.remember_model(path)
             if screen is not None:
                 screen._count_context()
         return info
@@ -169,7 +170,7 @@ class GgufTuiApp(App):
     def offer_conversation_model(self, conversation_id: int) -> None:
         conv = self.store.get_conversation(conversation_id)
         info = self.engine.info
-        if conv is None or not conv.model_file or (info and info.path.name == conv.model_file):
+        if conv is None or not conv.model_file or (info and info.model_file == conv.model_file):
             return
         self.notify(
             f"This conversation was last answered by {conv.model_file}"

@@ -125,7 +125,7 @@ class ChatScreen(Screen):
         store = app.store
         if self.conversation_id is None:
             info = app.engine.info
-            conv = store.create_conversation(model_file=info.path.name, quant=info.quant)
+            conv = store.create_conversation(model_file=info.model_file, quant=info.quant)
             self.conversation_id = conv.id
             self.view.conversation_id = conv.id
         if self._editing_id is not None:
@@ -157,7 +157,7 @@ class ChatScreen(Screen):
         if info is None or self.conversation_id is None:
             return
         placeholder = app.store.add_message(
-            self.conversation_id, "assistant", "", model_file=info.path.name, quant=info.quant
+            self.conversation_id, "assistant", "", model_file=info.model_file, quant=info.quant
         )
         widget = await self.view.add_message(placeholder, streaming=True)
         assert isinstance(widget, AssistantMessage)

@@ -40,7 +40,12 @@ class StatusLine(Static):
         parts: list[str] = []
         if self.model is not None:
             parts.append(f"{self.model.name} · {self.model.quant}")
-            parts.append(f"ctx {self.context_used:,}/{self.model.n_ctx:,}")
+            if self.model.server:  # answered by a server, not this machine
+                parts.append(f"@ {self.model.server}")
+            if self.model.n_ctx:
+                parts.append(f"ctx {self.context_used:,}/{self.model.n_ctx:,}")
+            elif self.context_used:  # a server that does not say its window
+                parts.append(f"ctx ~{self.context_used:,}")
             if self.model.gpu_layers:
                 parts.append(f"GPU {self.model.gpu_layers}/{self.model.n_layers} layers")
         else:
