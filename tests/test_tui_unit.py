@@ -75,6 +75,10 @@ async def test_nothing_is_sent_without_a_model_and_the_text_is_kept(tmp_path):
     engine.info = None
     app = make_app(tmp_path, engine=engine)
     async with app.run_test(size=(120, 40)) as pilot:
+        # With no model chosen the app opens on the model picker; leave it.
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ModelPicker")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ChatScreen")
         await type_and_send(pilot, "keep me")
         await pilot.pause(0.1)
         assert app.chat_screen.prompt.text == "keep me"

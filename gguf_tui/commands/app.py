@@ -59,6 +59,7 @@ def run_app(args: argparse.Namespace) -> int:
         system_prompt=common.system_prompt(args, ctx.settings),
         open_conversation=open_conversation,
         engine=backend,
+        extra_model_dirs=args.models_dir,
     )
     try:
         app.run()

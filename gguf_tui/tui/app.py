@@ -14,7 +14,9 @@ from textual.screen import Screen
 
 from gguf_tui.config import LoadedConfig, Paths, save_config
 from gguf_tui.engine import Backend, Engine, EngineError, LoadOptions, ModelInfo, Sampling
+from gguf_tui.models.catalog import ModelFile
 from gguf_tui.store.database import Store
+from gguf_tui.tui.downloads import CANCELLED, DONE, FAILED, DownloadTask, run_download
 from gguf_tui.tui.keymap import APP_ACTIONS, CHAT_ACTIONS, to_bindings
 
 
@@ -36,6 +38,7 @@ class GgufTuiApp(App):
         system_prompt: str = "",
         open_conversation: int | None = None,
         engine: Backend | None = None,  # e.g. a RemoteEngine for --server
+        extra_model_dirs: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.paths = paths
@@ -49,7 +52,10 @@ class GgufTuiApp(App):
         self.loading = False
         self._initial_model = model_path
         self._initial_conversation = open_conversation
-        self._load_progress = 0.0
+        self.load_progress = 0.0
+        self.last_load_error = ""
+        self.extra_model_dirs = extra_model_dirs or []
+        self.downloads: list[DownloadTask] = []
         self.theme = (
             config.settings.theme
             if config.settings.theme in self.available_themes
@@ -69,6 +75,9 @@ class GgufTuiApp(App):
             await self.chat_screen.open_conversation(self._initial_conversation)
         if self._initial_model is not None:
             self.run_worker(self.load_model(self._initial_model), exclusive=True, group="load")
+        elif self.engine.info is None:
+            self.action_pick_model()  # nothing chosen yet: start by choosing
+        self.set_interval(0.5, self._show_download_status)
 
     @property
     def chat_screen(self):
@@ -102,17 +111,17 @@ class GgufTuiApp(App):
         status = screen.status if screen is not None else None
         await (screen.finish_reply() if screen is not None else asyncio.sleep(0))
         self.loading = True
-        self._load_progress = 0.0
+        self.load_progress = 0.0
         started = time.monotonic()
 
         def progress(fraction: float) -> bool:
-            self._load_progress = fraction
+            self.load_progress = fraction
             return True
 
         def tick() -> None:
             if status is not None:
                 status.state = (
-                    f"loading {path.name} {self._load_progress:.0%} "
+                    f"loading {path.name} {self.load_progress:.0%} "
                     f"· {time.monotonic() - started:.1f} s"
                 )
 
@@ -123,6 +132,7 @@ class GgufTuiApp(App):
                 self.engine.load(path, options or self.load_options, progress)
             )
         except EngineError as exc:
+            self.last_load_error = str(exc)
             self.notify(str(exc), title="Cannot load the model", severity="error", timeout=15)
             info = None
         finally:
@@ -151,21 +161,61 @@ class GgufTuiApp(App):
         except OSError as exc:
             self.notify(f"Cannot save the settings: {exc}", severity="warning")
 
-    def action_pick_model(self) -> None:
-        from gguf_tui.tui.screens.dialogs import TextPromptScreen
+    def action_pick_model(self, tab: str = "local") -> None:
+        from gguf_tui.tui.screens.picker import ModelPicker
 
-        def chosen(value: str | None) -> None:
-            if value and value.strip():
-                path = Path(value.strip()).expanduser()
-                self.run_worker(self.load_model(path), exclusive=True, group="load")
+        if not any(isinstance(s, ModelPicker) for s in self.screen_stack):
+            self.push_screen(ModelPicker(tab))
 
-        current = str(self.engine.info.path) if self.engine.info else ""
-        self.push_screen(
-            TextPromptScreen(
-                "Path of a .gguf model to load", current, placeholder="~/models/model-Q4_K_M.gguf"
-            ),
-            chosen,
+    def scan_models(self) -> list[ModelFile]:
+        """Every model in the model folders and the Hugging Face cache (blocking)."""
+        from gguf_tui.models.catalog import default_dirs, scan
+
+        dirs = default_dirs(
+            self.paths.models_dir, self.config.settings.model_dirs, self.extra_model_dirs
         )
+        return scan(dirs, cache_file=self.paths.scan_cache)
+
+    # -- downloads --------------------------------------------------------------------------------
+    @property
+    def current_download(self) -> DownloadTask | None:
+        return self.downloads[-1] if self.downloads else None
+
+    def start_download(self, task: DownloadTask, load: bool = True) -> None:
+        """Download in a thread; the app stays usable, and loads the model when asked."""
+        active = self.current_download
+        if active is not None and active.active:
+            self.notify(
+                f"Wait for {active.label} to finish (ctrl+x in the picker cancels it).",
+                severity="warning",
+            )
+            return
+        self.downloads.append(task)
+        self.run_worker(self._download(task, load), group="download")
+
+    async def _download(self, task: DownloadTask, load: bool) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, run_download, task)
+        if task.state == DONE and task.path is not None:
+            self.notify(task.describe(), title="Download")
+            if load:
+                info = await self.load_model(task.path)
+                if info is not None:
+                    from gguf_tui.tui.screens.picker import ModelPicker
+
+                    if isinstance(self.screen, ModelPicker):
+                        self.screen.dismiss(info)
+        elif task.state == FAILED:
+            self.notify(task.error, title="Download failed", severity="error", timeout=15)
+        elif task.state == CANCELLED:
+            self.notify(f"Download of {task.label} cancelled.", title="Download")
+
+    def _show_download_status(self) -> None:
+        task = self.current_download
+        try:
+            status = self.chat_screen.status
+        except LookupError:
+            return
+        status.detail = task.describe() if task is not None and task.active else ""
 
     def offer_conversation_model(self, conversation_id: int) -> None:
         conv = self.store.get_conversation(conversation_id)

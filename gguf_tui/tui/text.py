@@ -38,11 +38,3 @@ def relative_time(when: float, now: float | None = None) -> str:
     if delta < 7 * 86400:
         return f"{int(delta // 86400)} days ago"
     return time.strftime("%d %b %Y" if delta > 300 * 86400 else "%d %b", time.localtime(when))
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"

@@ -1,0 +1,190 @@
+"""The model picker (`ctrl+o`): models on disk, and quantizations from Hugging Face.
+
+Loading happens here, with the elapsed time shown; a model that cannot load says
+why and the picker stays open. Downloads belong to the app (tui/downloads.py),
+so closing the picker leaves them running.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import (
+    Footer,
+    Label,
+    LoadingIndicator,
+    ProgressBar,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+
+from gguf_tui.engine import ModelInfo
+from gguf_tui.models.catalog import ModelFile
+from gguf_tui.tui.downloads import DownloadTask
+from gguf_tui.tui.widgets.hub_browser import HubBrowser
+from gguf_tui.tui.widgets.local_models import LocalModels
+
+if TYPE_CHECKING:
+    from gguf_tui.tui.app import GgufTuiApp
+
+
+class ModelPicker(Screen[ModelInfo | None]):
+    CSS_PATH = "picker.tcss"
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="picker.close"),
+        Binding("ctrl+l", "tab('local')", "Local", id="picker.local"),
+        Binding("ctrl+g", "tab('hub')", "Hugging Face", id="picker.hub"),
+        Binding("ctrl+x", "cancel_download", "Cancel download", id="picker.cancel"),
+    ]
+
+    app: GgufTuiApp
+
+    def __init__(self, tab: str = "local") -> None:
+        super().__init__()
+        self.initial_tab = tab
+        self._loading_since: float | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker"):
+            yield Label("Choose a model", id="picker-title")
+            with TabbedContent(initial=self.initial_tab):
+                with TabPane("Local", id="local"):
+                    yield LocalModels(id="local-models")
+                with TabPane("Hugging Face", id="hub"):
+                    yield HubBrowser(n_ctx=self.app.load_options.n_ctx or 4096, id="hub-browser")
+            with Horizontal(id="picker-progress"):
+                yield LoadingIndicator(id="picker-spinner")
+                yield Static("", id="picker-status", markup=False)
+            with Horizontal(id="download-row"):
+                yield ProgressBar(id="download-bar", show_eta=False)
+                yield Static("", id="download-label", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#picker-spinner").display = False
+        self.set_interval(0.2, self._tick)
+        self._tick()
+        self.scan()
+        focus = "#local-filter" if self.initial_tab == "local" else "#hub-search"
+        self.query_one(focus).focus()
+
+    # -- the local scan ------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="scan")
+    def scan(self) -> None:
+        self.app.call_from_thread(self._status, "Looking for models …")
+        models = self.app.scan_models()
+        self.app.call_from_thread(self._show_models, models)
+
+    def _show_models(self, models: list[ModelFile]) -> None:
+        current = str(self.app.engine.info.path) if self.app.engine.info else None
+        self.query_one(LocalModels).set_models(models, current)
+        usable = sum(m.usable for m in models)
+        self._status(
+            f"{usable} models on disk"
+            + (f", {len(models) - usable} unusable" if usable < len(models) else "")
+        )
+
+    # -- choosing -------------------------------------------------------------------------------
+    @on(LocalModels.Chosen)
+    def _local_chosen(self, event: LocalModels.Chosen) -> None:
+        model = event.model
+        if model.error or model.incomplete:
+            reason = model.error or f"missing {', '.join(model.missing_shards)}"
+            self._status(f"Cannot load {model.path.name}: {reason}", error=True)
+            return
+        self.load(model.path)
+
+    @on(HubBrowser.QuantChosen)
+    def _quant_chosen(self, event: HubBrowser.QuantChosen) -> None:
+        q = event.quant
+        if q.missing_shards:
+            self._status(
+                f"{q.spec} is missing shards in the repository: cannot download it", error=True
+            )
+            return
+        self.app.start_download(DownloadTask(q.repo_id, q.quant, q.filenames), load=True)
+        self._status(f"Downloading {q.spec}; it loads when done (ctrl+x cancels).")
+
+    @on(LocalModels.StarterChosen)
+    def _starter_chosen(self, event: LocalModels.StarterChosen) -> None:
+        self._status(f"Looking up {event.repo_id} …")
+        self.fetch_starter(event.repo_id, event.quant)
+
+    @work(thread=True, exclusive=True, group="hub")
+    def fetch_starter(self, repo_id: str, quant: str) -> None:
+        from gguf_tui.models.hub import list_quants
+        from gguf_tui.models.hub_errors import HubError
+
+        try:
+            quants = [q for q in list_quants(repo_id) if q.quant.upper() == quant]
+        except HubError as exc:
+            self.app.call_from_thread(self._status, str(exc), True)
+            return
+        if not quants:
+            self.app.call_from_thread(self._status, f"{repo_id} has no {quant} file", True)
+            return
+        q = quants[0]
+        self.app.call_from_thread(
+            self.app.start_download, DownloadTask(q.repo_id, q.quant, q.filenames), True
+        )
+
+    @work(exclusive=True, group="load")
+    async def load(self, path) -> None:
+        self._loading_since = time.monotonic()
+        self.query_one("#picker-spinner").display = True
+        info = await self.app.load_model(path)
+        self._loading_since = None
+        self.query_one("#picker-spinner").display = False
+        if info is None:
+            self._status(f"Could not load {path.name}: {self.app.last_load_error}", error=True)
+            return
+        self.dismiss(info)
+
+    # -- progress --------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        if self._loading_since is not None:
+            self._status(
+                f"Loading … {time.monotonic() - self._loading_since:.1f} s "
+                f"({self.app.load_progress:.0%})"
+            )
+        task = self.app.current_download
+        row = self.query_one("#download-row")
+        row.display = task is not None
+        if task is not None:
+            bar = self.query_one("#download-bar", ProgressBar)
+            bar.update(total=max(task.total_bytes, 1), progress=task.done_bytes)
+            self.query_one("#download-label", Static).update(task.describe())
+
+    def _status(self, text: str, error: bool = False) -> None:
+        status = self.query_one("#picker-status", Static)
+        status.update(text)
+        status.set_class(error, "error")
+
+    # -- actions -----------------------------------------------------------------------------------
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self.query_one("#local-filter" if tab == "local" else "#hub-search").focus()
+
+    def action_cancel_download(self) -> None:
+        task = self.app.current_download
+        if task is not None and task.active:
+            task.cancel.set()
+            self._status(f"Cancelling the download of {task.label} …")
+
+    def action_close(self) -> None:
+        if self._loading_since is None:
+            self.dismiss(None)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "hub":
+            self.query_one("#hub-search").focus()
+        else:
+            self.query_one("#local-filter").focus()

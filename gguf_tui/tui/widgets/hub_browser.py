@@ -1,0 +1,176 @@
+"""The Hugging Face view of the model picker: search repos, see their quantizations."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message as TextualMessage
+from textual.widgets import DataTable, Input, Static
+
+from gguf_tui.models.hub import RemoteQuant, RemoteRepo
+from gguf_tui.models.units import format_bytes
+from gguf_tui.tui.widgets.local_models import TABLE_MOVES
+
+_FIT_STYLES = {"gpu": "$success", "ram": "$success", "tight": "$warning", "too big": "$error"}
+
+
+class HubBrowser(Vertical):
+    """A search box; repositories; the quantizations of the chosen one."""
+
+    BINDINGS = [Binding("escape", "back", "Back", show=False)]
+
+    class QuantChosen(TextualMessage):
+        def __init__(self, quant: RemoteQuant) -> None:
+            super().__init__()
+            self.quant = quant
+
+    def __init__(self, n_ctx: int = 4096, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.n_ctx = n_ctx
+        self.repos: list[RemoteRepo] = []
+        self.quants: list[RemoteQuant] = []
+
+    def compose(self) -> ComposeResult:
+        yield Input(
+            placeholder="Search Hugging Face for GGUF models (or type owner/repo) · enter",
+            id="hub-search",
+        )
+        yield DataTable(id="hub-repos", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="hub-quants", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="hub-detail", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#hub-repos", DataTable).add_columns("repository", "downloads", "likes")
+        self.query_one("#hub-quants", DataTable).add_columns(
+            "quant", "size", "bits/w", "guidance", f"memory at {self.n_ctx:,} ctx"
+        )
+        self.query_one("#hub-quants").display = False
+
+    def _say(self, text: str) -> None:
+        self.query_one("#hub-detail", Static).update(text)
+
+    # -- search ------------------------------------------------------------------------------
+    @on(Input.Submitted, "#hub-search")
+    def _search(self, event: Input.Submitted) -> None:
+        query = event.value.strip()
+        if not query:
+            return
+        if query.count("/") == 1 and " " not in query:
+            self.open_repo(query)  # an exact repo id: straight to its quantizations
+        else:
+            self._say(f"Searching for “{query}” …")
+            self.search(query)
+
+    @work(thread=True, exclusive=True, group="hub")
+    def search(self, query: str) -> None:
+        from gguf_tui.models.hub import search_repos
+        from gguf_tui.models.hub_errors import HubError
+
+        try:
+            repos = search_repos(query)
+        except HubError as exc:
+            self.app.call_from_thread(self._say, str(exc))
+            return
+        self.app.call_from_thread(self._show_repos, query, repos)
+
+    def _show_repos(self, query: str, repos: list[RemoteRepo]) -> None:
+        self.repos = repos
+        table = self.query_one("#hub-repos", DataTable)
+        table.clear()
+        for repo in repos:
+            name = repo.repo_id + (" (gated)" if repo.gated else "")
+            table.add_row(
+                name,
+                f"{repo.downloads:,}" if repo.downloads is not None else "",
+                str(repo.likes or ""),
+            )
+        self._show_tables(quants=False)
+        self._say(
+            f"{len(repos)} repositories for “{query}” · enter shows the quantizations"
+            if repos
+            else f"Nothing found for “{query}”."
+        )
+        if repos:
+            table.focus()
+
+    @on(DataTable.RowSelected, "#hub-repos")
+    def _repo_selected(self, event: DataTable.RowSelected) -> None:
+        if 0 <= event.cursor_row < len(self.repos):
+            self.open_repo(self.repos[event.cursor_row].repo_id)
+
+    # -- one repository ----------------------------------------------------------------------
+    def open_repo(self, repo_id: str) -> None:
+        self._say(f"Listing the files of {repo_id} …")
+        self.list_quants(repo_id)
+
+    @work(thread=True, exclusive=True, group="hub")
+    def list_quants(self, repo_id: str) -> None:
+        from gguf_tui.models.hub import list_quants
+        from gguf_tui.models.hub_errors import HubError
+
+        try:
+            quants = list_quants(repo_id, n_ctx=self.n_ctx)
+        except HubError as exc:
+            self.app.call_from_thread(self._say, str(exc))
+            return
+        self.app.call_from_thread(self._show_quants, repo_id, quants)
+
+    def _show_quants(self, repo_id: str, quants: list[RemoteQuant]) -> None:
+        self.quants = quants
+        table = self.query_one("#hub-quants", DataTable)
+        table.clear()
+        for q in quants:
+            bpw = (
+                f"{q.bits_per_weight:.2f}{'~' if q.bpw_estimated else ''}"
+                if q.bits_per_weight
+                else ""
+            )
+            fit = Content("")
+            if q.memory is not None:
+                fit = Content.styled(
+                    f"{format_bytes(q.memory.total)} · {q.memory.label}",
+                    _FIT_STYLES.get(q.memory.fit, ""),
+                )
+            shards = f" ({q.n_shards} files)" if q.n_shards > 1 else ""
+            table.add_row(q.quant + shards, format_bytes(q.size), bpw, q.hint, fit)
+        self._show_tables(quants=True)
+        gated = (
+            " · gated: log in with `hf auth login` or set HF_TOKEN"
+            if quants and quants[0].gated
+            else ""
+        )
+        self._say(
+            f"{repo_id}: {len(quants)} quantizations · enter downloads and loads · "
+            f"escape goes back{gated}"
+            if quants
+            else f"{repo_id} has no GGUF files."
+        )
+        if quants:
+            table.focus()
+
+    @on(DataTable.RowSelected, "#hub-quants")
+    def _quant_selected(self, event: DataTable.RowSelected) -> None:
+        if 0 <= event.cursor_row < len(self.quants):
+            self.post_message(self.QuantChosen(self.quants[event.cursor_row]))
+
+    def _show_tables(self, quants: bool) -> None:
+        self.query_one("#hub-quants").display = quants
+        self.query_one("#hub-repos").display = not quants
+
+    def action_back(self) -> None:
+        if self.query_one("#hub-quants").display and self.repos:
+            self._show_tables(quants=False)
+            self.query_one("#hub-repos").focus()
+        else:
+            self.screen.action_close()
+
+    def on_key(self, event) -> None:
+        if event.key in TABLE_MOVES and self.query_one(Input).has_focus:
+            event.stop()
+            table_id = "#hub-quants" if self.query_one("#hub-quants").display else "#hub-repos"
+            table = self.query_one(table_id, DataTable)
+            table.focus()
+            getattr(table, f"action_{TABLE_MOVES[event.key]}")()
