@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -60,15 +59,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     common.add_data_options(p)
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One row to measure: a file, or what went wrong finding it."""
-
-    spec: str
-    path: Path | None
-    error: str | None = None
-
-
 def run(args: argparse.Namespace) -> int:
     from gguf_tui.engine.bench import BenchConfig, BenchResult, run_benchmark, system_info
 
@@ -115,24 +105,16 @@ def run(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
-def expand(specs: list[str], ctx: common.Context) -> list[Target]:
+def expand(specs: list[str], ctx: common.Context) -> list:
     """Folders become their models (broken ones as error rows); other specs resolve
     like `run`'s MODEL, and one that names nothing is an error row, not the end."""
-    from gguf_tui.models.catalog import scan
+    from gguf_tui.engine.bench import Target, folder_targets
 
     targets: list[Target] = []
     for spec in specs:
         folder = Path(spec).expanduser()
         if folder.is_dir():
-            found = scan([folder], hf_cache=None, cache_file=ctx.paths.scan_cache)
-            if not found:
-                targets.append(Target(spec, None, f"no .gguf files in {folder}"))
-            for m in found:
-                if m.incomplete:
-                    error = f"incomplete: missing {', '.join(m.missing_shards)}"
-                    targets.append(Target(str(m.path), None, error))
-                else:
-                    targets.append(Target(str(m.path), None if m.error else m.path, m.error))
+            targets.extend(folder_targets(folder, ctx.paths.scan_cache))
             continue
         try:
             targets.append(Target(spec, common.resolve_model(spec, ctx)))

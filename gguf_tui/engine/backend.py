@@ -7,7 +7,7 @@ written once against it. Every reply is a `Generation`: the one event stream.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Protocol
@@ -37,11 +37,18 @@ class Backend(Protocol):
         """A GGUF path for the local engine, a model id for a server."""
         ...
 
-    def chat(self, messages: list[Message], sampling: Sampling | None = None) -> Generation: ...
+    def chat(
+        self,
+        messages: list[Message],
+        sampling: Sampling | None = None,
+        cache_key: Hashable | None = None,  # the conversation, for a per-conversation cache
+    ) -> Generation: ...
 
     def complete(self, prompt: str, sampling: Sampling | None = None) -> Generation: ...
 
-    def prefill(self, messages: list[Message]) -> Future[int]: ...
+    def prefill(
+        self, messages: list[Message], cache_key: Hashable | None = None
+    ) -> Future[int]: ...
 
     def count_tokens(self, messages: list[Message]) -> Future[int]: ...
 

@@ -109,7 +109,11 @@ class BenchResult:
 
     @property
     def label(self) -> str:
-        return self.quant or Path(self.path).name
+        """The quantization (from the file name when it did not load), else the name."""
+        from gguf_tui.models.quant import quant_from_filename
+
+        name = Path(self.path).name
+        return self.quant or quant_from_filename(name) or name
 
     @property
     def model_memory(self) -> int:
@@ -129,6 +133,45 @@ class BenchResult:
     def from_dict(cls, data: dict) -> BenchResult:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One row to measure: a model file, or why there is none to measure."""
+
+    spec: str  # what the user named, or the file a folder held
+    path: Path | None
+    error: str | None = None
+
+
+def folder_targets(folder: Path, cache_file: Path | None = None) -> list[Target]:
+    """Every model in a folder; broken and incomplete ones as rows that say why."""
+    from gguf_tui.models.catalog import scan
+
+    found = scan([folder], hf_cache=None, cache_file=cache_file)
+    if not found:
+        return [Target(str(folder), None, f"no .gguf files in {folder}")]
+    targets = []
+    for m in found:
+        if m.incomplete:
+            targets.append(
+                Target(str(m.path), None, f"incomplete: missing {', '.join(m.missing_shards)}")
+            )
+        else:
+            targets.append(Target(str(m.path), None if m.error else m.path, m.error))
+    return targets
+
+
+def sibling_targets(path: Path, cache_file: Path | None = None) -> list[Target]:
+    """The usable quantizations of the model at `path` in its folder, itself included,
+    the most bits per weight first; just `path` when the folder holds no siblings."""
+    from gguf_tui.models.catalog import scan, siblings_of
+
+    found = scan([path.parent], hf_cache=None, cache_file=cache_file)
+    real = os.path.realpath(path)
+    me = next((m for m in found if os.path.realpath(m.path) == real), None)
+    family = siblings_of(me, found) if me is not None else []
+    return [Target(str(m.path), m.path) for m in reversed(family)] or [Target(str(path), path)]
 
 
 def read_memory() -> tuple[int, int]:

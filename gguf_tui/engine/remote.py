@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,7 +83,13 @@ class RemoteEngine:
         self.stop()
         return self._submit(self._unload)
 
-    def chat(self, messages: list[Message], sampling: Sampling | None = None) -> Generation:
+    def chat(
+        self,
+        messages: list[Message],
+        sampling: Sampling | None = None,
+        cache_key: Hashable | None = None,
+    ) -> Generation:
+        """`cache_key` is not sent: a server keeps its own prompt cache (its slots)."""
         msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
         return self._generate("chat/completions", {"messages": msgs}, sampling)
 
@@ -91,7 +97,7 @@ class RemoteEngine:
         """Plain completion (`/v1/completions`): no chat template."""
         return self._generate("completions", {"prompt": prompt}, sampling)
 
-    def prefill(self, messages: list[Message]) -> Future[int]:
+    def prefill(self, messages: list[Message], cache_key: Hashable | None = None) -> Future[int]:
         """Nothing to do ahead of time: the server caches the prompt when it answers."""
         future: Future[int] = Future()
         future.set_result(0)

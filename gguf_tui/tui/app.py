@@ -280,6 +280,13 @@ class GgufTuiApp(App):
         yield SystemCommand(
             "Import a chat.py history file", "JSON list of role/content messages", self._ask_import
         )
+        from gguf_tui.tui.screens.bench import open_bench
+
+        yield SystemCommand(
+            "Benchmark quantizations",
+            "speed and memory of the loaded model's quantizations, side by side",
+            lambda: open_bench(self),
+        )
 
     def _ask_import(self) -> None:
         from gguf_tui.tui.screens.dialogs import TextPromptScreen

@@ -1,0 +1,260 @@
+"""Benchmark the quantizations of a model side by side: a table and bar charts.
+
+The measuring is `gguf_tui.engine.bench`, the same as `gguf-tui bench`: every
+model runs in its own worker process. That is what lets this screen run next
+to a chat: the app's engine keeps its model loaded (a second model in the app's
+own process would share its memory and its crash fate), and each row's peak
+memory is that model's alone. A reply streaming meanwhile would compete for
+the CPU, so the screen says so when one is.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from gguf_tui.engine.bench import BenchConfig, BenchResult, Target, run_benchmark
+from gguf_tui.models.units import format_bytes
+from gguf_tui.tui.text import literal
+from gguf_tui.tui.widgets.bar_chart import BarChart
+
+if TYPE_CHECKING:
+    from gguf_tui.tui.app import GgufTuiApp
+
+# Short enough to compare six quantizations of a 7B model on a CPU in a few minutes.
+SCREEN_CONFIG = BenchConfig(prompt_tokens=256, gen_tokens=64, repeat=1)
+COLUMNS = ("Model", "Quant", "Size", "Load s", "Prompt tok/s", "Gen tok/s", "ms/tok", "s/100 tok")
+COLUMNS += ("TTFT ms", "Peak RSS", "Note")
+
+
+def result_cells(r: BenchResult) -> tuple[str | Text, ...]:
+    """One table row: medians (the CLI shows min–max too; here one run is the default)."""
+    if not r.ok:
+        cells = ("-",) * 8
+        return (Path(r.path).name, r.label, *cells, Text(f"error: {r.error}", "red"))
+
+    def num(metric: str, digits: int, scale: float = 1.0) -> Text:
+        return Text(f"{r.spread(metric).median * scale:.{digits}f}", justify="right")
+
+    return (
+        r.name,
+        r.label,
+        format_bytes(r.size_bytes),
+        Text(f"{r.load_seconds:.2f}", justify="right"),
+        num("prompt_tokens_per_second", 0),
+        num("generation_tokens_per_second", 1),
+        num("ms_per_token", 1),
+        num("seconds_per_100_tokens", 2),
+        num("time_to_first_token", 0, 1000.0),
+        format_bytes(r.peak_rss),
+        "",
+    )
+
+
+class BenchScreen(Screen):
+    """Measure `targets` (or the sibling quantizations of `around`) in a worker."""
+
+    CSS_PATH = "bench.tcss"
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("r", "rerun", "Run again"),
+    ]
+
+    app: GgufTuiApp
+
+    def __init__(
+        self,
+        targets: list[Target] | None = None,
+        *,
+        around: Path | None = None,
+        folder: Path | None = None,
+        config: BenchConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.targets = targets
+        self.around = around
+        self.folder = folder
+        self.config = config or SCREEN_CONFIG
+        self.results: list[BenchResult] = []
+        self.finished = False
+        self._cancel = threading.Event()
+        self.worker_done = threading.Event()  # the worker thread (and its process) ended
+        self.worker_done.set()
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="bench-body"):
+            yield Static("Benchmark", id="bench-title")
+            yield Static("finding the quantizations …", id="bench-status")
+            yield Static("", id="bench-errors", markup=False)
+            yield DataTable(id="bench-table", cursor_type="row", zebra_stripes=True)
+            with Horizontal(id="bench-charts"):
+                yield BarChart("Generation tok/s", digits=1, id="chart-gen")
+                yield BarChart("Prompt tok/s", digits=0, id="chart-prompt")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*COLUMNS)
+        self._start()
+
+    def on_unmount(self) -> None:
+        self._cancel.set()  # ends the worker process within a tenth of a second
+
+    # -- running ------------------------------------------------------------------------
+    def _start(self) -> None:
+        self._cancel = threading.Event()
+        self.worker_done = threading.Event()
+        self.results = []
+        self.finished = False
+        self.query_one(DataTable).clear()
+        self.query_one("#bench-errors", Static).update("")
+        self._draw_charts()
+        c = self.config
+        runs = "1 run" if c.repeat == 1 else f"{c.repeat} runs (medians)"
+        self.query_one("#bench-title", Static).update(
+            f"Benchmark: prompt ≈{c.prompt_tokens} tokens, answer {c.gen_tokens} tokens, "
+            f"{runs} per model; each model in its own process, the chat's model stays loaded"
+        )
+        if self._reply_in_flight():
+            self.notify("An answer is being written: it competes for the CPU and skews figures.")
+        app, cancel, done, cache = (
+            self.app,
+            self._cancel,
+            self.worker_done,
+            self.app.paths.scan_cache,
+        )
+
+        def post(fn, *args) -> None:
+            """Hand a result to the UI thread, unless the screen has gone meanwhile."""
+            if not cancel.is_set():
+                try:
+                    app.call_from_thread(fn, *args)
+                except RuntimeError:  # the app is closing
+                    cancel.set()
+
+        def work() -> None:
+            try:
+                self._work(post, cancel, cache)
+            finally:
+                done.set()
+
+        self.run_worker(work, thread=True, group="bench")
+
+    def _reply_in_flight(self) -> bool:
+        try:
+            return self.app.chat_screen.reply is not None
+        except (LookupError, AttributeError):
+            return False
+
+    def _work(self, post, cancel: threading.Event, cache: Path) -> None:
+        """The worker thread: find the models, then measure them one by one."""
+        started = time.monotonic()
+        targets = self.targets or self._find_targets(cache)
+        post(self._status, f"{len(targets)} model(s) to measure …")
+        paths = [t.path for t in targets if t.path is not None]
+        position = {p: n for n, p in enumerate(paths, 1)}
+        for t in targets:
+            if t.path is None:
+                post(self._add, BenchResult(t.spec, error=t.error))
+
+        def starting(path: Path) -> None:
+            post(self._status, f"measuring {path.name} ({position[path]}/{len(paths)}) …")
+
+        run_benchmark(paths, self.config, lambda r: post(self._add, r), starting, cancel)
+        post(self._done, time.monotonic() - started)
+
+    def _find_targets(self, cache: Path) -> list[Target]:
+        from gguf_tui.engine.bench import folder_targets, sibling_targets
+
+        if self.folder is not None:
+            return folder_targets(self.folder, cache)
+        assert self.around is not None
+        return sibling_targets(self.around, cache)
+
+    # -- showing (UI thread) --------------------------------------------------------------
+    def _status(self, text: str) -> None:
+        self.query_one("#bench-status", Static).update(text)
+
+    def _add(self, result: BenchResult) -> None:
+        self.results.append(result)
+        self.query_one(DataTable).add_row(*result_cells(result))
+        self._draw_charts()
+        errors = [f"{Path(r.path).name}: {r.error}" for r in self.results if not r.ok]
+        self.query_one("#bench-errors", Static).update(literal("\n".join(errors)))
+
+    def _draw_charts(self) -> None:
+        def value(r: BenchResult, metric: str) -> float | None:
+            return r.spread(metric).median if r.ok else None
+
+        gen = [(r.label, value(r, "generation_tokens_per_second")) for r in self.results]
+        prompt = [(r.label, value(r, "prompt_tokens_per_second")) for r in self.results]
+        self.query_one("#chart-gen", BarChart).set_bars(gen)
+        self.query_one("#chart-prompt", BarChart).set_bars(prompt)
+
+    def _done(self, seconds: float) -> None:
+        self.finished = True
+        failed = sum(not r.ok for r in self.results)
+        note = f", {failed} failed" if failed else ""
+        self._status(f"done: {len(self.results)} model(s) in {seconds:.1f} s{note} · r runs again")
+
+    # -- actions ----------------------------------------------------------------------------
+    def action_close(self) -> None:
+        self._cancel.set()
+        self.app.pop_screen()
+
+    def action_rerun(self) -> None:
+        if not self.finished:
+            self.notify("Still measuring: wait for it, or close with escape.")
+            return
+        self._start()
+
+
+def open_bench(app: GgufTuiApp) -> None:
+    """The command palette's entry: the loaded model's quantizations, else ask where."""
+    from gguf_tui.tui.screens.dialogs import TextPromptScreen
+
+    info = app.engine.info
+    path = getattr(info, "path", None)
+    if isinstance(path, Path) and path.is_file():
+        app.push_screen(BenchScreen(around=path, config=_config_for(app)))
+        return
+
+    def chosen(value: str | None) -> None:
+        if value and value.strip():
+            where = Path(value.strip()).expanduser()
+            if where.is_dir():
+                app.push_screen(BenchScreen(folder=where, config=_config_for(app)))
+            elif where.is_file():
+                app.push_screen(BenchScreen(around=where, config=_config_for(app)))
+            else:
+                app.notify(f"No such file or folder: {where}", severity="error")
+
+    app.push_screen(
+        TextPromptScreen(
+            "No model is loaded: benchmark which folder (every model in it) or file "
+            "(its quantizations)?",
+            placeholder="~/models/",
+        ),
+        chosen,
+    )
+
+
+def _config_for(app: GgufTuiApp) -> BenchConfig:
+    """The screen's lengths with the app's threads, GPU layers and chat format."""
+    from dataclasses import replace
+
+    o = app.load_options
+    return replace(
+        SCREEN_CONFIG,
+        n_gpu_layers=o.n_gpu_layers,
+        n_threads=o.n_threads,
+        chat_format=o.chat_format,
+    )

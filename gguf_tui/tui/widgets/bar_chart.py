@@ -1,0 +1,76 @@
+"""Horizontal bars drawn with block characters: one figure per row, easy to compare.
+
+Eighth blocks (▏▎▍▌▋▊▉█) give the bars eight steps per cell, so two
+quantizations a few percent apart still look different in a narrow terminal.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+FULL = "█"
+
+
+def bar(value: float, top: float, width: int) -> str:
+    """`value` as a bar of at most `width` cells, `top` filling them all."""
+    if top <= 0 or value <= 0 or width <= 0:
+        return ""
+    eighths = round(min(value / top, 1.0) * width * 8)
+    full, rest = divmod(eighths, 8)
+    return FULL * full + (_EIGHTHS[rest] if rest else "")
+
+
+def chart_rows(
+    bars: list[tuple[str, float | None]], width: int, digits: int = 1
+) -> list[tuple[str, str, str]]:
+    """(label, bar, value) cells padded to `width` in all; None (a failed row) is `-`."""
+    if not bars:
+        return []
+    label_w = max(len(label) for label, _ in bars)
+    values = [f"{v:.{digits}f}" if v is not None else "-" for _, v in bars]
+    value_w = max(len(v) for v in values)
+    room = max(1, width - label_w - value_w - 4)
+    top = max((v for _, v in bars if v is not None), default=0.0)
+    return [
+        (label.ljust(label_w), bar(v or 0.0, top, room).ljust(room), text.rjust(value_w))
+        for (label, v), text in zip(bars, values, strict=True)
+    ]
+
+
+def chart_lines(bars: list[tuple[str, float | None]], width: int, digits: int = 1) -> list[str]:
+    """`label  ██████▍  12.3` lines, as the widget draws them (for tests and logs)."""
+    return ["  ".join(row) for row in chart_rows(bars, width, digits)]
+
+
+class BarChart(Widget):
+    """A titled chart; `set_bars` replaces its rows."""
+
+    DEFAULT_CSS = """
+    BarChart { height: auto; }
+    """
+
+    def __init__(self, title: str, digits: int = 1, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.title = title
+        self.digits = digits
+        self.bars: list[tuple[str, float | None]] = []
+
+    def set_bars(self, bars: list[tuple[str, float | None]]) -> None:
+        self.bars = list(bars)
+        self.refresh(layout=True)
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return 1 + max(1, len(self.bars))
+
+    def render(self) -> Text:
+        text = Text(self.title, style="bold")
+        rows = chart_rows(self.bars, self.content_size.width, self.digits)
+        if not rows:
+            text.append("\n(nothing measured yet)", style="dim")
+        for label, drawn, value in rows:
+            text.append(f"\n{label}  ")
+            text.append(drawn, style="green")
+            text.append(f"  {value}")
+        return text
