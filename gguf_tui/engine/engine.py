@@ -38,6 +38,7 @@ class Engine:
         self._info: ModelInfo | None = None
         self._current: Generation | None = None
         self._states = ConversationStates()  # engine thread only
+        self._loaded: tuple[Path, LoadOptions] | None = None  # to restore after a failed load
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="gguf-tui-engine", daemon=True)
         self._thread.start()
@@ -56,7 +57,9 @@ class Engine:
     ) -> Future[ModelInfo]:
         """Replace the loaded model. The old one is closed first, so its memory is
         free before the new one is read. `progress(fraction)` may return False to
-        cancel; the future then fails with LoadCancelled."""
+        cancel; the future then fails with LoadCancelled. A load that fails or is
+        cancelled puts the previous model back, so a bad choice never leaves you
+        without one."""
         self.stop()
         return self._submit(lambda: self._load(Path(path), options or LoadOptions(), progress))
 
@@ -155,12 +158,26 @@ class Engine:
         return self._model
 
     def _load(self, path: Path, options: LoadOptions, progress: ProgressFn | None) -> ModelInfo:
+        """Free the old model first (two never share memory); if the new one fails
+        or is cancelled, read the old one back (quick: it is in the page cache)."""
+        previous = self._loaded
         self._unload()
-        self._model = LlamaModel.load(path, options, progress)
+        try:
+            self._model = LlamaModel.load(path, options, progress)
+        except EngineError:
+            if previous is not None:
+                try:
+                    self._model = LlamaModel.load(*previous)
+                    self._info, self._loaded = self._model.info, previous
+                except EngineError:
+                    log.exception("could not restore %s", previous[0])
+            raise
         self._info = self._model.info
+        self._loaded = (path, options)
         return self._info
 
     def _unload(self) -> None:
+        self._loaded = None
         model, self._model, self._info = self._model, None, None
         self._states.clear()
         if model is not None:

@@ -305,7 +305,8 @@ class LlamaModel:
             for kind, piece in splitter.feed(chunk):
                 self._emit_piece(gen, kind, piece, text_parts, reasoning_parts)
 
-        lib.llama_perf_context_reset(llm.ctx)
+        to_read = tokens_to_read(llm._input_ids.tolist(), prompt_tokens)
+        decode_started = time.perf_counter()
         reason = LENGTH if sampling.max_tokens and sampling.max_tokens < room else CONTEXT
         n_generated = 0
         first_at = last_at = 0.0
@@ -352,13 +353,12 @@ class LlamaModel:
         for kind, piece in splitter.flush():
             self._emit_piece(gen, kind, piece, text_parts, reasoning_parts)
 
-        perf = lib.llama_perf_context(llm.ctx)
         done = time.perf_counter()
         stats = GenerationStats(
             prompt_tokens=len(prompt_tokens),
-            prompt_tokens_evaluated=int(perf.n_p_eval),
+            prompt_tokens_evaluated=to_read if first_at else 0,
             generated_tokens=n_generated,
-            prompt_seconds=perf.t_p_eval_ms / 1000.0,
+            prompt_seconds=(first_at - decode_started) if first_at else 0.0,
             generation_seconds=(last_at - first_at) if n_generated > 1 else 0.0,
             time_to_first_token=(first_at - started) if first_at else 0.0,
             total_seconds=done - started,
@@ -374,6 +374,23 @@ class LlamaModel:
         else:
             text.append(piece)
             gen.emit(TextDelta(piece))
+
+
+def tokens_to_read(cached: list[int], prompt: list[int]) -> int:
+    """How many prompt tokens `Llama.generate` will process, given what the KV cache holds.
+
+    Mirrors its prefix reuse: a fully cached prompt still replays its last token to
+    get fresh logits. (llama.cpp's perf counters are not reliable here: they are not
+    reset between calls in every build.)
+    """
+    common = 0
+    for a, b in zip(cached, prompt, strict=False):
+        if a != b:
+            break
+        common += 1
+    if common >= len(prompt):
+        common = len(prompt) - 1
+    return len(prompt) - common
 
 
 class _StopMatcher:
