@@ -102,7 +102,8 @@ def list_remote_models(
     client = client or open_client(endpoint)
     url = endpoint.api("models")
     try:
-        response = client.get(url, headers=endpoint.headers())
+        timeout = httpx2.Timeout(LIST_TIMEOUT, connect=endpoint.connect_timeout)
+        response = client.get(url, headers=endpoint.headers(), timeout=timeout)
     except httpx2.ConnectTimeout as exc:
         raise connect_error(endpoint, exc, timed_out=True) from None
     except httpx2.ConnectError as exc:

@@ -272,12 +272,12 @@ def _read(
             try:
                 chunk = json.loads(data)
             except ValueError:
-                log.warning("%s sent a chunk that is not JSON: %.200s", endpoint.url, data)
-                continue
-            if not isinstance(chunk, dict):
-                continue
-            if event.event == "error" or chunk.get("error"):
+                chunk = None
+            if event.event == "error" or (isinstance(chunk, dict) and chunk.get("error")):
                 detail = server_message(data) or "no reason given"
                 raise RemoteError(f"{endpoint.label} reported an error while answering: {detail}")
-            reply.feed(chunk)
+            if isinstance(chunk, dict):
+                reply.feed(chunk)
+            else:
+                log.warning("%s sent a chunk that is not a JSON object: %.200s", endpoint.url, data)
     return reply.finish_reason is not None  # some servers end without [DONE]
