@@ -80,7 +80,9 @@ def _entry(endpoint: Endpoint, item: dict) -> RemoteModel | None:
     model_id = item.get("id") or item.get("model") or item.get("name")
     if not isinstance(model_id, str) or not model_id:
         return None
-    meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
+    meta = item.get("meta")
+    if not isinstance(meta, dict):  # llama-server's extra facts, when present
+        meta = {}
     return RemoteModel(
         endpoint=endpoint,
         id=model_id,
