@@ -242,6 +242,9 @@ def make_backend(args: argparse.Namespace, ctx: Context, endpoint, err: TextIO |
     """A backend with its model ready: a RemoteEngine on `endpoint` (from
     `choose_server`), else the local Engine with MODEL loaded. Returns (backend, info);
     the caller closes the backend."""
+    from gguf_tui.engine import Backend
+
+    backend: Backend
     if endpoint is not None:
         from gguf_tui.engine.remote import RemoteEngine
 
