@@ -93,8 +93,11 @@ def test_stop_while_the_server_is_still_reading_the_prompt_is_immediate(fake):
     fake.replies.append(Reply(first_byte_delay=30))
     with connect(fake) as eng:
         gen = eng.chat([{"role": "user", "content": "Hi"}])
-        time.sleep(0.2)  # the request is out and waiting for its first byte
-        asked = time.monotonic()
+        deadline = time.monotonic() + 5
+        while not any(r["path"] == "/v1/chat/completions" for r in fake.requests):
+            assert time.monotonic() < deadline, "the request never reached the server"
+            time.sleep(0.01)
+        asked = time.monotonic()  # the server has the request and is "reading the prompt"
         gen.stop()
         outcome = gen.result(5)
         assert time.monotonic() - asked < 1.0
