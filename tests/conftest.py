@@ -19,6 +19,9 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("GGUF_TUI_DATA_DIR", str(home / "data"))
     monkeypatch.setenv("GGUF_TUI_CONFIG_DIR", str(home / "config"))
+    # The developer's own Hugging Face cache must not leak into scans.
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf" / "hub"))
 
 
 @pytest.fixture(scope="session")

@@ -80,6 +80,45 @@ CHAT_ACTIONS: tuple[KeyAction, ...] = (
         show=False,
     ),
     KeyAction("pick_model", "ctrl+o", "pick_model", "Model", "Choose the model"),
+    KeyAction(
+        "switch_quant",
+        "f3",
+        "switch_quant",
+        "Quant",
+        "Switch to another quantization of this model, keeping the conversation",
+    ),
+    KeyAction(
+        "compare",
+        "ctrl+k",
+        "compare",
+        "Compare",
+        "Answer the last message again with another quantization, side by side",
+        show=False,
+    ),
+    KeyAction(
+        "load_conversation_model",
+        "ctrl+l",
+        "load_conversation_model",
+        "Its model",
+        "Load the model that last answered this conversation",
+        show=False,
+    ),
+    KeyAction(
+        "settings",
+        "ctrl+comma,f10",
+        "settings",
+        "Settings",
+        "Edit the settings (config.toml)",
+        show=False,
+    ),
+    KeyAction(
+        "conversation_settings",
+        "f4",
+        "conversation_settings",
+        "Chat settings",
+        "This conversation's own system prompt, sampling and context size",
+        show=False,
+    ),
 )
 
 # Keys of the prompt itself (not remappable through the table above).

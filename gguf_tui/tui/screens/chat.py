@@ -90,6 +90,14 @@ class ChatScreen(Screen):
             self.app.offer_conversation_model(conversation_id)
             self._count_context()
 
+    def after_model_change(self) -> None:
+        """A new model is loaded: re-read the open conversation into its context now,
+        so the next answer does not pay the whole prompt cost at once."""
+        self.status.set_model(self.app.engine.info)
+        self._count_context()
+        if self.conversation_id is not None and self.app.engine.info is not None:
+            self.app.engine.prefill(self.model_messages(), cache_key=self.conversation_id)
+
     def _count_context(self) -> None:
         """Show how much of the window the open conversation fills (counted by the engine)."""
         if self.app.engine.info is not None and self.conversation_id is not None:
@@ -216,7 +224,9 @@ class ChatScreen(Screen):
 
     # -- actions -----------------------------------------------------------------------------
     async def action_stop(self) -> None:
-        if self.reply is not None:
+        if self.app.cancel_load():
+            self.notify("Cancelling the load …")
+        elif self.reply is not None:
             self.reply.gen.stop()
         elif self._editing_id is not None:
             self._editing_id = None
@@ -309,6 +319,22 @@ class ChatScreen(Screen):
 
     def action_pick_model(self) -> None:
         self.app.action_pick_model()
+
+    def action_switch_quant(self) -> None:
+        if self.app.engine.info is None:
+            self.app.action_pick_model()
+            return
+        from gguf_tui.tui.screens.quant_switcher import QuantSwitcher
+
+        def chosen(choice) -> None:
+            if choice is not None:
+                self.app.switch_to(choice)
+
+        self.app.push_screen(QuantSwitcher(), chosen)
+
+    async def action_load_conversation_model(self) -> None:
+        if self.conversation_id is not None:
+            await self.app.load_conversation_model(self.conversation_id)
 
     @on(ConversationList.DeleteRequested)
     def _delete_requested(self, event: ConversationList.DeleteRequested) -> None:

@@ -69,20 +69,25 @@ class LocalModels(Vertical):
         self.shown: list[ModelFile] = []
         self.sort = "name"
         self.current_path: str | None = None
+        self._scanned = False
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="Type to filter · ↑↓ to move · enter to load", id="local-filter")
         yield DataTable(id="local-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="local-detail", markup=False)
 
-    def on_mount(self) -> None:
+    def _table(self) -> DataTable:
+        """The table, with its columns (the scan may finish before this widget's on_mount)."""
         table = self.query_one(DataTable)
-        table.add_columns("model", "quant", "bits/w", "size", "context", "template", "status")
+        if not table.columns:
+            table.add_columns("model", "quant", "bits/w", "size", "context", "template", "status")
+        return table
 
     def set_models(self, models: list[ModelFile], current: str | None = None) -> None:
         self.models = models
         self.current_path = current
-        self.refresh_table()
+        self._scanned = True
+        self.call_after_refresh(self.refresh_table)  # the table sizes its columns once laid out
 
     @property
     def filter_text(self) -> str:
@@ -94,7 +99,7 @@ class LocalModels(Vertical):
             (m for m in self.models if all(w in _haystack(m) for w in words)),
             key=_sort_key(self.sort),
         )
-        table = self.query_one(DataTable)
+        table = self._table()
         table.clear()
         if not self.models:
             for repo, quant, about in STARTERS:
@@ -146,7 +151,8 @@ class LocalModels(Vertical):
 
     @on(Input.Changed, "#local-filter")
     def _filter(self) -> None:
-        self.refresh_table()
+        if self._scanned:
+            self.refresh_table()
 
     def on_key(self, event) -> None:
         """Arrow keys in the filter box move the table, so typing and picking flow."""

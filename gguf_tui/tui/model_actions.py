@@ -1,0 +1,214 @@
+"""What the app does with models: load with progress, download, switch quantization.
+
+A mixin of `GgufTuiApp`, kept apart so app.py stays about the app's shape. Every
+load goes through `load_model`: it stops the answer being written, shows progress
+on the status line, can be cancelled with escape (the engine then puts the
+previous model back), and reads the open conversation back into the new model's
+context so the next answer does not pay the whole prompt at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gguf_tui.config import save_config
+from gguf_tui.engine import EngineError, LoadCancelled, LoadOptions, ModelInfo
+from gguf_tui.models.catalog import ModelFile
+from gguf_tui.tui.downloads import CANCELLED, DONE, FAILED, DownloadTask, run_download
+
+if TYPE_CHECKING:
+    from gguf_tui.tui.app import GgufTuiApp
+    from gguf_tui.tui.screens.quant_switcher import QuantChoice
+
+
+class ModelActions:
+    """Mixed into GgufTuiApp; `self` is the app."""
+
+    loading: bool
+    load_progress: float
+    last_load_error: str
+    downloads: list[DownloadTask]
+    _cancel_load: threading.Event | None = None
+
+    # -- loading ----------------------------------------------------------------------------
+    async def load_model(
+        self: GgufTuiApp, path: Path, options: LoadOptions | None = None
+    ) -> ModelInfo | None:
+        """Load on the engine thread while the UI shows progress; None when it failed
+        (the previous model, if any, is then still loaded)."""
+        try:
+            screen = self.chat_screen
+        except LookupError:
+            screen = None
+        status = screen.status if screen is not None else None
+        if screen is not None:
+            await screen.finish_reply()
+        self.loading = True
+        self.load_progress = 0.0
+        self.last_load_error = ""
+        cancel = self._cancel_load = threading.Event()
+        started = time.monotonic()
+
+        def progress(fraction: float) -> bool:
+            self.load_progress = fraction
+            return not cancel.is_set()
+
+        def tick() -> None:
+            if status is not None:
+                status.state = (
+                    f"loading {path.name} {self.load_progress:.0%} "
+                    f"· {time.monotonic() - started:.1f} s (escape cancels)"
+                )
+
+        timer = self.set_interval(0.1, tick)
+        tick()
+        try:
+            info = await asyncio.wrap_future(
+                self.engine.load(path, options or self.load_options, progress)
+            )
+        except LoadCancelled:
+            self.last_load_error = "loading was cancelled"
+            kept = self.engine.info
+            self.notify(
+                f"Cancelled; still using {kept.label}." if kept else "Cancelled.", title="Model"
+            )
+            info = None
+        except EngineError as exc:
+            self.last_load_error = str(exc)
+            self.notify(str(exc), title="Cannot load the model", severity="error", timeout=15)
+            info = None
+        finally:
+            timer.stop()
+            self.loading = False
+            self._cancel_load = None
+        if status is not None:
+            status.set_model(self.engine.info)
+            status.state = "idle"
+        if info is not None:
+            for note in info.notes:
+                self.notify(note, title="Model", timeout=10)
+            self.notify(f"Loaded {info.label} in {info.load_seconds:.1f} s.", timeout=4)
+            if not info.server:  # a server's model id is no file to open next time
+                self.remember_model(path)
+            if screen is not None:
+                screen.after_model_change()
+        return info
+
+    def cancel_load(self) -> bool:
+        """Escape while a model loads: stop, and keep the previous model."""
+        if self._cancel_load is None:
+            return False
+        self._cancel_load.set()
+        return True
+
+    def remember_model(self: GgufTuiApp, path: Path) -> None:
+        """The last model used is the default next time."""
+        if self.config.broken:
+            return
+        self.config.settings.default_model = str(path)
+        try:
+            save_config(self.config)
+        except OSError as exc:
+            self.notify(f"Cannot save the settings: {exc}", severity="warning")
+
+    # -- choosing ------------------------------------------------------------------------------
+    def action_pick_model(self: GgufTuiApp, tab: str = "local") -> None:
+        from gguf_tui.tui.screens.picker import ModelPicker
+
+        if not any(isinstance(s, ModelPicker) for s in self.screen_stack):
+            self.push_screen(ModelPicker(tab))
+
+    def scan_models(self: GgufTuiApp) -> list[ModelFile]:
+        """Every model in the model folders and the Hugging Face cache (blocking)."""
+        from gguf_tui.models.catalog import default_dirs, scan
+
+        dirs = default_dirs(
+            self.paths.models_dir, self.config.settings.model_dirs, self.extra_model_dirs
+        )
+        return scan(dirs, cache_file=self.paths.scan_cache)
+
+    def find_model_file(self: GgufTuiApp, file_name: str) -> Path | None:
+        """A model on disk with this file name (what messages record), if there is one."""
+        for model in self.scan_models():
+            if model.path.name == file_name and model.usable:
+                return model.path
+        return None
+
+    def offer_conversation_model(self: GgufTuiApp, conversation_id: int) -> None:
+        conv = self.store.get_conversation(conversation_id)
+        info = self.engine.info
+        if conv is None or not conv.model_file or (info and info.model_file == conv.model_file):
+            return
+        self.notify(
+            f"This conversation was last answered by {conv.model_file}"
+            f"{f' ({conv.quant})' if conv.quant else ''}. Press ctrl+l to load it.",
+            timeout=8,
+        )
+
+    async def load_conversation_model(self: GgufTuiApp, conversation_id: int) -> None:
+        conv = self.store.get_conversation(conversation_id)
+        if conv is None or not conv.model_file:
+            return
+        path = await asyncio.get_running_loop().run_in_executor(
+            None, self.find_model_file, conv.model_file
+        )
+        if path is None:
+            self.notify(
+                f"{conv.model_file} is not in your model folders any more.", severity="warning"
+            )
+            return
+        await self.load_model(path)
+
+    def switch_to(self: GgufTuiApp, choice: QuantChoice) -> None:
+        """Switch quantization, downloading it first when it is not on disk yet."""
+        if choice.path is not None:
+            self.run_worker(self.load_model(choice.path), exclusive=True, group="load")
+        elif choice.remote is not None:
+            q = choice.remote
+            self.start_download(DownloadTask(q.repo_id, q.quant, q.filenames), load=True)
+            self.notify(f"Downloading {q.spec}; the switch happens when it is done.")
+
+    # -- downloads --------------------------------------------------------------------------------
+    @property
+    def current_download(self) -> DownloadTask | None:
+        return self.downloads[-1] if self.downloads else None
+
+    def start_download(self: GgufTuiApp, task: DownloadTask, load: bool = True) -> None:
+        """Download in a thread; the app stays usable, and loads the model when asked."""
+        active = self.current_download
+        if active is not None and active.active:
+            self.notify(
+                f"Wait for {active.label} to finish (ctrl+x in the picker cancels it).",
+                severity="warning",
+            )
+            return
+        self.downloads.append(task)
+        self.run_worker(self._download(task, load), group="download")
+
+    async def _download(self: GgufTuiApp, task: DownloadTask, load: bool) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, run_download, task)
+        if task.state == DONE and task.path is not None:
+            self.notify(task.describe(), title="Download")
+            if load:
+                info = await self.load_model(task.path)
+                if info is not None:
+                    from gguf_tui.tui.screens.picker import ModelPicker
+
+                    if isinstance(self.screen, ModelPicker):
+                        self.screen.dismiss(info)
+        elif task.state == FAILED:
+            self.notify(task.error, title="Download failed", severity="error", timeout=15)
+        elif task.state == CANCELLED:
+            self.notify(f"Download of {task.label} cancelled.", title="Download")
+
+    def _show_download_status(self: GgufTuiApp) -> None:
+        task = self.current_download
+        try:
+            status = self.chat_screen.status
+        except LookupError:
+            return
+        status.detail = task.describe() if task is not None and task.active else ""

@@ -1,0 +1,150 @@
+"""Choose another quantization of the model in use (`f3`, and "Answer again with…").
+
+Lists every sibling on disk and, for a model from the Hugging Face cache, every
+quantization its repository offers, with size, bits per weight and whether it
+fits in memory. The current one is marked. Returns the choice; the caller
+switches (and downloads first when the choice is not on disk).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Label, Static
+
+from gguf_tui.models.catalog import ModelFile
+from gguf_tui.models.hub import RemoteQuant
+from gguf_tui.models.units import format_bytes
+from gguf_tui.tui.widgets.local_models import TABLE_MOVES
+
+
+@dataclass(frozen=True, slots=True)
+class QuantChoice:
+    """One row: a file on disk, or a quantization still to download."""
+
+    quant: str
+    size: int
+    bits_per_weight: float | None
+    fit: str  # "fits" / "tight" / "too big" / ""
+    path: Path | None = None  # on disk
+    remote: RemoteQuant | None = None  # to download
+
+    @property
+    def on_disk(self) -> bool:
+        return self.path is not None
+
+
+def merge_choices(local: list[ModelFile], remote: list[RemoteQuant]) -> list[QuantChoice]:
+    """Files on disk first-class; a repository's quantization only where none is on disk."""
+    choices = [QuantChoice(m.quant, m.file_size, m.bits_per_weight, "", path=m.path) for m in local]
+    have = {c.quant.upper() for c in choices}
+    for q in remote:
+        if q.quant.upper() not in have and not q.missing_shards:
+            fit = q.memory.label if q.memory else ""
+            choices.append(QuantChoice(q.quant, q.size, q.bits_per_weight, fit, remote=q))
+    return sorted(choices, key=lambda c: (c.bits_per_weight or 99, c.size))
+
+
+class QuantSwitcher(ModalScreen[QuantChoice | None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, title: str = "Switch quantization") -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.choices: list[QuantChoice] = []
+        self.shown: list[QuantChoice] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog switcher"):
+            yield Label(self.title_text, markup=False)
+            yield Input(placeholder="Type to filter · enter to choose", id="quant-filter")
+            yield DataTable(id="quant-table", cursor_type="row", zebra_stripes=True)
+            yield Static("Looking for other quantizations …", id="quant-detail", markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("", "quant", "size", "bits/w", "memory", "where")
+        self.query_one(Input).focus()
+        self.find_siblings()
+
+    @work(thread=True, exclusive=True)
+    def find_siblings(self) -> None:
+        from gguf_tui.models.catalog import siblings_of
+
+        app = self.app
+        info = app.engine.info
+        if info is None:
+            app.call_from_thread(self._say, "No model is loaded.")
+            return
+        models = app.scan_models()
+        current = next((m for m in models if m.path == info.path), None)
+        local = siblings_of(current, models) if current else []
+        app.call_from_thread(self._show, merge_choices(local, []))
+        if current is not None and current.repo_id:
+            remote = self._remote(current.repo_id)
+            app.call_from_thread(self._show, merge_choices(local, remote))
+
+    def _remote(self, repo_id: str) -> list[RemoteQuant]:
+        from gguf_tui.models.hub import list_quants
+        from gguf_tui.models.hub_errors import HubError
+
+        try:
+            return list_quants(repo_id, n_ctx=self.app.load_options.n_ctx or 4096)
+        except HubError as exc:  # offline is normal: show what is on disk
+            self.app.call_from_thread(self._say, f"Only files on disk ({exc})")
+            return []
+
+    def _say(self, text: str) -> None:
+        self.query_one("#quant-detail", Static).update(text)
+
+    def _show(self, choices: list[QuantChoice]) -> None:
+        self.choices = choices
+        self._refresh()
+        on_disk = sum(c.on_disk for c in choices)
+        self._say(f"{on_disk} on disk, {len(choices) - on_disk} to download · ● is in use")
+
+    def _refresh(self) -> None:
+        info = self.app.engine.info
+        words = self.query_one(Input).value.lower().split()
+        self.shown = [c for c in self.choices if all(w in c.quant.lower() for w in words)]
+        table = self.query_one(DataTable)
+        table.clear()
+        for c in self.shown:
+            current = info is not None and c.path == info.path
+            where = "on disk" if c.on_disk else Content.styled("download", "$warning")
+            table.add_row(
+                "●" if current else "",
+                c.quant,
+                format_bytes(c.size),
+                f"{c.bits_per_weight:.2f}" if c.bits_per_weight else "",
+                c.fit,
+                where,
+            )
+
+    @on(Input.Changed)
+    def _filter(self) -> None:
+        self._refresh()
+
+    @on(Input.Submitted)
+    def _submit(self) -> None:
+        self._choose(self.query_one(DataTable).cursor_row)
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self._choose(event.cursor_row)
+
+    def _choose(self, row: int) -> None:
+        if 0 <= row < len(self.shown):
+            self.dismiss(self.shown[row])
+
+    def on_key(self, event) -> None:
+        if event.key in TABLE_MOVES and self.query_one(Input).has_focus:
+            event.stop()
+            getattr(self.query_one(DataTable), f"action_{TABLE_MOVES[event.key]}")()
