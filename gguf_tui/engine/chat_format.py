@@ -8,7 +8,8 @@ instead and the choice is reported. The user can always override it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 TEMPLATE = "template"  # the GGUF's own tokenizer.chat_template
@@ -90,16 +91,22 @@ def choose_chat_format(
     if override:
         name = override.strip().lower()
         if name in ("template", "gguf", GGUF_TEMPLATE_NAME):
-            if not metadata.get("tokenizer.chat_template"):
+            if not own_template(metadata):
                 raise ChatFormatError("this model has no chat template of its own")
             return ChatFormatChoice(GGUF_TEMPLATE_NAME, OVERRIDE)
         if name not in KNOWN_FORMATS:
             known = ", ".join(sorted(KNOWN_FORMATS))
             raise ChatFormatError(f"unknown chat format '{override}'; known formats: {known}")
         return ChatFormatChoice(name, OVERRIDE)
-    if metadata.get("tokenizer.chat_template"):
+    if own_template(metadata):
         return ChatFormatChoice(GGUF_TEMPLATE_NAME, TEMPLATE)
     return ChatFormatChoice(format_for_architecture(metadata), ARCHITECTURE)
+
+
+def own_template(metadata: dict[str, object]) -> str | None:
+    """The GGUF's chat template; a value that is not text counts as none."""
+    template = metadata.get("tokenizer.chat_template")
+    return template if isinstance(template, str) and template.strip() else None
 
 
 def format_for_architecture(metadata: dict[str, object]) -> str:
@@ -153,12 +160,20 @@ def make_renderer(
         return RenderedPrompt(result.prompt, tuple(s for s in stop if s), result.added_special)
 
     if choice.name == GGUF_TEMPLATE_NAME:
-        formatter = lcf.Jinja2ChatFormatter(
-            template=str(metadata["tokenizer.chat_template"]),
-            eos_token=eos_token,
-            bos_token=bos_token,
-        )
-        return lambda messages: as_rendered(formatter(messages=messages))
+        try:
+            formatter = lcf.Jinja2ChatFormatter(
+                template=own_template(metadata) or "", eos_token=eos_token, bos_token=bos_token
+            )
+        except Exception as exc:
+            raise template_failure(exc) from None
+
+        def render(messages: list[dict[str, str]]) -> RenderedPrompt:
+            try:
+                return as_rendered(formatter(messages=messages))
+            except Exception as exc:  # the template is code from the file: any error
+                raise template_failure(exc) from None
+
+        return render
 
     function = getattr(lcf, KNOWN_FORMATS[choice.name])
     if choice.name == "gemma":
@@ -173,3 +188,61 @@ def opens_reasoning(template: str | None) -> bool:
         return False
     tail = template.rsplit("add_generation_prompt", 1)[-1]
     return "<think>" in tail and "</think>" not in tail
+
+
+def check_template(metadata: dict[str, object]) -> None:
+    """Compile the model's template and render one message with it, in Jinja's sandbox,
+    before the model is loaded: a template that reaches for Python internals (as in
+    CVE-2024-34359) or does not compile is refused with a reason, not a traceback."""
+    from jinja2.exceptions import SecurityError, TemplateSyntaxError
+
+    try:
+        render = make_renderer(ChatFormatChoice(GGUF_TEMPLATE_NAME, TEMPLATE), metadata, "", "")
+        render([{"role": "user", "content": "Hello"}])
+    except ChatFormatError as exc:
+        if isinstance(exc.__context__, SecurityError | TemplateSyntaxError):
+            raise
+        # Anything else (raise_exception, an undefined name) may be the template being
+        # particular about conversations: it is reported when one is rendered.
+
+
+def template_failure(exc: Exception) -> ChatFormatError:
+    """A plain sentence for an error raised while compiling or rendering a template."""
+    from jinja2.exceptions import SecurityError, TemplateError
+
+    reason = str(exc).strip().rstrip(".")
+    if isinstance(exc, SecurityError):
+        what = f"the model's chat template tried to reach Python internals: blocked ({reason})"
+    elif isinstance(exc, TemplateError):
+        what = f"the model's chat template is broken ({reason})"
+    elif isinstance(exc, ValueError):  # the template's own raise_exception()
+        what = f"the model's chat template refused this conversation: {reason}"
+    else:
+        what = f"the model's chat template failed ({type(exc).__name__}: {reason})"
+    error = ChatFormatError(f"{what}. Use another prompt format with --chat-format (e.g. chatml)")
+    error.__context__ = exc
+    return error
+
+
+@contextlib.contextmanager
+def no_builtin_handlers() -> Iterator[None]:
+    """Keep `Llama()` from compiling the file's chat templates into handlers.
+
+    This app renders prompts itself (above), so those handlers are never used, and a
+    template that does not compile would make the whole load fail, --chat-format or not.
+    """
+    from llama_cpp import llama_chat_format as lcf
+
+    class Unused:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def to_chat_handler(self) -> None:
+            return None
+
+    original = lcf.Jinja2ChatFormatter
+    lcf.Jinja2ChatFormatter = Unused  # type: ignore[misc, assignment]
+    try:
+        yield
+    finally:
+        lcf.Jinja2ChatFormatter = original  # type: ignore[misc]

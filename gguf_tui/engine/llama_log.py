@@ -75,6 +75,17 @@ def take_recent_errors() -> list[str]:
     return lines
 
 
+def failure_reason(lines: list[str]) -> str:
+    """Why a load failed, from llama.cpp's last warning and error lines: its loader says
+    it after "error loading model:"; the GGUF reader's lines name the corrupt field."""
+    for line in reversed(lines):
+        if "error loading model:" in line and "failed to load model from" not in line:
+            return line.split("error loading model:", 1)[1].strip()
+    specific = [line for line in lines if "failed to load model" not in line]
+    reasons = [line.split(": ", 1)[-1].strip() for line in specific[-2:]]
+    return "; ".join(r for r in reasons if r)
+
+
 class StreamToLog:
     """A file-like object for llama-cpp-python's own `print(file=sys.stderr)` calls."""
 

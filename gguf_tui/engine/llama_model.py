@@ -19,10 +19,13 @@ from typing import Any
 
 from gguf_tui.engine import llama_log
 from gguf_tui.engine.chat_format import (
+    GGUF_TEMPLATE_NAME,
     ChatFormatError,
     RenderedPrompt,
+    check_template,
     choose_chat_format,
     make_renderer,
+    no_builtin_handlers,
 )
 from gguf_tui.engine.context import ContextOverflowError, fit_messages, reply_reserve
 from gguf_tui.engine.events import (
@@ -125,6 +128,8 @@ class LlamaModel:
         n_ctx = effective_n_ctx(options.n_ctx, n_ctx_train)
         try:
             choice = choose_chat_format(meta, options.chat_format)
+            if choice.name == GGUF_TEMPLATE_NAME:
+                check_template(meta)
         except ChatFormatError as exc:
             raise EngineError(str(exc)) from None
 
@@ -146,6 +151,7 @@ class LlamaModel:
         try:
             with (
                 _load_progress(lib, report),
+                no_builtin_handlers(),
                 llama_log.capture(lines),
                 contextlib.redirect_stderr(sink),
                 contextlib.redirect_stdout(sink),
@@ -162,7 +168,7 @@ class LlamaModel:
         except Exception as exc:
             if cancelled:
                 raise LoadCancelled("loading was cancelled") from None
-            detail = "; ".join(llama_log.take_recent_errors()[-2:]) or str(exc)
+            detail = llama_log.failure_reason(llama_log.take_recent_errors()) or str(exc)
             raise EngineError(f"llama.cpp could not load {path.name}: {detail}") from None
         llm.verbose = False  # from here on llama-cpp-python would print to stderr
 
@@ -214,7 +220,10 @@ class LlamaModel:
 
     # -- prompts -------------------------------------------------------------------------
     def tokenize_chat(self, messages: list[dict[str, str]]) -> tuple[list[int], RenderedPrompt]:
-        rendered = self._render(messages)
+        try:
+            rendered = self._render(messages)
+        except ChatFormatError as exc:
+            raise EngineError(str(exc)) from None
         tokens = self.llm.tokenize(
             rendered.text.encode("utf-8"), add_bos=not rendered.added_special, special=True
         )

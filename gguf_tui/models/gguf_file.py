@@ -9,6 +9,7 @@ array bodies, keeping only small string arrays.
 
 from __future__ import annotations
 
+import math
 import mmap
 import re
 import struct
@@ -76,10 +77,21 @@ GGML_TYPE_SIZES: dict[int, tuple[int, int]] = {
 # Maximum sizes we accept before calling a file hostile rather than big.
 _MAX_STRING = 64 * 1024 * 1024
 _MAX_COUNT = 1 << 34
+# ggml's own limits (GGML_MAX_DIMS, GGML_MAX_NAME): beyond them llama.cpp refuses the file.
+MAX_DIMS = 4
+MAX_NAME = 64
+_TOKENS = "tokenizer.ggml.tokens"
 
 
 class GGUFError(Exception):
     """The file is not a usable GGUF; the message says why in plain words."""
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """A name read from a file, safe to put in a one-line message: control characters
+    escaped (a corrupt header yields binary garbage), at most `limit` characters."""
+    safe = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text[: limit + 1])
+    return safe if len(safe) <= limit else safe[: limit - 1] + "…"
 
 
 @dataclass(slots=True)
@@ -116,6 +128,7 @@ class GGUFHeader:
     tensors: list[TensorInfo] = field(default_factory=list)
     data_offset: int = 0
     file_size: int = 0
+    alignment: int = 32  # of the tensor data (general.alignment)
 
     @property
     def n_params(self) -> int:
@@ -169,17 +182,35 @@ class _Cursor:
         self.need(n)
         self.pos += n
 
+    def skip_tokens(self, count: int) -> None:
+        """Step over the vocabulary, checking that no token appears twice: llama.cpp
+        aborts the whole process on such a file (GGML_ASSERT in its vocabulary loader)."""
+        seen: dict[bytes, int] = {}
+        for i in range(count):
+            start = self.pos + 8
+            self.skip_string()
+            text = bytes(self.buf[start : self.pos]) or f"[EMPTY_{i}]".encode()
+            if (first := seen.setdefault(text, i)) != i:
+                token = shown(text.decode("utf-8", errors="replace"))
+                raise GGUFError(
+                    f"the vocabulary lists the token '{token}' twice (ids {first} and {i}): "
+                    "the file is corrupt"
+                )
+
 
 def _read_value(cur: _Cursor, vtype: int, key: str, lengths: dict[str, int]) -> Any:
     if vtype in _SCALARS:
-        return cur.unpack(_SCALARS[vtype])
+        value = cur.unpack(_SCALARS[vtype])
+        if isinstance(value, float) and not math.isfinite(value):
+            raise GGUFError(f"metadata key '{shown(key)}' is {value}: the header is corrupt")
+        return value
     if vtype == _STRING:
         return cur.string()
     if vtype == _ARRAY:
         itype = cur.unpack("I")
         count = cur.unpack("Q")
         if count > _MAX_COUNT:
-            raise GGUFError(f"metadata array '{key}' claims {count:,} items: the header is corrupt")
+            raise GGUFError(f"metadata array '{shown(key)}' claims {count:,} items: corrupt")
         lengths[key] = count
         if itype in _SCALARS:
             width = struct.calcsize("<" + _SCALARS[itype])
@@ -189,15 +220,21 @@ def _read_value(cur: _Cursor, vtype: int, key: str, lengths: dict[str, int]) -> 
             cur.pos += width * count
             return None
         if itype == _STRING:
+            if key == _TOKENS:
+                start = cur.pos
+                cur.skip_tokens(count)
+                if count > _KEEP_ARRAY_ITEMS:
+                    return None
+                cur.pos = start
             if count <= _KEEP_ARRAY_ITEMS:
                 return [cur.string() for _ in range(count)]
             for _ in range(count):
                 cur.skip_string()
             return None
         if itype == _ARRAY:
-            raise GGUFError(f"metadata array '{key}' nests arrays, which GGUF does not allow")
-        raise GGUFError(f"metadata array '{key}' has an unknown item type {itype}")
-    raise GGUFError(f"metadata key '{key}' has an unknown value type {vtype}")
+            raise GGUFError(f"metadata array '{shown(key)}' nests arrays, which GGUF forbids")
+        raise GGUFError(f"metadata array '{shown(key)}' has an unknown item type {itype}")
+    raise GGUFError(f"metadata key '{shown(key)}' has an unknown value type {vtype}")
 
 
 def check_magic(path: Path) -> None:
@@ -242,6 +279,10 @@ def read_header(path: str | Path, *, tensors: bool = True) -> GGUFHeader:
         raise GGUFError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (struct.error, ValueError, OverflowError, MemoryError) as exc:
         raise GGUFError(f"{path.name} has a corrupt header ({exc})") from None
+    except GGUFError as exc:
+        if path.name in str(exc):
+            raise
+        raise GGUFError(f"{path.name}: {exc}") from None
 
 
 def _parse(path: Path, buf: Any, size: int, with_tensors: bool) -> GGUFHeader:
@@ -256,26 +297,36 @@ def _parse(path: Path, buf: Any, size: int, with_tensors: bool) -> GGUFHeader:
         raise GGUFError(f"{path.name} claims {n_tensors:,} tensors and {n_kv:,} keys: corrupt")
     metadata: dict[str, Any] = {}
     lengths: dict[str, int] = {}
+    types: dict[str, int] = {}
     for _ in range(n_kv):
         key = cur.string()
-        vtype = cur.unpack("I")
+        if key in types:
+            raise GGUFError(f"{path.name} lists the metadata key '{shown(key)}' twice: corrupt")
+        types[key] = vtype = cur.unpack("I")
         value = _read_value(cur, vtype, key, lengths)
         if value is not None:
             metadata[key] = value
     header = GGUFHeader(path, version, metadata, lengths, file_size=size)
+    if "general.alignment" in types:
+        alignment = metadata["general.alignment"]
+        if types["general.alignment"] != 4 or alignment <= 0 or alignment & (alignment - 1):
+            raise GGUFError(f"{path.name} has general.alignment {alignment!r}: corrupt")
+        header.alignment = alignment
     if not with_tensors:
         return header
+    names: set[str] = set()
     for _ in range(n_tensors):
         name = cur.string()
+        if len(name.encode()) >= MAX_NAME or name in names:
+            what = "a duplicate name" if name in names else "a name that is too long"
+            raise GGUFError(f"{path.name} has {what} in its tensor table: '{shown(name)}'")
+        names.add(name)
         n_dims = cur.unpack("I")
-        if n_dims > 8:
-            raise GGUFError(f"tensor '{name}' claims {n_dims} dimensions: corrupt")
+        if n_dims > MAX_DIMS:
+            raise GGUFError(f"tensor '{shown(name)}' claims {n_dims} dimensions: corrupt")
         shape = tuple(cur.unpack("Q") for _ in range(n_dims))
         header.tensors.append(TensorInfo(name, shape, cur.unpack("I"), cur.unpack("Q")))
-    alignment = metadata.get("general.alignment", 32)
-    if not isinstance(alignment, int) or alignment <= 0:
-        alignment = 32
-    header.data_offset = (cur.pos + alignment - 1) // alignment * alignment
+    header.data_offset = (cur.pos + header.alignment - 1) // header.alignment * header.alignment
     return header
 
 
@@ -333,8 +384,12 @@ def check_loadable(path: str | Path) -> GGUFHeader:
     missing = [p.name for p in shards if not p.exists()]
     if missing:
         raise GGUFError(f"{path.name} is one shard of a split model; missing: {', '.join(missing)}")
+    from gguf_tui.models.gguf_checks import check_model, check_tensor_table
+
     headers = [read_header(p) for p in shards]
+    check_model(headers[0])
     for shard in headers:
+        check_tensor_table(shard)
         end = shard.data_end
         if end is not None and end > shard.file_size:
             have = shard.file_size

@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from gguf_tui.models.gguf_checks import check_model, check_tensor_table
 from gguf_tui.models.gguf_file import GGUFError, read_header
 from gguf_tui.models.memory import kv_bytes_per_token
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: files llama.cpp would abort on are summarized as broken
 
 
 @dataclass(slots=True)
@@ -45,6 +46,9 @@ def summarize(path: Path, size: int, mtime_ns: int) -> FileSummary:
     """Read one file's header; a broken file gives a summary with `error` set, never raises."""
     try:
         header = read_header(path)
+        check_tensor_table(header)
+        if not header.get("split.no"):  # later shards carry no hyperparameters
+            check_model(header)
     except GGUFError as exc:
         return FileSummary(size, mtime_ns, error=str(exc))
     end = header.data_end
