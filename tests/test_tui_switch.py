@@ -87,3 +87,65 @@ async def test_escape_cancels_a_switch_and_keeps_the_old_model(ladder, tmp_path)
         await type_and_send(pilot, "Hello?")
         await wait_idle(pilot)
         assert app.store.messages(app.chat_screen.conversation_id)[-1].quant == "Q4_K_M"
+
+
+async def test_compare_two_quantizations_on_one_prompt(ladder, tmp_path):
+    app = make_app(
+        tmp_path,
+        model_path=ladder["Q4_K_M"],
+        sampling=Sampling(temperature=0.7, max_tokens=24),
+        extra_model_dirs=[str(ladder["Q4_K_M"].parent)],
+    )
+    async with app.run_test(size=(130, 40)) as pilot:
+        await wait_until(pilot, lambda: app.engine.info is not None, 60, "the first model")
+        await type_and_send(pilot, "Name a famous painter.")
+        await wait_idle(pilot)
+        cid = app.chat_screen.conversation_id
+        original = app.store.messages(cid)[-1]
+        assert original.stats["seed"] is not None  # recorded, so it can be replayed
+
+        await pilot.press("ctrl+k")
+        await wait_until(pilot, lambda: switcher_open(app) and app.screen.choices)
+        app.screen.query_one("#quant-filter").value = "q8_0"
+        await wait_until(pilot, lambda: len(app.screen.shown) == 1)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "CompareScreen")
+        compare = app.screen
+        await wait_until(pilot, lambda: compare.new_answer is not None, 60, "the second answer")
+        new = compare.new_answer
+        assert new.quant == "Q8_0" and new.content
+        assert new.stats["seed"] == original.stats["seed"]
+        text = screen_text(app)
+        assert "tok/s" in text and "Q4_K_M" in text and "Q8_0" in text
+
+        await pilot.press("2")  # keep the Q8_0 answer
+        await wait_until(pilot, lambda: app.store.messages(cid)[-1].quant == "Q8_0")
+        messages = app.store.messages(cid)
+        assert [m.role for m in messages] == ["user", "assistant"]
+        assert messages[-1].content == new.content
+        assert app.engine.info.quant == "Q8_0"  # the conversation continues with it
+
+
+async def test_keeping_the_original_answer_goes_back_to_its_model(ladder, tmp_path):
+    app = make_app(
+        tmp_path,
+        model_path=ladder["Q4_K_M"],
+        sampling=GREEDY,
+        extra_model_dirs=[str(ladder["Q4_K_M"].parent)],
+    )
+    async with app.run_test(size=(130, 40)) as pilot:
+        await wait_until(pilot, lambda: app.engine.info is not None, 60, "the first model")
+        await type_and_send(pilot, "Name a colour.")
+        await wait_idle(pilot)
+        cid = app.chat_screen.conversation_id
+        original = app.store.messages(cid)[-1]
+        await pilot.press("ctrl+k")
+        await wait_until(pilot, lambda: switcher_open(app) and app.screen.choices)
+        app.screen.query_one("#quant-filter").value = "iq4"
+        await wait_until(pilot, lambda: len(app.screen.shown) == 1)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "CompareScreen")
+        await wait_until(pilot, lambda: app.screen.new_answer is not None, 60)
+        await pilot.press("1")
+        await wait_until(pilot, lambda: app.engine.info.quant == "Q4_K_M" and not app.loading, 60)
+        assert app.store.messages(cid)[-1] == original

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual.css.query import NoMatches
+
 from gguf_tui.config import save_config
 from gguf_tui.engine import EngineError, LoadCancelled, LoadOptions, ModelInfo
 from gguf_tui.models.catalog import ModelFile
@@ -209,6 +211,6 @@ class ModelActions:
         task = self.current_download
         try:
             status = self.chat_screen.status
-        except LookupError:
+        except (LookupError, NoMatches):  # not open yet, or closing
             return
         status.detail = task.describe() if task is not None and task.active else ""

@@ -9,11 +9,20 @@ at most the last moments of one answer.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from gguf_tui.engine import ContextTrimmed, Failed, Finished, Generation, ReasoningDelta, TextDelta
+from gguf_tui.engine import (
+    ContextTrimmed,
+    Failed,
+    Finished,
+    Generation,
+    ReasoningDelta,
+    Sampling,
+    TextDelta,
+)
 from gguf_tui.store.database import Store
 from gguf_tui.store.records import Message
 from gguf_tui.tui.widgets.messages import AssistantMessage
@@ -39,11 +48,13 @@ class ReplyStream:
         store: Store,
         placeholder: Message,
         clock: Callable[[], float] = time.monotonic,
+        seed: int | None = None,
     ) -> None:
         self.gen = gen
         self.widget = widget
         self.store = store
         self.placeholder = placeholder
+        self.seed = seed  # recorded with the answer, to answer again the same way
         self._clock = clock
         self._last_checkpoint = clock()
         self._dirty = False
@@ -83,6 +94,8 @@ class ReplyStream:
 
     async def _finish(self, event: Finished) -> ReplyOutcome:
         stats = event.stats.to_dict()
+        if self.seed is not None:
+            stats["seed"] = self.seed
         self.store.update_message(
             self.message_id,
             event.text,
@@ -116,3 +129,11 @@ class ReplyStream:
         await self.widget.finish(message)
         self.widget.show_error(event.message)
         return ReplyOutcome(message, None, event.message, self._trimmed)
+
+
+def with_seed(sampling: Sampling) -> Sampling:
+    """Draw the seed here rather than in the engine, so the answer records it and
+    "Answer again with…" can give another quantization the very same sampling."""
+    if sampling.seed is not None:
+        return sampling
+    return replace(sampling, seed=random.getrandbits(31))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from pathlib import Path
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -16,12 +16,12 @@ from textual.widgets import Footer, Input
 
 from gguf_tui.engine import Sampling
 from gguf_tui.tui.keymap import CHAT_ACTIONS, to_bindings
-from gguf_tui.tui.screens.dialogs import ConfirmScreen, ExportScreen, TextPromptScreen
-from gguf_tui.tui.streaming import ReplyOutcome, ReplyStream
+from gguf_tui.tui.screens.chat_actions import ConversationActions
+from gguf_tui.tui.streaming import ReplyOutcome, ReplyStream, with_seed
 from gguf_tui.tui.widgets.conversation import ConversationView
 from gguf_tui.tui.widgets.messages import AssistantMessage
 from gguf_tui.tui.widgets.prompt import PromptArea
-from gguf_tui.tui.widgets.sidebar import ConversationList, Sidebar
+from gguf_tui.tui.widgets.sidebar import Sidebar
 from gguf_tui.tui.widgets.status import StatusLine
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 PUMP_HZ = 30
 
 
-class ChatScreen(Screen):
+class ChatScreen(ConversationActions, Screen):
     BINDINGS = to_bindings(CHAT_ACTIONS)
     CSS_PATH = "chat.tcss"
     AUTO_FOCUS = "PromptArea"
@@ -169,12 +169,9 @@ class ChatScreen(Screen):
         )
         widget = await self.view.add_message(placeholder, streaming=True)
         assert isinstance(widget, AssistantMessage)
-        gen = app.engine.chat(
-            self.model_messages(),
-            sampling or app.sampling_for(self.conversation_id),
-            cache_key=self.conversation_id,
-        )
-        self.reply = ReplyStream(gen, widget, app.store, placeholder)
+        sampling = with_seed(sampling or app.sampling_for(self.conversation_id))
+        gen = app.engine.chat(self.model_messages(), sampling, cache_key=self.conversation_id)
+        self.reply = ReplyStream(gen, widget, app.store, placeholder, seed=sampling.seed)
         self.status.state = "generating"
         self._pump_timer = self.set_interval(1 / PUMP_HZ, self._pump)
 
@@ -262,8 +259,6 @@ class ChatScreen(Screen):
             self.app.store.delete_messages_from(self.conversation_id, last.id)
             await self.view.remove_from(last.id)
         base = self.app.sampling_for(self.conversation_id)
-        from dataclasses import replace
-
         await self.start_reply(replace(base, seed=random.getrandbits(31)))
 
     @on(PromptArea.EditLast)
@@ -287,89 +282,3 @@ class ChatScreen(Screen):
     def action_search(self) -> None:
         self.sidebar.display = True
         self.sidebar.open_search()
-
-    def action_rename(self) -> None:
-        cid = self._target_conversation()
-        if cid is None:
-            return
-        conv = self.app.store.get_conversation(cid)
-
-        def renamed(title: str | None) -> None:
-            if title and title.strip():
-                self.app.store.rename_conversation(cid, title.strip())
-                self.sidebar.refresh_entry(cid)
-
-        self.app.push_screen(
-            TextPromptScreen("Rename the conversation", conv.title if conv else ""), renamed
-        )
-
-    def action_export(self) -> None:
-        cid = self.conversation_id
-        if cid is None:
-            self.notify("Nothing to export yet.")
-            return
-        conv = self.app.store.get_conversation(cid)
-        stem = "".join(c if c.isalnum() else "-" for c in (conv.title if conv else "chat"))[:40]
-
-        def chosen(result: tuple[str, Path] | None) -> None:
-            if result is not None:
-                self.app.export_conversation(cid, *result)
-
-        self.app.push_screen(ExportScreen(stem.strip("-") or "conversation"), chosen)
-
-    def action_pick_model(self) -> None:
-        self.app.action_pick_model()
-
-    def action_switch_quant(self) -> None:
-        if self.app.engine.info is None:
-            self.app.action_pick_model()
-            return
-        from gguf_tui.tui.screens.quant_switcher import QuantSwitcher
-
-        def chosen(choice) -> None:
-            if choice is not None:
-                self.app.switch_to(choice)
-
-        self.app.push_screen(QuantSwitcher(), chosen)
-
-    async def action_load_conversation_model(self) -> None:
-        if self.conversation_id is not None:
-            await self.app.load_conversation_model(self.conversation_id)
-
-    @on(ConversationList.DeleteRequested)
-    def _delete_requested(self, event: ConversationList.DeleteRequested) -> None:
-        self.delete_conversation(event.conversation_id)
-
-    def action_delete_chat(self) -> None:
-        cid = self._target_conversation()
-        if cid is not None:
-            self.delete_conversation(cid)
-
-    def delete_conversation(self, cid: int) -> None:
-        conv = self.app.store.get_conversation(cid)
-        if conv is None:
-            return
-
-        async def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            if cid == self.conversation_id:
-                await self.open_conversation(None)
-            self.app.store.delete_conversation(cid)
-            self.sidebar.reload()
-            self.notify(f"Deleted “{conv.title or 'New conversation'}”.")
-
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Delete “{conv.title or 'New conversation'}” and its "
-                f"{conv.message_count} messages?"
-            ),
-            answered,
-        )
-
-    def _target_conversation(self) -> int | None:
-        """The highlighted sidebar entry when the sidebar has focus, else the open one."""
-        option_list = self.sidebar.option_list
-        if option_list.has_focus and option_list.highlighted_option is not None:
-            return int(option_list.highlighted_option.id)
-        return self.conversation_id

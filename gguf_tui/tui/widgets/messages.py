@@ -1,27 +1,44 @@
 """One widget per message of the conversation.
 
 An assistant message streams: reasoning into a collapsible section, the answer
-into a Markdown widget through `MarkdownStream` (incremental parsing: only the
-last block is re-parsed, so a token costs the same at token 4,000 as at 40),
-then one full render when the answer ends so code blocks come out right.
+into a Markdown widget through a `SealingStream` (Textual's `MarkdownStream`
+re-parses only the last block; the sealing keeps the live widget small, so a
+token costs about the same at token 4,000 as at 200), then one full render when
+the answer ends so code blocks come out right.
 """
 
 from __future__ import annotations
 
+from markdown_it import MarkdownIt
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
 
 from gguf_tui.engine.events import GenerationStats
 from gguf_tui.store.records import Message
 from gguf_tui.tui.text import literal
+from gguf_tui.tui.widgets.sealed_stream import SealingStream
 
 REASON_LABELS = {
     "stopped": "stopped",
     "context": "stopped: context full",
     "length": "cut at the token limit",
 }
+
+
+def _hard_breaks(state) -> None:
+    for token in state.tokens:
+        for child in token.children or ():
+            if child.type == "softbreak":
+                child.type = "hardbreak"
+
+
+def chat_markdown() -> MarkdownIt:
+    """Markdown as chat models write it: a single newline is a line break (poems,
+    lists without blank lines, addresses), not a space as in strict CommonMark."""
+    parser = MarkdownIt("gfm-like")
+    parser.core.ruler.push("hard_breaks", _hard_breaks)
+    return parser
 
 
 def stats_line(message: Message) -> str:
@@ -73,13 +90,15 @@ class AssistantMessage(Vertical):
         self.streaming = streaming
         self._text = message.content
         self._reasoning = message.reasoning
-        self._stream: MarkdownStream | None = None
-        self._reasoning_stream: MarkdownStream | None = None
+        self._stream: SealingStream | None = None
+        self._reasoning_stream: SealingStream | None = None
 
     def compose(self) -> ComposeResult:
         with Collapsible(title="Reasoning", collapsed=not self.streaming, classes="reasoning"):
-            yield Markdown(literal(self._reasoning), classes="reasoning-text")
-        yield Markdown(literal(self._text), classes="answer")
+            yield Markdown(
+                literal(self._reasoning), classes="reasoning-text", parser_factory=chat_markdown
+            )
+        yield Markdown(literal(self._text), classes="answer", parser_factory=chat_markdown)
         yield Static(stats_line(self.message), classes="stats", markup=False)
 
     def on_mount(self) -> None:
@@ -103,9 +122,7 @@ class AssistantMessage(Vertical):
             collapsible.display = True
             collapsible.collapsed = False
         if self._reasoning_stream is None:
-            self._reasoning_stream = Markdown.get_stream(
-                self.query_one(".reasoning-text", Markdown)
-            )
+            self._reasoning_stream = SealingStream(self.query_one(".reasoning-text", Markdown))
         await self._reasoning_stream.write(literal(chunk))
 
     async def append_text(self, chunk: str) -> None:
@@ -113,7 +130,7 @@ class AssistantMessage(Vertical):
             self.query_one(Collapsible).collapsed = True  # the answer has started
         self._text += chunk
         if self._stream is None:
-            self._stream = Markdown.get_stream(self.query_one(".answer", Markdown))
+            self._stream = SealingStream(self.query_one(".answer", Markdown))
         await self._stream.write(literal(chunk))
 
     async def finish(self, message: Message) -> None:
@@ -121,6 +138,7 @@ class AssistantMessage(Vertical):
         for stream in (self._stream, self._reasoning_stream):
             if stream is not None:
                 await stream.stop()
+                await stream.unseal()
         self._stream = self._reasoning_stream = None
         self.message = message
         self.streaming = False

@@ -1,0 +1,139 @@
+""" "Answer again with…": the last answer beside another quantization's answer.
+
+The other quantization is loaded in place of the current one (two models never
+share memory), answers the same prompt with the same sampling and seed, and the
+two answers are shown side by side with their figures. The user keeps one: the
+conversation continues from it, with the model that wrote it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Label, Static
+
+from gguf_tui.engine import Failed, Finished, Generation, ReasoningDelta, Sampling, TextDelta
+from gguf_tui.store.records import Message
+from gguf_tui.tui.widgets.messages import AssistantMessage
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from gguf_tui.tui.app import GgufTuiApp
+
+KEEP_ORIGINAL, KEEP_NEW = "original", "new"
+
+
+@dataclass
+class CompareResult:
+    keep: str  # KEEP_ORIGINAL or KEEP_NEW
+    answer: Message | None  # the new answer (unsaved), when it finished
+
+
+class CompareScreen(ModalScreen[CompareResult]):
+    BINDINGS = [
+        Binding("1", "keep('original')", "Keep left", id="compare.left"),
+        Binding("2", "keep('new')", "Keep right", id="compare.right"),
+        Binding("escape", "keep('original')", "Stop / keep left", id="compare.cancel"),
+    ]
+    app: GgufTuiApp
+
+    def __init__(
+        self, original: Message, messages: list[dict[str, str]], other: Path, sampling: Sampling
+    ) -> None:
+        super().__init__(classes="dialog-screen")
+        self.original = original
+        self.messages = messages
+        self.other = other
+        self.sampling = sampling
+        self.new_answer: Message | None = None
+        self._gen: Generation | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog compare"):
+            yield Label(
+                "Answer again with another quantization: same prompt, sampling and "
+                f"seed ({self.sampling.seed})",
+                markup=False,
+            )
+            with Horizontal():
+                with VerticalScroll(classes="side"):
+                    yield Static(
+                        f"1 · {self.original.quant or '?'} (now)",
+                        classes="side-title",
+                        markup=False,
+                    )
+                    yield AssistantMessage(self.original)
+                with VerticalScroll(classes="side", id="new-side"):
+                    yield Static(f"2 · {self.other.name}", classes="side-title", markup=False)
+                    yield Static("loading …", id="new-status", markup=False)
+            yield Footer()
+
+    def on_mount(self) -> None:
+        self.answer_again()
+
+    @work(exclusive=True)
+    async def answer_again(self) -> None:
+        app = self.app
+        info = await app.load_model(self.other)
+        status = self.query_one("#new-status", Static)
+        if info is None:
+            status.update(f"Cannot load it: {app.last_load_error}")
+            return
+        self.query_one("#new-side .side-title", Static).update(f"2 · {info.quant}")
+        placeholder = replace(
+            self.original,
+            id=-1,
+            content="",
+            reasoning="",
+            stats=None,
+            finish_reason=None,
+            model_file=info.model_file,
+            quant=info.quant,
+        )
+        widget = AssistantMessage(placeholder, streaming=True)
+        await status.remove()
+        await self.query_one("#new-side").mount(widget)
+        self._gen = gen = app.engine.chat(self.messages, self.sampling)
+        while True:
+            for event in await self._next_events(gen):
+                if isinstance(event, TextDelta):
+                    await widget.append_text(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    await widget.append_reasoning(event.text)
+                elif isinstance(event, Finished):
+                    stats = event.stats.to_dict() | {"seed": self.sampling.seed}
+                    self.new_answer = replace(
+                        placeholder,
+                        content=event.text,
+                        reasoning=event.reasoning,
+                        stats=stats,
+                        finish_reason=event.reason,
+                    )
+                    await widget.finish(self.new_answer)
+                    return
+                elif isinstance(event, Failed):
+                    widget.show_error(event.message)
+                    return
+
+    async def _next_events(self, gen: Generation):
+        import asyncio
+
+        await asyncio.sleep(1 / 30)
+        return gen.drain()
+
+    def action_keep(self, which: str) -> None:
+        if self._gen is not None and not self._gen.done:
+            self._gen.stop()
+            if which == KEEP_NEW:
+                return  # let it finish writing what it has first
+        if which == KEEP_NEW and self.new_answer is None:
+            self.notify("The other answer is not ready yet.")
+            return
+        self.dismiss(CompareResult(which, self.new_answer))
