@@ -41,9 +41,14 @@ def test_a_failed_switch_keeps_the_old_model(ladder, broken):
 def test_prefill_reads_the_conversation_ahead_of_the_next_answer(ladder):
     conversation = [{"role": "system", "content": "You are a helpful assistant."}]
     for i in range(6):
-        conversation += [{"role": "user", "content": f"Tell me fact number {i} about owls."},
-                         {"role": "assistant", "content": f"Owl fact {i}: owls can rotate "
-                          "their heads a long way and hunt at night. " * 3}]
+        conversation += [
+            {"role": "user", "content": f"Tell me fact number {i} about owls."},
+            {
+                "role": "assistant",
+                "content": f"Owl fact {i}: owls can rotate "
+                "their heads a long way and hunt at night. " * 3,
+            },
+        ]
     with Engine() as eng:
         eng.load(ladder["Q8_0"], LoadOptions(n_ctx=2048)).result(60)
         evaluated = eng.prefill(conversation).result(60)
