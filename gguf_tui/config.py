@@ -81,6 +81,29 @@ class Settings:
     keymap: dict[str, str] = field(default_factory=dict)
 
 
+# One line per key, for the settings screen and docs/configuration.md.
+SETTING_HELP: dict[str, str] = {
+    "model_dirs": "extra folders searched for .gguf files (the app's own models folder "
+    "and the Hugging Face cache are always searched)",
+    "default_model": "the model opened at start; the app sets it to the last model used",
+    "n_ctx": "context window in tokens (0 = the model's training context); rounded down "
+    "to a multiple of 256",
+    "n_gpu_layers": "layers offloaded to the GPU (-1 = all); needs a GPU build",
+    "threads": "CPU threads for generation (0 = llama.cpp's choice)",
+    "chat_format": "prompt format instead of the model's own template (chatml, gemma, "
+    "llama-3, …; empty = the template)",
+    "temperature": "randomness of answers (0 = always the most likely token)",
+    "top_p": "nucleus sampling: keep the most likely tokens up to this probability",
+    "top_k": "keep only this many most likely tokens (0 = all)",
+    "min_p": "drop tokens less likely than this fraction of the most likely one",
+    "repeat_penalty": "discourage repeating recent tokens (1 = off)",
+    "max_tokens": "longest answer in tokens (0 = until the model stops or the window is full)",
+    "system_prompt": "instructions sent before every conversation",
+    "theme": "colour theme (textual-dark, textual-light, nord, gruvbox, …)",
+    "keymap": 'key bindings by id, e.g. new_chat = "ctrl+t" (f1 lists the ids)',
+}
+
+
 class ConfigError(Exception):
     """The config file could not be used; the message says where and why."""
 

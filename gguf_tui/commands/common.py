@@ -120,33 +120,29 @@ def open_context(args: argparse.Namespace, err: TextIO = sys.stderr) -> Context:
     return Context(paths, config, list(getattr(args, "models_dir", None) or []))
 
 
-def _pick(value, fallback):
-    return fallback if value is None else value
-
-
 def load_options(args: argparse.Namespace, settings: Settings):
-    from gguf_tui.engine import LoadOptions
+    from gguf_tui import settings_options
 
-    threads = _pick(args.threads, settings.threads)
-    return LoadOptions(
-        n_ctx=_pick(args.n_ctx, settings.n_ctx),
-        n_gpu_layers=_pick(args.n_gpu_layers, settings.n_gpu_layers),
-        n_threads=threads if threads and threads > 0 else None,
-        chat_format=(args.chat_format or settings.chat_format or None),
+    return settings_options.load_options(
+        settings,
+        n_ctx=args.n_ctx,
+        n_gpu_layers=args.n_gpu_layers,
+        threads=args.threads,
+        chat_format=args.chat_format,
     )
 
 
 def sampling(args: argparse.Namespace, settings: Settings):
-    from gguf_tui.engine import Sampling
+    from gguf_tui import settings_options
 
-    max_tokens = _pick(args.max_tokens, settings.max_tokens)
-    return Sampling(
-        max_tokens=max_tokens if max_tokens and max_tokens > 0 else None,
-        temperature=_pick(args.temperature, settings.temperature),
-        top_p=_pick(args.top_p, settings.top_p),
-        top_k=_pick(args.top_k, settings.top_k),
-        min_p=_pick(args.min_p, settings.min_p),
-        repeat_penalty=_pick(args.repeat_penalty, settings.repeat_penalty),
+    return settings_options.sampling(
+        settings,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        top_k=args.top_k,
+        min_p=args.min_p,
+        repeat_penalty=args.repeat_penalty,
         seed=args.seed,
     )
 

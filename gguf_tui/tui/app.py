@@ -11,7 +11,7 @@ from typing import ClassVar
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from gguf_tui.config import LoadedConfig, Paths
+from gguf_tui.config import ConfigError, LoadedConfig, Paths, Settings, save_config
 from gguf_tui.engine import Backend, Engine, LoadOptions, Sampling
 from gguf_tui.store.database import Store
 from gguf_tui.tui.downloads import DownloadTask
@@ -99,6 +99,32 @@ class GgufTuiApp(ModelActions, App):
         else:
             self.engine.stop()
         self.store.close()
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Save edited settings and use them now; load options apply at the next load."""
+        from gguf_tui import settings_options
+
+        self.config.settings = settings
+        try:
+            save_config(self.config)
+        except (OSError, ConfigError) as exc:
+            self.notify(f"Cannot save the settings: {exc}", severity="error")
+            return
+        self.sampling = settings_options.sampling(settings)
+        self.system_prompt = settings.system_prompt
+        load = settings_options.load_options(settings)
+        later = load != self.load_options
+        self.load_options = load
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
+        self.notify(
+            "Settings saved."
+            + (
+                " Context size, GPU layers, threads and chat format apply at the next load."
+                if later
+                else ""
+            )
+        )
 
     def sampling_for(self, conversation_id: int | None) -> Sampling:
         """The run's sampling with the conversation's own overrides on top."""

@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, Static
 
 from gguf_tui.engine import Sampling
+from gguf_tui.engine.llama_model import effective_n_ctx
 from gguf_tui.tui.keymap import CHAT_ACTIONS, to_bindings
 from gguf_tui.tui.screens.chat_actions import ConversationActions
 from gguf_tui.tui.streaming import ReplyOutcome, ReplyStream, with_seed
@@ -50,6 +51,7 @@ class ChatScreen(ConversationActions, Screen):
         with Horizontal():
             yield Sidebar(store, id="sidebar")
             with Vertical(id="main"):
+                yield Static("", id="conversation-header", markup=False)
                 yield ConversationView(store, id="conversation")
                 yield PromptArea(id="prompt")
                 yield StatusLine(id="status")
@@ -82,6 +84,7 @@ class ChatScreen(ConversationActions, Screen):
         self._editing_id = None
         self.conversation_id = conversation_id
         await self.view.show(conversation_id)
+        self.show_header()
         self.status.context_used = 0
         if conversation_id is not None:
             if conversation_id not in self.sidebar.ids:
@@ -89,6 +92,24 @@ class ChatScreen(ConversationActions, Screen):
             self.sidebar.highlight(conversation_id)
             self.app.offer_conversation_model(conversation_id)
             self._count_context()
+
+    def show_header(self) -> None:
+        """The conversation's title and its own settings, when it has any."""
+        header = self.query_one("#conversation-header", Static)
+        conv = (
+            self.app.store.get_conversation(self.conversation_id) if self.conversation_id else None
+        )
+        if conv is None:
+            header.update("New conversation")
+            return
+        overrides = [
+            f"{key} {'set' if key == 'system_prompt' else value}"
+            for key, value in conv.settings.items()
+        ]
+        text = conv.title or "New conversation"
+        if overrides:
+            text += "  ·  own settings: " + ", ".join(overrides) + " (f4)"
+        header.update(text)
 
     def after_model_change(self) -> None:
         """A new model is loaded: re-read the open conversation into its context now,
@@ -144,7 +165,21 @@ class ChatScreen(ConversationActions, Screen):
         self.prompt.clear()
         await self.view.add_message(message)
         self.view.anchor()
+        self.show_header()
+        await self._use_conversation_context_size()
         await self.start_reply()
+
+    async def _use_conversation_context_size(self) -> None:
+        """A conversation with its own n_ctx gets the model reloaded at that size."""
+        app = self.app
+        conv = app.store.get_conversation(self.conversation_id)
+        wanted = conv.settings.get("n_ctx") if conv else None
+        info = app.engine.info
+        if not wanted or info is None or info.server:
+            return
+        if effective_n_ctx(int(wanted), info.n_ctx_train) != info.n_ctx:
+            self.notify(f"This conversation uses a context of {wanted} tokens: reloading.")
+            await app.load_model(info.path, replace(app.load_options, n_ctx=int(wanted)))
 
     def model_messages(self) -> list[dict[str, str]]:
         """What the model sees: the system prompt, then every message (the engine trims)."""

@@ -121,6 +121,19 @@ class ConversationActions:
         await self.view.show(cid)
         self.notify(f"Keeping the {answer.quant} answer; the conversation continues with it.")
 
+    def action_settings(self: ChatScreen) -> None:
+        from gguf_tui.tui.screens.settings import open_settings
+
+        open_settings(self.app)
+
+    def action_conversation_settings(self: ChatScreen) -> None:
+        if self.conversation_id is None:
+            self.notify("Send a first message; then this conversation can have its own settings.")
+            return
+        from gguf_tui.tui.screens.settings import open_conversation_settings
+
+        open_conversation_settings(self.app, self.conversation_id)
+
     async def action_load_conversation_model(self: ChatScreen) -> None:
         if self.conversation_id is not None:
             await self.app.load_conversation_model(self.conversation_id)

@@ -48,6 +48,8 @@ class StatusLine(Static):
                 parts.append(f"ctx ~{self.context_used:,}")
             if self.model.gpu_layers:
                 parts.append(f"GPU {self.model.gpu_layers}/{self.model.n_layers} layers")
+            elif not self.model.server:
+                parts.append("CPU" if self.model.gpu_supported else "CPU (no GPU build)")
         else:
             parts.append("no model loaded (ctrl+o to choose one)")
         if self.last_speed:

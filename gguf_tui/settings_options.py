@@ -1,0 +1,40 @@
+"""Settings (config.toml) -> the engine's LoadOptions and Sampling.
+
+Shared by the command line, which lays its own options on top, and the settings
+screen, which applies edited settings to the running app.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gguf_tui.config import Settings
+from gguf_tui.engine.options import LoadOptions, Sampling
+
+
+def _pick(value: Any, fallback: Any) -> Any:
+    return fallback if value is None else value
+
+
+def load_options(settings: Settings, **overrides: Any) -> LoadOptions:
+    """`overrides` are command-line values; None means "not given"."""
+    threads = _pick(overrides.get("threads"), settings.threads)
+    return LoadOptions(
+        n_ctx=_pick(overrides.get("n_ctx"), settings.n_ctx),
+        n_gpu_layers=_pick(overrides.get("n_gpu_layers"), settings.n_gpu_layers),
+        n_threads=threads if threads and threads > 0 else None,
+        chat_format=overrides.get("chat_format") or settings.chat_format or None,
+    )
+
+
+def sampling(settings: Settings, **overrides: Any) -> Sampling:
+    max_tokens = _pick(overrides.get("max_tokens"), settings.max_tokens)
+    return Sampling(
+        max_tokens=max_tokens if max_tokens and max_tokens > 0 else None,
+        temperature=_pick(overrides.get("temperature"), settings.temperature),
+        top_p=_pick(overrides.get("top_p"), settings.top_p),
+        top_k=_pick(overrides.get("top_k"), settings.top_k),
+        min_p=_pick(overrides.get("min_p"), settings.min_p),
+        repeat_penalty=_pick(overrides.get("repeat_penalty"), settings.repeat_penalty),
+        seed=overrides.get("seed"),
+    )
