@@ -51,7 +51,14 @@ def build_app_parser() -> argparse.ArgumentParser:
         + " (see gguf-tui COMMAND --help).",
     )
     parser.add_argument("--version", action="version", version=f"gguf-tui {__version__}")
-    parser.add_argument("model", metavar="MODEL", nargs="?", help="a .gguf file to load")
+    parser.add_argument(
+        "model", metavar="MODEL", nargs="?", help="a .gguf file or REPO:QUANT to load"
+    )
+    parser.add_argument(
+        "--quant",
+        metavar="QUANT",
+        help="start on this quantization of MODEL (or of the last model), e.g. Q8_0",
+    )
     parser.add_argument(
         "--import",
         dest="import_file",

@@ -149,3 +149,20 @@ async def test_keeping_the_original_answer_goes_back_to_its_model(ladder, tmp_pa
         await pilot.press("1")
         await wait_until(pilot, lambda: app.engine.info.quant == "Q4_K_M" and not app.loading, 60)
         assert app.store.messages(cid)[-1] == original
+
+
+def test_quant_option_picks_a_sibling_or_says_what_exists(ladder, tmp_path):
+    import argparse
+
+    from gguf_tui.commands import common
+    from gguf_tui.commands.app import with_quant
+
+    ctx = common.open_context(argparse.Namespace(data_dir=str(tmp_path), verbose=False))
+    args = argparse.Namespace(models_dir=[])
+    assert with_quant(ladder["Q4_K_M"], "q8_0", ctx, args) == ladder["Q8_0"]
+    try:
+        with_quant(ladder["Q4_K_M"], "Q2_K", ctx, args)
+    except common.CliError as exc:
+        assert "no Q2_K" in str(exc) and "Q8_0" in str(exc)
+    else:
+        raise AssertionError("a missing quantization must be an error")

@@ -16,6 +16,33 @@ def last_model(ctx: common.Context) -> Path | None:
     return None
 
 
+def with_quant(path: Path | None, quant: str, ctx: common.Context, args) -> Path:
+    """The `quant` sibling of `path`: on disk, or downloaded from the model's repository."""
+    from gguf_tui.models.catalog import default_dirs, scan, siblings_of
+
+    if path is None:
+        raise common.CliError("--quant needs a model: give MODEL, or open one once first")
+    dirs = [
+        *default_dirs(ctx.paths.models_dir, ctx.settings.model_dirs, args.models_dir),
+        path.parent,
+    ]
+    models = scan(dirs, cache_file=ctx.paths.scan_cache)
+    current = next((m for m in models if m.path == path), None)
+    if current is None:
+        raise common.CliError(f"{path.name} is not a usable model")
+    siblings = siblings_of(current, models)
+    for model in siblings:
+        if model.quant.upper() == quant.upper():
+            return model.path
+    if current.repo_id:  # from the Hugging Face cache: fetch the other quantization
+        return common.resolve_model(f"{current.repo_id}:{quant}", ctx)
+    have = ", ".join(m.quant for m in siblings) or "none"
+    raise common.CliError(
+        f"no {quant} of {current.display_name} next to it (on disk: {have}); "
+        f"download one with gguf-tui pull REPO:{quant}"
+    )
+
+
 def run_app(args: argparse.Namespace) -> int:
     from gguf_tui.store.database import Store, StoreError
 
@@ -24,6 +51,8 @@ def run_app(args: argparse.Namespace) -> int:
     path = None
     if endpoint is None:
         path = common.resolve_model(args.model, ctx) if args.model else last_model(ctx)
+        if args.quant:
+            path = with_quant(path, args.quant, ctx, args)
     try:
         store = Store(ctx.paths.database)
     except StoreError as exc:

@@ -41,15 +41,34 @@ class QuantChoice:
         return self.path is not None
 
 
-def merge_choices(local: list[ModelFile], remote: list[RemoteQuant]) -> list[QuantChoice]:
+def merge_choices(
+    local: list[ModelFile], remote: list[RemoteQuant], n_ctx: int = 4096
+) -> list[QuantChoice]:
     """Files on disk first-class; a repository's quantization only where none is on disk."""
-    choices = [QuantChoice(m.quant, m.file_size, m.bits_per_weight, "", path=m.path) for m in local]
+    from gguf_tui.models.memory import estimate_memory, system_memory
+
+    memory = system_memory()
+    choices = [
+        QuantChoice(
+            m.quant,
+            m.file_size,
+            m.bits_per_weight,
+            _fit(estimate_memory(m.file_size, n_ctx, m.kv_bytes_per_token, memory)),
+            path=m.path,
+        )
+        for m in local
+    ]
     have = {c.quant.upper() for c in choices}
     for q in remote:
         if q.quant.upper() not in have and not q.missing_shards:
-            fit = q.memory.label if q.memory else ""
+            fit = _fit(q.memory) if q.memory else ""
             choices.append(QuantChoice(q.quant, q.size, q.bits_per_weight, fit, remote=q))
     return sorted(choices, key=lambda c: (c.bits_per_weight or 99, c.size))
+
+
+def _fit(estimate) -> str:
+    """`1.2 GB · fits in RAM`: what the model needs at this context size, and where."""
+    return f"{format_bytes(estimate.total)} · {estimate.label}"
 
 
 class QuantSwitcher(ModalScreen[QuantChoice | None]):
@@ -70,7 +89,7 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("", "quant", "size", "bits/w", "memory", "where")
+        table.add_columns("", "quant", "size", "bits/w", "memory needed", "where")
         self.query_one(Input).focus()
         self.find_siblings()
 
@@ -86,10 +105,11 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
         models = app.scan_models()
         current = next((m for m in models if m.path == info.path), None)
         local = siblings_of(current, models) if current else []
-        app.call_from_thread(self._show, merge_choices(local, []))
+        n_ctx = info.n_ctx or 4096
+        app.call_from_thread(self._show, merge_choices(local, [], n_ctx))
         if current is not None and current.repo_id:
             remote = self._remote(current.repo_id)
-            app.call_from_thread(self._show, merge_choices(local, remote))
+            app.call_from_thread(self._show, merge_choices(local, remote, n_ctx))
 
     def _remote(self, repo_id: str) -> list[RemoteQuant]:
         from gguf_tui.models.hub import list_quants
