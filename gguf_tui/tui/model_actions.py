@@ -10,6 +10,7 @@ context so the next answer does not pay the whole prompt at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -18,11 +19,13 @@ from typing import TYPE_CHECKING
 from textual.css.query import NoMatches
 
 from gguf_tui.config import save_config
-from gguf_tui.engine import EngineError, LoadCancelled, LoadOptions, ModelInfo
+from gguf_tui.engine import Backend, Engine, EngineError, LoadCancelled, LoadOptions, ModelInfo
 from gguf_tui.models.catalog import ModelFile
 from gguf_tui.tui.downloads import CANCELLED, DONE, FAILED, DownloadTask, run_download
 
 if TYPE_CHECKING:
+    from gguf_tui.engine.endpoint import Endpoint
+    from gguf_tui.engine.remote_models import RemoteModel
     from gguf_tui.tui.app import GgufTuiApp
     from gguf_tui.tui.screens.quant_switcher import QuantChoice
 
@@ -100,6 +103,54 @@ class ModelActions:
                 screen.after_model_change()
         return info
 
+    # -- backends --------------------------------------------------------------------------------
+    @property
+    def engine_is_remote(self: GgufTuiApp) -> bool:
+        from gguf_tui.engine.remote import RemoteEngine
+
+        return isinstance(self.engine, RemoteEngine)
+
+    async def replace_engine(self: GgufTuiApp, engine: Backend) -> None:
+        """Change backend (this machine <-> a server); the old one is closed."""
+        old, owned = self.engine, self._owns_engine
+        self.engine, self._owns_engine = engine, True
+        if owned:
+            await asyncio.get_running_loop().run_in_executor(None, old.close)
+        else:
+            old.stop()
+
+    async def use_server_model(self: GgufTuiApp, model: RemoteModel) -> ModelInfo | None:
+        """Chat with a model of an OpenAI-compatible server from now on."""
+        from gguf_tui.engine.remote import RemoteEngine
+
+        with contextlib.suppress(LookupError):
+            await self.chat_screen.finish_reply()
+        current = self.engine
+        if not (isinstance(current, RemoteEngine) and current.endpoint == model.endpoint):
+            await self.replace_engine(RemoteEngine(model.endpoint))
+        return await self.load_model(Path(model.id))
+
+    def configured_servers(self: GgufTuiApp) -> tuple[dict[str, Endpoint], list[str]]:
+        """`[servers.NAME]` from config.toml, plus the server in use if it is not there."""
+        from gguf_tui.engine.remote import RemoteEngine
+        from gguf_tui.servers import read_servers
+
+        table = read_servers(self.config.raw)
+        servers = dict(table.servers)
+        if isinstance(self.engine, RemoteEngine) and self.engine.endpoint not in servers.values():
+            servers[self.engine.endpoint.host] = self.engine.endpoint
+        return servers, table.problems
+
+    async def load_local(
+        self: GgufTuiApp, path: Path, options: LoadOptions | None = None
+    ) -> ModelInfo | None:
+        """Load a GGUF file on this machine (leaving a server if one was in use)."""
+        if self.engine_is_remote:
+            with contextlib.suppress(LookupError):
+                await self.chat_screen.finish_reply()
+            await self.replace_engine(Engine())
+        return await self.load_model(path, options)
+
     def cancel_load(self) -> bool:
         """Escape while a model loads: stop, and keep the previous model."""
         if self._cancel_load is None:
@@ -163,12 +214,12 @@ class ModelActions:
                 f"{conv.model_file} is not in your model folders any more.", severity="warning"
             )
             return
-        await self.load_model(path)
+        await self.load_local(path)
 
     def switch_to(self: GgufTuiApp, choice: QuantChoice) -> None:
         """Switch quantization, downloading it first when it is not on disk yet."""
         if choice.path is not None:
-            self.run_worker(self.load_model(choice.path), exclusive=True, group="load")
+            self.run_worker(self.load_local(choice.path), exclusive=True, group="load")
         elif choice.remote is not None:
             q = choice.remote
             self.start_download(DownloadTask(q.repo_id, q.quant, q.filenames), load=True)
@@ -196,7 +247,7 @@ class ModelActions:
         if task.state == DONE and task.path is not None:
             self.notify(task.describe(), title="Download")
             if load:
-                info = await self.load_model(task.path)
+                info = await self.load_local(task.path)
                 if info is not None:
                     from gguf_tui.tui.screens.picker import ModelPicker
 

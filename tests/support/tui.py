@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -57,7 +56,9 @@ async def type_and_send(pilot, text: str) -> None:
 async def wait_idle(pilot, seconds: float = 60.0) -> None:
     screen = pilot.app.chat_screen
     await wait_until(pilot, lambda: screen.reply is None, seconds, "the answer to finish")
-    await asyncio.sleep(0)
+    # The final full render of the answer is queued: let it reach the screen.
+    for _ in range(3):
+        await pilot.pause()
 
 
 def screen_text(app: GgufTuiApp) -> str:

@@ -126,11 +126,11 @@ class ChatScreen(ConversationActions, Screen):
 
     async def _count(self, messages: list[dict[str, str]]) -> None:
         try:
-            self.status.context_used = await asyncio.wrap_future(
-                self.app.engine.count_tokens(messages)
-            )
+            used = await asyncio.wrap_future(self.app.engine.count_tokens(messages))
         except Exception:  # the model was unloaded meanwhile: nothing to show
-            self.status.context_used = 0
+            used = 0
+        if self.is_attached and self.query(StatusLine):  # not while the app closes
+            self.status.context_used = used
 
     @on(Sidebar.Opened)
     async def _sidebar_opened(self, event: Sidebar.Opened) -> None:

@@ -8,6 +8,7 @@ so closing the picker leaves them running.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -30,6 +31,7 @@ from gguf_tui.models.catalog import ModelFile
 from gguf_tui.tui.downloads import DownloadTask
 from gguf_tui.tui.widgets.hub_browser import HubBrowser
 from gguf_tui.tui.widgets.local_models import LocalModels
+from gguf_tui.tui.widgets.server_models import ServerModels
 
 if TYPE_CHECKING:
     from gguf_tui.tui.app import GgufTuiApp
@@ -41,6 +43,7 @@ class ModelPicker(Screen[ModelInfo | None]):
         Binding("escape", "close", "Close", id="picker.close"),
         Binding("ctrl+l", "tab('local')", "Local", id="picker.local"),
         Binding("ctrl+g", "tab('hub')", "Hugging Face", id="picker.hub"),
+        Binding("ctrl+r", "tab('servers')", "Servers", id="picker.servers"),
         Binding("ctrl+x", "cancel_download", "Cancel download", id="picker.cancel"),
     ]
 
@@ -59,6 +62,8 @@ class ModelPicker(Screen[ModelInfo | None]):
                     yield LocalModels(id="local-models")
                 with TabPane("Hugging Face", id="hub"):
                     yield HubBrowser(n_ctx=self.app.load_options.n_ctx or 4096, id="hub-browser")
+                with TabPane("Servers", id="servers"):
+                    yield ServerModels(id="server-models")
             with Horizontal(id="picker-progress"):
                 yield LoadingIndicator(id="picker-spinner")
                 yield Static("", id="picker-status", markup=False)
@@ -72,6 +77,7 @@ class ModelPicker(Screen[ModelInfo | None]):
         self.set_interval(0.2, self._tick)
         self._tick()
         self.scan()
+        self.query_one(ServerModels).show_servers(*self.app.configured_servers())
         focus = "#local-filter" if self.initial_tab == "local" else "#hub-search"
         self.query_one(focus).focus()
 
@@ -135,11 +141,20 @@ class ModelPicker(Screen[ModelInfo | None]):
             self.app.start_download, DownloadTask(q.repo_id, q.quant, q.filenames), True
         )
 
+    @on(ServerModels.Chosen)
+    def _server_chosen(self, event: ServerModels.Chosen) -> None:
+        self.load(event.model)
+
     @work(exclusive=True, group="load")
-    async def load(self, path) -> None:
+    async def load(self, what) -> None:
+        """Load a local file (a Path) or a server's model (a RemoteModel)."""
         self._loading_since = time.monotonic()
         self.query_one("#picker-spinner").display = True
-        info = await self.app.load_model(path)
+        if isinstance(what, Path):
+            info = await self.app.load_local(what)
+        else:
+            info = await self.app.use_server_model(what)
+        path = what if isinstance(what, Path) else Path(what.id)
         self._loading_since = None
         self.query_one("#picker-spinner").display = False
         if info is None:
@@ -170,7 +185,11 @@ class ModelPicker(Screen[ModelInfo | None]):
     # -- actions -----------------------------------------------------------------------------------
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        self.query_one("#local-filter" if tab == "local" else "#hub-search").focus()
+        self._focus_tab(tab)
+
+    def _focus_tab(self, tab: str) -> None:
+        focus = {"local": "#local-filter", "hub": "#hub-search", "servers": "#server-table"}
+        self.query_one(focus[tab]).focus()
 
     def action_cancel_download(self) -> None:
         task = self.app.current_download
@@ -184,7 +203,4 @@ class ModelPicker(Screen[ModelInfo | None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "hub":
-            self.query_one("#hub-search").focus()
-        else:
-            self.query_one("#local-filter").focus()
+        self._focus_tab(event.pane.id or "local")
