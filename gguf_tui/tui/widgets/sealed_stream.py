@@ -74,6 +74,24 @@ def seal_point(text: str) -> tuple[str, str] | None:
     return None
 
 
+def hard_breaks(markdown: str) -> str:
+    """Mark single newlines outside code as line breaks (two trailing spaces), so Rich
+    breaks lines where the live widget's chat_markdown() parser does."""
+    out, fence = [], None
+    lines = markdown.split("\n")
+    for n, line in enumerate(lines):
+        if m := _FENCE.match(line):
+            marker = m.group(1)
+            if fence is None:
+                fence = marker
+            elif marker.startswith(fence[0]) and len(marker) >= len(fence):
+                fence = None
+        elif fence is None and line.strip() and n + 1 < len(lines) and lines[n + 1].strip():
+            line = line.rstrip() + "  "
+        out.append(line)
+    return "\n".join(out)
+
+
 class SealedMarkdown(Static):
     """The finished start of a streaming answer: one widget, rendered once."""
 
@@ -82,12 +100,12 @@ class SealedMarkdown(Static):
     """
 
     def __init__(self, markdown: str) -> None:
-        super().__init__(RichMarkdown(markdown, hyperlinks=False))
+        super().__init__(RichMarkdown(hard_breaks(markdown), hyperlinks=False))
         self.markdown = markdown
 
     def extend(self, markdown: str) -> None:
         self.markdown += markdown
-        self.update(RichMarkdown(self.markdown, hyperlinks=False))
+        self.update(RichMarkdown(hard_breaks(self.markdown), hyperlinks=False))
 
 
 class SealingStream:
@@ -115,7 +133,9 @@ class SealingStream:
         finished, rest = cut
         await self._stream.stop()
         old = self.live
-        new = Markdown(classes=" ".join(old.classes))
+        # The same parser (the chat's line breaks, no HTML) and the same classes.
+        factory = getattr(old, "_parser_factory", None)
+        new = Markdown(parser_factory=factory, classes=" ".join(old.classes))
         last = self.sealed[-1] if self.sealed else None
         with old.app.batch_update():
             if last is not None and len(last.markdown) + len(finished) <= PART_CHARS:

@@ -1,0 +1,199 @@
+"""Start-up figures: first paint with 10,000 conversations, opening a 2,000-message
+conversation, and `gguf-tui --help`.
+
+    python -m bench.startup [--conversations 10000] [--messages 2000] [--repeat 5]
+
+- Launch to first paint (target < 1 s): a fresh process builds the app on a
+  database of N conversations and runs it headless (`App.run_test`) until the
+  sidebar shows rows; timed by the parent from spawn to the child's "painted"
+  line, so interpreter start and every import count. Reference: the same with an
+  empty database, same run, interleaved.
+- Opening a conversation of M messages (target < 300 ms): in one app, time
+  `ChatScreen.open_conversation` plus the refresh after it. Reference: a
+  conversation of 20 messages.
+- `gguf-tui --help` (target < 0.3 s): `python -m gguf_tui --help` in a subprocess.
+  Reference: `python -c pass` (the interpreter alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import ROOT, machine, machine_line, median, save, spread, verdict
+
+
+def build_database(data_dir: Path, conversations: int, long_messages: int) -> dict[str, int]:
+    """N two-message conversations, then a long one and a 20-message one (newest)."""
+    from gguf_tui.config import resolve_paths
+    from gguf_tui.store.database import Store
+    from gguf_tui.store.records import NewMessage
+
+    store = Store(resolve_paths(data_dir).database)
+    try:
+        for i in range(conversations):
+            store.import_conversation(
+                f"Conversation {i}: planning a trip to city number {i}",
+                [
+                    NewMessage("user", f"What should I see in city {i}? " * 3),
+                    NewMessage("assistant", f"In city {i}, start with the old town. " * 8),
+                ],
+            )
+
+        def turns(n: int) -> list:
+            said = "A paragraph of *Markdown* with `code` and a [link](https://example.org). "
+            return [
+                NewMessage("user" if k % 2 == 0 else "assistant", f"{k}: " + said * 4)
+                for k in range(n)
+            ]
+
+        long_id = store.import_conversation("A very long chat", turns(long_messages)).id
+        short_id = store.import_conversation("A short chat", turns(20)).id
+    finally:
+        store.close()
+    return {"long": long_id, "short": short_id}
+
+
+CHILD = """
+import asyncio, sys
+from pathlib import Path
+from gguf_tui.config import load_config, resolve_paths
+from gguf_tui.store.database import Store
+from gguf_tui.tui.app import GgufTuiApp
+
+async def main():
+    paths = resolve_paths(Path(sys.argv[1]))
+    config, store = load_config(paths.config_file), Store(paths.database)
+    app = GgufTuiApp(paths=paths, config=config, store=store)
+    want = int(sys.argv[2])
+    async with app.run_test(size=(120, 40)) as pilot:
+        while True:
+            try:
+                shown = app.chat_screen.sidebar.option_list.option_count
+            except Exception:
+                shown = -1
+            if shown >= want:
+                break
+            await asyncio.sleep(0.002)
+        await pilot.pause()
+        print("painted", shown, flush=True)
+
+asyncio.run(main())
+"""
+
+
+def first_paint(data_dir: Path, want_rows: int, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(data_dir), str(want_rows)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    elapsed = time.perf_counter() - started
+    proc.wait(30)
+    if not line.startswith("painted"):
+        raise RuntimeError(f"the app did not paint (exit status {proc.returncode})")
+    return elapsed
+
+
+async def open_times(data_dir: Path, ids: dict[str, int], repeat: int) -> dict[str, list[float]]:
+    from gguf_tui.config import load_config, resolve_paths
+    from gguf_tui.store.database import Store
+    from gguf_tui.tui.app import GgufTuiApp
+
+    paths = resolve_paths(data_dir)
+    app = GgufTuiApp(
+        paths=paths, config=load_config(paths.config_file), store=Store(paths.database)
+    )
+    times: dict[str, list[float]] = {"short": [], "long": []}
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        while len(app.screen_stack) > 2:  # the model picker an app without a model opens
+            app.pop_screen()
+            await pilot.pause()
+        screen = app.chat_screen
+        for _ in range(repeat):
+            for kind in ("short", "long"):
+                await screen.open_conversation(None)
+                await pilot.pause()
+                started = time.perf_counter()
+                await screen.open_conversation(ids[kind])
+                await pilot.pause()
+                times[kind].append(time.perf_counter() - started)
+                assert screen.view.message_widgets, "nothing was shown"
+    return times
+
+
+def subprocess_seconds(cmd: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=10_000)
+    parser.add_argument("--messages", type=int, default=2_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    info = machine()
+    print(machine_line(info))
+    with tempfile.TemporaryDirectory(prefix="gguf-startup-bench-") as tmp:
+        big, empty = Path(tmp) / "big", Path(tmp) / "empty"
+        env = dict(os.environ, GGUF_TUI_CONFIG_DIR=str(Path(tmp) / "config"), HF_HUB_OFFLINE="1")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        os.environ.update(GGUF_TUI_CONFIG_DIR=env["GGUF_TUI_CONFIG_DIR"], HF_HUB_OFFLINE="1")
+        started = time.perf_counter()
+        ids = build_database(big, args.conversations, args.messages)
+        build_database(empty, 0, 0)
+        print(f"built the database in {time.perf_counter() - started:.1f} s")
+
+        paint_big, paint_empty, helps, bare = [], [], [], []
+        for _ in range(args.repeat):  # interleaved, so both see the same noise
+            paint_empty.append(first_paint(empty, 1, env))
+            paint_big.append(first_paint(big, 1, env))
+            bare.append(subprocess_seconds([sys.executable, "-c", "pass"], env))
+            helps.append(subprocess_seconds([sys.executable, "-m", "gguf_tui", "--help"], env))
+        opens = asyncio.run(open_times(big, ids, args.repeat))
+
+    pb, pe = median(paint_big), median(paint_empty)
+    ol, os_ = median(opens["long"]), median(opens["short"])
+    h, b = median(helps), median(bare)
+    n, m = args.conversations, args.messages
+    print(f"medians of {args.repeat} runs:")
+    print(f"  first paint, {n:,} conversations  {pb * 1000:7.0f} ms   ({verdict(pb, 1.0)} < 1 s)")
+    print(f"  first paint, 2 conversations   {pe * 1000:7.0f} ms   (ratio {pb / pe:.2f})")
+    print(f"  open {m:,} messages           {ol * 1000:7.0f} ms   ({verdict(ol, 0.3)} < 300 ms)")
+    print(f"  open 20 messages               {os_ * 1000:7.0f} ms   (ratio {ol / os_:.2f})")
+    print(f"  gguf-tui --help                {h * 1000:7.0f} ms   ({verdict(h, 0.3)} < 0.3 s)")
+    extra = (h - b) * 1000
+    print(f"  python -c pass                 {b * 1000:7.0f} ms   (--help adds {extra:.0f} ms)")
+    save(
+        "startup",
+        {
+            "machine": info,
+            "conversations": n,
+            "messages": m,
+            "first_paint_seconds": spread(paint_big),
+            "first_paint_empty_seconds": spread(paint_empty),
+            "open_long_seconds": spread(opens["long"]),
+            "open_short_seconds": spread(opens["short"]),
+            "help_seconds": spread(helps),
+            "python_seconds": spread(bare),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
