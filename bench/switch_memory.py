@@ -45,9 +45,8 @@ def main() -> int:
             engine.chat(ASK, Sampling(temperature=0, seed=1, max_tokens=16)).result(120)
             gc.collect()
             samples.append({"switch": i + 1, "quant": engine.info.quant, "rss": rss_bytes()})
-            print(
-                f"switch {i + 1:2d} -> {engine.info.quant:7s} RSS {samples[-1]['rss'] / 2**20:7.1f} MiB"
-            )
+            mib = samples[-1]["rss"] / 2**20
+            print(f"switch {i + 1:2d} -> {engine.info.quant:7s} RSS {mib:7.1f} MiB")
     first = samples[0]["rss"]
     # Compare like with like: the same quantization as the first switch loaded.
     same = [s["rss"] for s in samples if s["quant"] == samples[0]["quant"]]
