@@ -3,7 +3,8 @@
 Model output may contain Rich/Textual markup (`[bold]`, `[/]`, `[link=…]`) and
 terminal escape sequences. Widgets that render it are created with markup off;
 this module additionally turns control characters into visible symbols, so an
-escape sequence is shown as `␛[31m` instead of reaching the terminal.
+escape sequence is shown as `␛[31m` instead of reaching the terminal, and names
+the invisible bidi controls (`⟨RLO⟩`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ _TABLE = {c: 0x2400 + c for c in range(0x20) if chr(c) not in _KEEP}
 _TABLE[0x7F] = 0x2421
 _TABLE.update({c: 0xFFFD for c in range(0x80, 0xA0)})
 _TABLE[0x0D] = None  # a bare carriage return would overwrite the line: drop it
+# Explicit bidi embeddings, overrides and isolates are invisible and can make a terminal
+# show text in another order than it was written ("Trojan Source"): name them instead.
+_BIDI = {0x202A: "LRE", 0x202B: "RLE", 0x202C: "PDF", 0x202D: "LRO", 0x202E: "RLO"}
+_BIDI.update({0x2066: "LRI", 0x2067: "RLI", 0x2068: "FSI", 0x2069: "PDI"})
+_TABLE.update({c: f"⟨{name}⟩" for c, name in _BIDI.items()})
 
 
 def literal(text: str) -> str:

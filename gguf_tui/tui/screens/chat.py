@@ -19,6 +19,7 @@ from gguf_tui.engine.llama_model import effective_n_ctx
 from gguf_tui.tui.keymap import CHAT_ACTIONS, to_bindings
 from gguf_tui.tui.screens.chat_actions import ConversationActions
 from gguf_tui.tui.streaming import ReplyOutcome, ReplyStream, with_seed
+from gguf_tui.tui.text import literal
 from gguf_tui.tui.widgets.conversation import ConversationView
 from gguf_tui.tui.widgets.messages import AssistantMessage
 from gguf_tui.tui.widgets.prompt import PromptArea
@@ -199,13 +200,14 @@ class ChatScreen(ConversationActions, Screen):
         info = app.engine.info
         if info is None or self.conversation_id is None:
             return
+        messages = self.model_messages()  # read before the placeholder: not for the model
         placeholder = app.store.add_message(
             self.conversation_id, "assistant", "", model_file=info.model_file, quant=info.quant
         )
         widget = await self.view.add_message(placeholder, streaming=True)
         assert isinstance(widget, AssistantMessage)
         sampling = with_seed(sampling or app.sampling_for(self.conversation_id))
-        gen = app.engine.chat(self.model_messages(), sampling, cache_key=self.conversation_id)
+        gen = app.engine.chat(messages, sampling, cache_key=self.conversation_id)
         self.reply = ReplyStream(gen, widget, app.store, placeholder, seed=sampling.seed)
         self.status.state = "generating"
         self._pump_timer = self.set_interval(1 / PUMP_HZ, self._pump)
@@ -303,7 +305,7 @@ class ChatScreen(ConversationActions, Screen):
         for message in reversed(self.app.store.messages(self.conversation_id, limit=4)):
             if message.role == "user":
                 self._editing_id = message.id
-                self.prompt.text = message.content
+                self.prompt.text = literal(message.content)  # as it was shown
                 self.prompt.move_cursor(self.prompt.document.end)
                 self.notify("Editing your last message: enter resends it, escape cancels.")
                 return

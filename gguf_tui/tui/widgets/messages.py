@@ -35,8 +35,9 @@ def _hard_breaks(state) -> None:
 
 def chat_markdown() -> MarkdownIt:
     """Markdown as chat models write it: a single newline is a line break (poems,
-    lists without blank lines, addresses), not a space as in strict CommonMark."""
-    parser = MarkdownIt("gfm-like")
+    lists without blank lines, addresses), not a space as in strict CommonMark.
+    HTML is text: the widget would drop `<script>` or `<br>` silently."""
+    parser = MarkdownIt("gfm-like", {"html": False})
     parser.core.ruler.push("hard_breaks", _hard_breaks)
     return parser
 

@@ -7,6 +7,8 @@ from textual.binding import Binding
 from textual.message import Message as TextualMessage
 from textual.widgets import TextArea
 
+from gguf_tui.tui.text import literal
+
 
 class PromptArea(TextArea):
     BINDINGS = [
@@ -26,6 +28,13 @@ class PromptArea(TextArea):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
+
+    def _on_paste(self, event: events.Paste) -> None:
+        """Pasted text keeps its words but not its control characters: raw, an escape
+        sequence (colours copied from a terminal, an OSC title) would reach the terminal
+        through this widget. They become visible symbols (␛[31m) and are sent that way.
+        (TextArea's own handler runs next, as Textual calls each class's, and inserts it.)"""
+        event.text = literal(event.text)
 
     def action_submit(self) -> None:
         text = self.text

@@ -1,0 +1,216 @@
+"""Hostile text: model output and pasted prompts with markup, terminal escape sequences,
+control characters, bidi overrides, combining marks, emoji split across tokens, and a
+megabyte paste. Everything is shown literally, stored exactly, and the app keeps
+answering keys.
+
+Scripted output comes from tests/support/fake_engine.py; the paste into a real model
+and the emoji decoding use SmolLM2 (its tokenizer splits emoji into byte tokens).
+"""
+
+from __future__ import annotations
+
+import time
+
+from textual import events
+
+from gguf_tui.engine import Finished, Sampling, TextDelta
+from gguf_tui.tui.text import literal
+from gguf_tui.tui.widgets.messages import AssistantMessage, UserMessage
+from tests.support.fake_engine import FakeEngine
+from tests.support.tui import (
+    make_app,
+    notifications,
+    screen_text,
+    type_and_send,
+    wait_idle,
+    wait_until,
+)
+
+# One hostile item per line (a single newline is a line break in answers).
+HOSTILE = [
+    "[bold red]loud[/] [link=file:///etc/passwd]link[/link] [@click=app.quit]quit[/]\n",
+    "\x1b[2J\x1b[31mred\x1b[0m\n",
+    "\x1b]0;pwned-title\x07 \x1b]52;c;cHduZWQ=\x07\n",
+    "\x1b]8;;https://evil.example\x1b\\osc-link\x1b]8;;\x1b\\ end\n",
+    "nul\x00bel\x07bs\x08del\x7fcsi\x9b31m\n",
+    "\u202eexe.txt\u202c \u2067isolated\u2069\n",
+    "Z" + "\u0336\u0337" * 20 + "algo\n",
+    "<script>alert(1)</script> a<br>b\n",
+    # grapheme clusters split across deltas: a ZWJ family, a flag, e + combining acute
+    "family 👨\u200d",
+    "👩\u200d👧 flag 🇯",
+    "🇵 cafe",
+    "\u0301 end\n",
+]
+SEEN = [  # what the screen must show, each on one line
+    "[bold red]loud[/] [link=file:///etc/passwd]link[/link] [@click=app.quit]quit[/]",
+    "␛[2J␛[31mred␛[0m",
+    "␛]0;pwned-title␇ ␛]52;c;cHduZWQ=␇",
+    "␛]8;;https://evil.example␛\\osc-link␛]8;;␛\\ end",
+    "nul␀bel␇bs␈del␡csi�31m",
+    "⟨RLO⟩exe.txt⟨PDF⟩ ⟨RLI⟩isolated⟨PDI⟩",
+    "algo",
+    "<script>alert(1)</script> a<br>b",
+    "family 👨\u200d👩\u200d👧 flag 🇯🇵 cafe\u0301 end",
+]
+RAW = ("\x1b", "\x9b", "\x07", "\x00", "\x08", "\u202e")
+KEY_BOUND = 5.0  # seconds a key may take with a megabyte on screen (about 1 s on an idle core)
+
+
+def reaches_terminal(app) -> list[str]:
+    """Raw control characters in what the app draws (they would reach the terminal)."""
+    svg = app.export_screenshot()
+    return [repr(c) for c in RAW if c in svg]
+
+
+async def key_seconds(pilot, key: str = "x") -> float:
+    """How long the prompt takes to show a typed key."""
+    prompt = pilot.app.chat_screen.prompt
+    prompt.focus()
+    before = prompt.text
+    started = time.monotonic()
+    await pilot.press(key)
+    await wait_until(pilot, lambda: prompt.text == before + key, 30, f"the key {key!r}")
+    return time.monotonic() - started
+
+
+async def test_hostile_model_output_is_shown_literally_and_stored_exactly(tmp_path):
+    app = make_app(tmp_path, engine=FakeEngine(script=HOSTILE))
+    async with app.run_test(size=(150, 50)) as pilot:
+        await type_and_send(pilot, "go")
+        await wait_idle(pilot)
+        seen = screen_text(app)
+        assert [s for s in SEEN if s not in seen] == []
+        assert reaches_terminal(app) == []
+        assert app.title == "gguf-tui" and app.is_running
+        saved = app.store.messages(app.chat_screen.conversation_id)[-1]
+        assert saved.content == "".join(HOSTILE)  # stored as the model wrote it
+        answer = app.chat_screen.view.query(AssistantMessage).last()
+        assert answer.text == "".join(HOSTILE)
+
+
+async def test_a_hostile_paste_is_shown_and_sent_literally(tmp_path):
+    text = "".join(HOSTILE)
+    engine = FakeEngine()
+    app = make_app(tmp_path, engine=engine)
+    async with app.run_test(size=(150, 50)) as pilot:
+        prompt = app.chat_screen.prompt
+        prompt.focus()
+        app.post_message(events.Paste(text))
+        await wait_until(pilot, lambda: prompt.text == literal(text), 10, "the paste")
+        assert reaches_terminal(app) == []
+        await pilot.press("enter")
+        await wait_idle(pilot)
+        seen = screen_text(app)
+        assert [s for s in SEEN if s not in seen] == []
+        assert reaches_terminal(app) == []
+        messages = app.store.messages(app.chat_screen.conversation_id)
+        # What was shown is what was sent: the escape sequences as visible symbols.
+        assert messages[0].content == literal(text)
+        # ... and what the model was asked: the conversation ends with it, no empty answer.
+        assert engine.requests[-1][0][-1] == {"role": "user", "content": literal(text)}
+        assert messages[1].content == "Hello from the fake engine."
+        title = app.store.get_conversation(app.chat_screen.conversation_id).title
+        assert title and "\x1b" not in title
+
+
+def megabyte(lines: bool) -> str:
+    if lines:
+        return ("The quick brown fox jumps over the lazy dog. " * 20 + "\n") * 1110
+    return '{"key": "value", "n": 12345, "ok": true}, ' * 24_400  # one 1 MB line
+
+
+async def test_a_megabyte_paste_keeps_the_app_responsive(tmp_path):
+    big = megabyte(lines=False)
+    assert len(big) > 1_000_000
+    app = make_app(tmp_path, engine=FakeEngine())
+    async with app.run_test(size=(120, 40)) as pilot:
+        prompt = app.chat_screen.prompt
+        prompt.focus()
+        app.post_message(events.Paste(big))
+        await wait_until(pilot, lambda: len(prompt.text) == len(big), 60, "the paste")
+        assert await key_seconds(pilot, "!") < KEY_BOUND
+        await pilot.press("enter")
+        await wait_idle(pilot)
+        saved = app.store.messages(app.chat_screen.conversation_id)
+        assert saved[0].content == big + "!"  # a megabyte in, a megabyte kept
+        assert app.chat_screen.view.query(UserMessage)
+        for key in ("x", "y", "z"):  # typing while the megabyte is on screen
+            assert await key_seconds(pilot, key) < KEY_BOUND
+        app.chat_screen.view.focus()
+        for key in ("pageup", "home", "end"):  # scrolling through it
+            started = time.monotonic()
+            await pilot.press(key)
+            await pilot.pause()
+            assert time.monotonic() - started < KEY_BOUND, key
+        assert await key_seconds(pilot, "w") < KEY_BOUND
+        assert app.is_running
+
+
+async def test_a_megabyte_paste_to_the_real_model_is_a_clear_error(engine, tmp_path):
+    big = megabyte(lines=True)
+    app = make_app(tmp_path, engine=engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        prompt = app.chat_screen.prompt
+        prompt.focus()
+        app.post_message(events.Paste(big))
+        await wait_until(pilot, lambda: len(prompt.text) == len(big), 60, "the paste")
+        await pilot.press("enter")
+        await wait_idle(pilot, 120)
+        assert "too long for the context window" in notifications(app)
+        saved = app.store.messages(app.chat_screen.conversation_id)
+        assert [m.role for m in saved] == ["user"] and saved[0].content == big
+        assert await key_seconds(pilot) < KEY_BOUND
+        # The model is still there and answers a message that fits.
+        await type_and_send(pilot, "Say hi.")
+        await wait_idle(pilot, 120)
+        assert app.store.messages(app.chat_screen.conversation_id)[-1].content.strip()
+
+
+# -- emoji split across tokens, with the real tokenizer -------------------------------------
+
+SPLIT = "Llamas 🦙, family 👨\u200d👩\u200d👧, flag 🇯🇵, café, 中文, done."
+
+
+def test_the_tokenizer_really_splits_emoji_into_byte_tokens(engine):
+    llm = engine._model.llm
+    tokens = llm.tokenize("🦙".encode(), add_bos=False, special=False)
+    pieces = [llm.detokenize([t]) for t in tokens]
+    assert len(tokens) > 1 and b"".join(pieces) == "🦙".encode()
+    undecodable = []
+    for piece in pieces:
+        try:
+            piece.decode("utf-8")
+        except UnicodeDecodeError:
+            undecodable.append(piece)
+    assert undecodable  # each piece alone is not text: the decoder must hold bytes back
+
+
+def test_a_generated_emoji_comes_out_whole(engine):
+    """Tokens that spell the text are fed through the engine's own decode loop."""
+    llm = engine._model.llm
+    tokens = llm.tokenize(SPLIT.encode(), add_bos=False, special=False)
+
+    def generate(prompt_tokens, **kwargs):
+        yield from tokens
+        yield llm.token_eos()
+
+    llm.generate = generate
+    try:
+        gen = engine.chat([{"role": "user", "content": "Say it."}], Sampling(max_tokens=200))
+        deltas = [e.text for e in gen if isinstance(e, TextDelta)]
+    finally:
+        del llm.generate
+    assert "".join(deltas) == SPLIT
+    assert not any("\ufffd" in d for d in deltas)
+    assert len(deltas) < len(tokens)  # the emoji's byte tokens waited for each other
+
+
+def test_the_real_model_writes_emoji_byte_by_byte_and_they_arrive_whole(engine):
+    sampling = Sampling(temperature=0.0, seed=1, max_tokens=12, repeat_penalty=1.0)
+    gen = engine.complete("🦙" * 8, sampling)
+    events_ = list(gen)
+    deltas = [e.text for e in events_ if isinstance(e, TextDelta)]
+    finished = events_[-1]
+    assert isinstance(finished, Finished) and finished.stats.generated_tokens == 12
+    assert deltas == ["🦙"] * 4  # twelve byte tokens, four whole emoji
