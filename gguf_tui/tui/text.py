@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 
+from rich.text import Text
+
 _KEEP = {"\n", "\t"}
 # C0 controls -> U+2400 "control pictures"; DEL -> U+2421; C1 controls -> "�".
 _TABLE = {c: 0x2400 + c for c in range(0x20) if chr(c) not in _KEEP}
@@ -44,3 +46,13 @@ def relative_time(when: float, now: float | None = None) -> str:
     if delta < 7 * 86400:
         return f"{int(delta // 86400)} days ago"
     return time.strftime("%d %b %Y" if delta > 300 * 86400 else "%d %b", time.localtime(when))
+
+
+# Colours for table cells. DataTable sizes columns of rich Text correctly (Textual 8.2
+# cuts styled Content cells short), and rich does not know theme variables.
+CELL_STYLES = {"ok": "green", "warn": "bold yellow", "bad": "bold red"}
+
+
+def cell(text: str, kind: str = "") -> Text:
+    """A table cell, coloured by meaning: ok, warn or bad."""
+    return Text(text, style=CELL_STYLES.get(kind, ""))

@@ -7,6 +7,7 @@ so closing the picker leaves them running.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,7 +90,8 @@ class ModelPicker(Screen[ModelInfo | None]):
         self.app.call_from_thread(self._show_models, models)
 
     def _show_models(self, models: list[ModelFile]) -> None:
-        current = str(self.app.engine.info.path) if self.app.engine.info else None
+        info = self.app.engine.info
+        current = os.path.realpath(info.path) if info and not info.server else None
         self.query_one(LocalModels).set_models(models, current)
         usable = sum(m.usable for m in models)
         self._status(

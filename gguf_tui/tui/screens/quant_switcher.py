@@ -8,6 +8,7 @@ switches (and downloads first when the choice is not on disk).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +16,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
 from gguf_tui.models.catalog import ModelFile
 from gguf_tui.models.hub import RemoteQuant
 from gguf_tui.models.units import format_bytes
+from gguf_tui.tui.text import cell
 from gguf_tui.tui.widgets.local_models import TABLE_MOVES
 
 
@@ -39,6 +40,10 @@ class QuantChoice:
     @property
     def on_disk(self) -> bool:
         return self.path is not None
+
+
+def same_file(a: Path, b: Path) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def merge_choices(
@@ -103,7 +108,8 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
             app.call_from_thread(self._say, "No model is loaded.")
             return
         models = app.scan_models()
-        current = next((m for m in models if m.path == info.path), None)
+        here = os.path.realpath(info.path)  # the scan may list it through a link
+        current = next((m for m in models if os.path.realpath(m.path) == here), None)
         local = siblings_of(current, models) if current else []
         n_ctx = info.n_ctx or 4096
         app.call_from_thread(self._show, merge_choices(local, [], n_ctx))
@@ -137,8 +143,8 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
         table = self.query_one(DataTable)
         table.clear()
         for c in self.shown:
-            current = info is not None and c.path == info.path
-            where = "on disk" if c.on_disk else Content.styled("download", "$warning")
+            current = info is not None and c.path is not None and same_file(c.path, info.path)
+            where = "on disk" if c.on_disk else cell("download", "warn")
             table.add_row(
                 "●" if current else "",
                 c.quant,

@@ -6,15 +6,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.widgets import DataTable, Input, Static
 
 from gguf_tui.models.hub import RemoteQuant, RemoteRepo
 from gguf_tui.models.units import format_bytes
+from gguf_tui.tui.text import cell
 from gguf_tui.tui.widgets.local_models import TABLE_MOVES
 
-_FIT_STYLES = {"gpu": "$success", "ram": "$success", "tight": "$warning", "too big": "$error"}
+FIT_KINDS = {"gpu": "ok", "ram": "ok", "tight": "warn", "too big": "bad"}
 
 
 class HubBrowser(Vertical):
@@ -128,11 +128,11 @@ class HubBrowser(Vertical):
                 if q.bits_per_weight
                 else ""
             )
-            fit = Content("")
+            fit = cell("")
             if q.memory is not None:
-                fit = Content.styled(
+                fit = cell(
                     f"{format_bytes(q.memory.total)} · {q.memory.label}",
-                    _FIT_STYLES.get(q.memory.fit, ""),
+                    FIT_KINDS.get(q.memory.fit, ""),
                 )
             shards = f" ({q.n_shards} files)" if q.n_shards > 1 else ""
             table.add_row(q.quant + shards, format_bytes(q.size), bpw, q.hint, fit)

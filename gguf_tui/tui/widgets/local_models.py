@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.widgets import DataTable, Input, Static
 
 from gguf_tui.models.catalog import ModelFile
 from gguf_tui.models.units import format_bytes
-from gguf_tui.tui.text import literal
+from gguf_tui.tui.text import cell, literal
 
 SORTS = ("name", "size", "quant")
 TABLE_MOVES = {
@@ -39,12 +41,12 @@ def _sort_key(sort: str):
     return lambda m: (not m.usable, m.display_name.lower(), m.bits_per_weight or 99)
 
 
-def _status(model: ModelFile) -> Content:
+def _status(model: ModelFile) -> Text:
     if model.error:
-        return Content.styled("broken", "bold $error")
+        return cell("broken", "bad")
     if model.incomplete:
-        return Content.styled(f"{len(model.missing_shards)} shard(s) missing", "bold $warning")
-    return Content.styled("ready", "$success")
+        return cell(f"{len(model.missing_shards)} shard(s) missing", "warn")
+    return cell("ready", "ok")
 
 
 class LocalModels(Vertical):
@@ -110,7 +112,7 @@ class LocalModels(Vertical):
             )
             return
         for model in self.shown:
-            mark = "● " if str(model.path) == self.current_path else ""
+            mark = "● " if os.path.realpath(model.path) == self.current_path else ""
             table.add_row(
                 mark + literal(model.display_name),
                 model.quant,

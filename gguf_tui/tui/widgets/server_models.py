@@ -10,12 +10,12 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.widgets import DataTable, Static
 
 from gguf_tui.engine.endpoint import Endpoint
 from gguf_tui.engine.remote_models import RemoteModel
+from gguf_tui.tui.text import cell
 
 
 class ServerModels(Vertical):
@@ -70,7 +70,7 @@ class ServerModels(Vertical):
         )
 
     def _add_error(self, name: str, message: str) -> None:
-        self.query_one(DataTable).add_row(name, Content.styled(message, "$error"), "", "")
+        self.query_one(DataTable).add_row(name, cell(message, "bad"), "", "")
         self.models.append(None)  # keep rows and models aligned
 
     @on(DataTable.RowSelected, "#server-table")
