@@ -95,15 +95,19 @@ class AssistantMessage(Vertical):
         self._reasoning_stream: SealingStream | None = None
 
     def compose(self) -> ComposeResult:
-        with Collapsible(title="Reasoning", collapsed=not self.streaming, classes="reasoning"):
-            yield Markdown(
-                literal(self._reasoning), classes="reasoning-text", parser_factory=chat_markdown
-            )
+        # A finished answer without reasoning has no section for it: three widgets
+        # fewer to mount, style and lay out for each answer a conversation opens with.
+        if self.streaming or self._reasoning:
+            with Collapsible(title="Reasoning", collapsed=not self.streaming, classes="reasoning"):
+                yield Markdown(
+                    literal(self._reasoning), classes="reasoning-text", parser_factory=chat_markdown
+                )
         yield Markdown(literal(self._text), classes="answer", parser_factory=chat_markdown)
         yield Static(stats_line(self.message), classes="stats", markup=False)
 
     def on_mount(self) -> None:
-        self.query_one(Collapsible).display = bool(self._reasoning) or False
+        for collapsible in self.query(Collapsible):
+            collapsible.display = bool(self._reasoning)
         if self.streaming:
             self.add_class("streaming")
             self.query_one(".stats", Static).update("writing …")

@@ -1,0 +1,155 @@
+"""Generation speed through the whole app vs raw llama-cpp-python, same model and settings.
+
+    python -m bench.ui_overhead [--model PATH] [--threads N] [--tokens 400] [--repeat 5]
+
+Three ways to get the same answer (same model file, n_ctx, threads, prompt,
+sampling chain and seed), interleaved raw, engine, app, raw, engine, app …:
+- raw: `Llama.create_chat_completion(stream=True)`, chunks read in a loop;
+- engine: our `Engine.chat`, events read in a blocking loop (the line chat);
+- app: `GgufTuiApp` headless (`run_test`) with the real engine, a real store in a
+  temporary folder, the prompt typed and sent, the reply drawn by ReplyStream.
+The figure is generation tok/s, (tokens - 1) / (last token - first token): for
+raw from chunk arrival times, for ours from GenerationStats (the engine thread's
+own clock, which is what slows down when the UI thread competes for the CPU).
+Target: the app >= 98 % of raw (medians).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import machine, machine_line, median, save, spread, verdict
+from gguf_tui.engine import Engine, LoadOptions, Sampling
+
+SYSTEM = "You are a helpful assistant."  # what tests.support.tui.make_app sends
+PROMPT = "Write a long story about a lighthouse keeper who finds a message in a bottle."
+N_CTX = 2048
+
+
+def raw_run(llm, sampling: Sampling) -> dict:
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}]
+    stamps: list[float] = []
+    parts: list[str] = []
+    stream = llm.create_chat_completion(
+        messages,
+        stream=True,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        top_k=sampling.top_k,
+        min_p=sampling.min_p,
+        repeat_penalty=sampling.repeat_penalty,
+        seed=sampling.seed,
+        max_tokens=sampling.max_tokens,
+    )
+    for chunk in stream:
+        content = chunk["choices"][0]["delta"].get("content")
+        if content:
+            stamps.append(time.perf_counter())
+            parts.append(content)
+    n = len(stamps)
+    tps = (n - 1) / (stamps[-1] - stamps[0]) if n > 1 else 0.0
+    return {"tokens": n, "tok_s": tps, "text": "".join(parts)}
+
+
+def engine_run(engine: Engine, sampling: Sampling) -> dict:
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}]
+    gen = engine.chat(messages, sampling)
+    for _ in gen:
+        pass
+    stats = gen.outcome.stats
+    return {
+        "tokens": stats.generated_tokens,
+        "tok_s": stats.generation_tokens_per_second,
+        "text": gen.outcome.text,
+    }
+
+
+async def app_run(engine: Engine, sampling: Sampling, data_dir: Path) -> dict:
+    from tests.support.tui import make_app, type_and_send, wait_idle
+
+    app = make_app(data_dir, engine=engine, sampling=sampling)
+    async with app.run_test(size=(120, 40)) as pilot:
+        started = time.perf_counter()
+        await type_and_send(pilot, PROMPT)
+        await wait_idle(pilot, 600)
+        wall = time.perf_counter() - started
+        saved = app.store.messages(app.chat_screen.conversation_id)[-1]
+    return {
+        "tokens": saved.stats["generated_tokens"],
+        "tok_s": saved.stats["generation_tokens_per_second"],
+        "text": saved.content,
+        "wall": wall,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="default: SmolLM2-135M Q4_1 (tests)")
+    parser.add_argument("--threads", type=int, help="default: llama.cpp's choice")
+    parser.add_argument("--tokens", type=int, default=400, help="max_tokens of the answer")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    if args.model is None:
+        from tests.support.models import smollm
+
+        args.model = smollm()
+    import llama_cpp
+
+    info = machine()
+    print(machine_line(info))
+    sampling = Sampling(seed=7, max_tokens=args.tokens)  # the app's default sampling chain
+    with contextlib.redirect_stderr(io.StringIO()):
+        llm = llama_cpp.Llama(
+            model_path=str(args.model), n_ctx=N_CTX, n_threads=args.threads, verbose=False
+        )
+    runs: dict[str, list[dict]] = {"raw": [], "engine": [], "app": []}
+    with Engine() as engine, tempfile.TemporaryDirectory(prefix="gguf-ui-bench-") as tmp:
+        loaded = engine.load(args.model, LoadOptions(n_ctx=N_CTX, n_threads=args.threads))
+        model = loaded.result()
+        assert model.n_threads == llm.n_threads, (model.n_threads, llm.n_threads)
+        print(f"{model.label}, n_ctx {N_CTX}, {model.n_threads} threads, {args.tokens} tokens max")
+        for i in range(args.repeat):
+            runs["raw"].append(raw_run(llm, sampling))
+            runs["engine"].append(engine_run(engine, sampling))
+            runs["app"].append(asyncio.run(app_run(engine, sampling, Path(tmp) / str(i))))
+            speeds = ", ".join(f"{k} {runs[k][-1]['tok_s']:.1f}" for k in runs)
+            counts = "/".join(str(runs[k][-1]["tokens"]) for k in runs)
+            print(f"  run {i + 1}: {speeds} tok/s ({counts} tokens)")
+    llm.close()
+    med = {k: median(r["tok_s"] for r in v) for k, v in runs.items()}
+    same = all(r["text"] == runs["raw"][0]["text"] for v in runs.values() for r in v)
+    app_ratio, engine_ratio = med["app"] / med["raw"], med["engine"] / med["raw"]
+    print(f"medians: raw {med['raw']:.1f}, engine {med['engine']:.1f}, app {med['app']:.1f} tok/s")
+    print(f"  engine / raw = {engine_ratio:.3f}")
+    print(
+        f"  app / raw    = {app_ratio:.3f} ({verdict(app_ratio, 0.98, lower_is_better=False)}"
+        " >= 0.98)"
+    )
+    print(f"  app / engine = {med['app'] / med['engine']:.3f}")
+    print(f"  identical answers in all three: {same}")
+    for r in (*runs["raw"], *runs["engine"], *runs["app"]):
+        r.pop("text")
+    save(
+        "ui_overhead",
+        {
+            "machine": info,
+            "model": str(args.model),
+            "threads": args.threads,
+            "n_threads_used": model.n_threads,
+            "runs": runs,
+            "tok_s": {k: spread(r["tok_s"] for r in v) for k, v in runs.items()},
+            "app_over_raw": app_ratio,
+            "engine_over_raw": engine_ratio,
+            "identical_answers": same,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
