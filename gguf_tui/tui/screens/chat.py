@@ -183,12 +183,17 @@ class ChatScreen(ConversationActions, Screen):
             await app.load_model(info.path, replace(app.load_options, n_ctx=int(wanted)))
 
     def model_messages(self) -> list[dict[str, str]]:
-        """What the model sees: the system prompt, then every message (the engine trims)."""
+        """What the model sees: the system prompt, then every message (the engine trims).
+
+        Empty answers (cut off by a crash before any text was saved) are left out: the
+        model would take them as an example and answer nothing from then on."""
         assert self.conversation_id is not None
         store = self.app.store
         conv = store.get_conversation(self.conversation_id)
         messages = [
-            {"role": m.role, "content": m.content} for m in store.messages(self.conversation_id)
+            {"role": m.role, "content": m.content}
+            for m in store.messages(self.conversation_id)
+            if m.content or m.role != "assistant"
         ]
         system = (conv.settings.get("system_prompt") if conv else None) or self.app.system_prompt
         if system and not (messages and messages[0]["role"] == "system"):

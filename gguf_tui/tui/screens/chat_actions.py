@@ -77,7 +77,9 @@ class ConversationActions:
             self.notify("There is no answer to compare yet.")
             return
         original = stored[-1]
-        before = self.model_messages()[:-1]  # everything up to the answer
+        before = self.model_messages()
+        if before and before[-1]["role"] == "assistant":  # (an empty answer is not there)
+            before = before[:-1]  # everything up to the answer
         seed = (original.stats or {}).get("seed")
         sampling = with_seed(replace(app.sampling_for(self.conversation_id), seed=seed))
         original_path = info.path
