@@ -148,6 +148,14 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     raise ValueError(f"'{name}' should be a {kind}, not {value!r}")
 
 
+def _usable(name: str, value: Any, default: Any) -> bool:
+    try:
+        _coerce(name, value, default)
+    except ValueError:
+        return False
+    return True
+
+
 def settings_from_dict(raw: dict[str, Any]) -> tuple[Settings, list[str]]:
     """Known keys become Settings; a wrong value is a problem and keeps its default."""
     settings = Settings()
@@ -188,9 +196,11 @@ def save_config(config: LoadedConfig) -> None:
     data = dict(config.raw)
     defaults = Settings()
     for f in fields(Settings):
-        value = getattr(config.settings, f.name)
-        if value == getattr(defaults, f.name) and f.name not in config.raw:
+        value, default = getattr(config.settings, f.name), getattr(defaults, f.name)
+        if value == default and f.name not in config.raw:
             continue  # keep the file short: only what the user set
+        if value == default and not _usable(f.name, config.raw.get(f.name), default):
+            continue  # reported at start and replaced by the default: keep the user's text
         data[f.name] = value
     config.path.parent.mkdir(parents=True, exist_ok=True)
     tmp = config.path.with_suffix(".toml.tmp")

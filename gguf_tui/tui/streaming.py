@@ -9,6 +9,7 @@ at most the last moments of one answer.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -24,10 +25,13 @@ from gguf_tui.engine import (
     TextDelta,
 )
 from gguf_tui.store.database import Store
+from gguf_tui.store.errors import StoreError
 from gguf_tui.store.records import Message
+from gguf_tui.tui.pacer import UpdatePacer
 from gguf_tui.tui.widgets.messages import AssistantMessage
 
 CHECKPOINT_SECONDS = 0.5
+RETRY_SECONDS = 5.0  # after a failed save: each try may wait out the database's busy timeout
 
 
 @dataclass
@@ -60,6 +64,8 @@ class ReplyStream:
         self._dirty = False
         self._trimmed: ContextTrimmed | None = None
         self.tokens_seen = 0  # deltas received, for the status line
+        self.pacer = UpdatePacer()  # how often the text is redrawn: see pacer.py
+        self.save_error: str | None = None  # why the last save failed, until one succeeds
 
     @property
     def message_id(self) -> int:
@@ -67,6 +73,8 @@ class ReplyStream:
 
     async def pump(self) -> ReplyOutcome | None:
         """Apply everything the engine produced since the last call."""
+        if not self.gen.done and not self.pacer.ready():
+            return None  # the UI is over its CPU budget: the text waits a tick
         for event in self.gen.drain():
             if isinstance(event, TextDelta):
                 await self.widget.append_text(event.text)
@@ -81,28 +89,40 @@ class ReplyStream:
                 return await self._finish(event)
             elif isinstance(event, Failed):
                 return await self._fail(event)
-        if self._dirty and self._clock() - self._last_checkpoint >= CHECKPOINT_SECONDS:
+        wait = RETRY_SECONDS if self.save_error else CHECKPOINT_SECONDS
+        if self._dirty and self._clock() - self._last_checkpoint >= wait:
             self.checkpoint()
         return None
 
     def checkpoint(self) -> None:
-        self.store.update_message(
-            self.message_id, self.widget.text, reasoning=self.widget.reasoning
-        )
+        if self._save(self.widget.text, reasoning=self.widget.reasoning):
+            self._dirty = False
         self._last_checkpoint = self._clock()
-        self._dirty = False
+
+    def _save(self, text: str, **fields) -> bool:
+        """Write the answer. A database that cannot be written (disk full, another
+        instance holding the lock) is reported once; the answer stays on screen and the
+        next checkpoint tries again, a little later."""
+        try:
+            self.store.update_message(self.message_id, text, **fields)
+        except StoreError as exc:
+            if self.save_error is None:
+                self.widget.notify(
+                    f"{exc}. The answer stays on screen; saving it is tried again.",
+                    title="Not saved",
+                    severity="error",
+                    timeout=15,
+                )
+            self.save_error = str(exc)
+            return False
+        self.save_error = None
+        return True
 
     async def _finish(self, event: Finished) -> ReplyOutcome:
         stats = event.stats.to_dict()
         if self.seed is not None:
             stats["seed"] = self.seed
-        self.store.update_message(
-            self.message_id,
-            event.text,
-            reasoning=event.reasoning,
-            stats=stats,
-            finish_reason=event.reason,
-        )
+        self._save(event.text, reasoning=event.reasoning, stats=stats, finish_reason=event.reason)
         message = replace(
             self.placeholder,
             content=event.text,
@@ -117,12 +137,11 @@ class ReplyStream:
         text = self.widget.text
         if not text:
             # Nothing was written: the answer never existed.
-            self.store.delete_messages_from(self.placeholder.conversation_id, self.message_id)
+            with contextlib.suppress(StoreError):
+                self.store.delete_messages_from(self.placeholder.conversation_id, self.message_id)
             await self.widget.remove()
             return ReplyOutcome(None, None, event.message, self._trimmed)
-        self.store.update_message(
-            self.message_id, text, reasoning=self.widget.reasoning, finish_reason="stopped"
-        )
+        self._save(text, reasoning=self.widget.reasoning, finish_reason="stopped")
         message = replace(
             self.placeholder, content=text, reasoning=self.widget.reasoning, finish_reason="stopped"
         )

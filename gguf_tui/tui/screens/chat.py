@@ -16,6 +16,7 @@ from textual.widgets import Footer, Input, Static
 
 from gguf_tui.engine import Sampling
 from gguf_tui.engine.llama_model import effective_n_ctx
+from gguf_tui.store.errors import StoreError
 from gguf_tui.tui.keymap import CHAT_ACTIONS, to_bindings
 from gguf_tui.tui.screens.chat_actions import ConversationActions
 from gguf_tui.tui.streaming import ReplyOutcome, ReplyStream, with_seed
@@ -153,16 +154,26 @@ class ChatScreen(ConversationActions, Screen):
             self.notify(f"{why} Your message is kept in the prompt.", severity="warning")
             return
         store = app.store
-        if self.conversation_id is None:
-            info = app.engine.info
-            conv = store.create_conversation(model_file=info.model_file, quant=info.quant)
-            self.conversation_id = conv.id
-            self.view.conversation_id = conv.id
+        try:  # a full disk or another instance holding the lock: say so, keep the text
+            if self.conversation_id is None:
+                info = app.engine.info
+                conv = store.create_conversation(model_file=info.model_file, quant=info.quant)
+                self.conversation_id = conv.id
+                self.view.conversation_id = conv.id
+            if self._editing_id is not None:
+                store.delete_messages_from(self.conversation_id, self._editing_id)
+            message = store.add_message(self.conversation_id, "user", text)
+        except StoreError as exc:
+            self.notify(
+                f"{exc}. Your message is kept in the prompt: send it again later.",
+                title="Not sent",
+                severity="error",
+                timeout=15,
+            )
+            return
         if self._editing_id is not None:
-            store.delete_messages_from(self.conversation_id, self._editing_id)
             await self.view.remove_from(self._editing_id)
             self._editing_id = None
-        message = store.add_message(self.conversation_id, "user", text)
         self.prompt.clear()
         await self.view.add_message(message)
         self.view.anchor()
@@ -206,9 +217,13 @@ class ChatScreen(ConversationActions, Screen):
         if info is None or self.conversation_id is None:
             return
         messages = self.model_messages()  # read before the placeholder: not for the model
-        placeholder = app.store.add_message(
-            self.conversation_id, "assistant", "", model_file=info.model_file, quant=info.quant
-        )
+        try:
+            placeholder = app.store.add_message(
+                self.conversation_id, "assistant", "", model_file=info.model_file, quant=info.quant
+            )
+        except StoreError as exc:
+            self.notify(f"{exc}. No answer was started.", severity="error", timeout=15)
+            return
         widget = await self.view.add_message(placeholder, streaming=True)
         assert isinstance(widget, AssistantMessage)
         sampling = with_seed(sampling or app.sampling_for(self.conversation_id))
