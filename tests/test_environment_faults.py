@@ -114,6 +114,23 @@ async def test_a_disk_filling_up_mid_answer_keeps_it_on_screen_then_saves_it(tmp
         assert app.is_running
 
 
+async def test_an_answer_that_cannot_be_saved_at_all_says_so(tmp_path):
+    script = [f"Sentence {i} of a long answer that grows past one page. " for i in range(150)]
+    app = make_app(tmp_path, engine=FakeEngine(script=script, delay=0.01))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_and_send(pilot, "Tell me a long story.")
+        screen = app.chat_screen
+        await wait_until(pilot, lambda: screen.reply and len(screen.reply.widget.text) > 200)
+        fill_disk(app)
+        await wait_idle(pilot, 30)
+        answer = screen.view.query(AssistantMessage).last()
+        assert answer.text == "".join(script)  # all of it on screen
+        assert "not saved: the disk is full" in screen_text(app)
+        saved = app.store.messages(screen.conversation_id)[-1]
+        assert "".join(script).startswith(saved.content)  # the last checkpoint that fit
+        assert saved.finish_reason is None  # shown as interrupted when reopened
+
+
 # -- a second instance holding the write lock -----------------------------------------------
 
 LOCKER = textwrap.dedent(

@@ -122,7 +122,9 @@ class ReplyStream:
         stats = event.stats.to_dict()
         if self.seed is not None:
             stats["seed"] = self.seed
-        self._save(event.text, reasoning=event.reasoning, stats=stats, finish_reason=event.reason)
+        saved = self._save(
+            event.text, reasoning=event.reasoning, stats=stats, finish_reason=event.reason
+        )
         message = replace(
             self.placeholder,
             content=event.text,
@@ -131,6 +133,8 @@ class ReplyStream:
             finish_reason=event.reason,
         )
         await self.widget.finish(message)
+        if not saved:  # no later checkpoint will try again: say what is on screen only
+            self.widget.show_error(f"not saved: {self.save_error}")
         return ReplyOutcome(message, event, None, self._trimmed)
 
     async def _fail(self, event: Failed) -> ReplyOutcome:
