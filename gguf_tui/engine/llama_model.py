@@ -55,6 +55,12 @@ class LoadCancelled(EngineError):
     pass
 
 
+def _count(value: object) -> int:
+    """A size from the file's metadata; 0 (unknown) for anything but a whole number, as a
+    hostile or broken file may hold text there."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def effective_n_ctx(requested: int, n_ctx_train: int) -> int:
     """Clamp to the training context and round down to a multiple of 256
     (other sizes can crash llama-cpp-python's Python layer)."""
@@ -124,7 +130,7 @@ class LlamaModel:
             raise EngineError(str(exc)) from None
         meta = header.metadata
         arch = str(meta.get("general.architecture", "unknown"))
-        n_ctx_train = int(meta.get(f"{arch}.context_length", 0) or 0)
+        n_ctx_train = _count(meta.get(f"{arch}.context_length"))
         n_ctx = effective_n_ctx(options.n_ctx, n_ctx_train)
         try:
             choice = choose_chat_format(meta, options.chat_format)
@@ -172,7 +178,7 @@ class LlamaModel:
             raise EngineError(f"llama.cpp could not load {path.name}: {detail}") from None
         llm.verbose = False  # from here on llama-cpp-python would print to stderr
 
-        n_layers = int(meta.get(f"{arch}.block_count", 0) or 0)
+        n_layers = _count(meta.get(f"{arch}.block_count"))
         gpu_layers = 0
         for line in lines:
             if m := _OFFLOADED_RE.search(line):
