@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from gguf_tui.engine.model_info import EngineError
+
 Message = dict[str, str]
 
 
-class ContextOverflowError(ValueError):
+class ContextOverflowError(EngineError, ValueError):
     """Even the system prompt and the newest message alone exceed the window."""
 
 

@@ -1,31 +1,25 @@
-"""The engine thread: the only thread that ever touches a `Llama`.
+"""The embedded engine: llama.cpp on a thread of its own.
 
-Front ends call these methods from any thread. Each becomes a job on a queue
-that one dedicated thread runs in order, so a load can never race a reply and
-nothing can reach a model after it was closed. llama.cpp releases the GIL
-while it computes, so the UI thread stays responsive meanwhile.
+Front ends call these methods from any thread; each becomes a job on the engine
+thread (jobs.py), the only thread that ever touches a `Llama`. llama.cpp releases
+the GIL while it computes, so the UI thread stays responsive meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
 
-from gguf_tui.engine.context import ContextOverflowError
-from gguf_tui.engine.events import Failed
 from gguf_tui.engine.generation import Generation
+from gguf_tui.engine.jobs import JobThread
 from gguf_tui.engine.kv_states import ConversationStates
 from gguf_tui.engine.llama_model import LlamaModel, ProgressFn
 from gguf_tui.engine.model_info import EngineError, ModelInfo
 from gguf_tui.engine.options import LoadOptions, Sampling
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 Message = dict[str, str]
 
 
@@ -33,15 +27,12 @@ class Engine:
     """Load a model, stream replies, stop them, unload. Thread-safe."""
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = queue.SimpleQueue()
         self._model: LlamaModel | None = None  # engine thread only
         self._info: ModelInfo | None = None
-        self._current: Generation | None = None
         self._states = ConversationStates()  # engine thread only
         self._loaded: tuple[Path, LoadOptions] | None = None  # to restore after a failed load
-        self._closed = False
-        self._thread = threading.Thread(target=self._loop, name="gguf-tui-engine", daemon=True)
-        self._thread.start()
+        self._thread = JobThread("gguf-tui-engine", "the engine has been closed")
+        self._submit = self._thread.submit
 
     # -- public API ----------------------------------------------------------------------
     @property
@@ -111,19 +102,11 @@ class Engine:
 
     def stop(self) -> None:
         """Stop the reply in progress, if any (its text so far is kept)."""
-        current = self._current
-        if current is not None:
-            current.stop()
+        self._thread.stop()
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop, unload and end the engine thread. Safe to call twice."""
-        if self._closed:
-            return
-        self.stop()
-        self._submit(self._unload)
-        self._closed = True
-        self._jobs.put(None)
-        self._thread.join(timeout)
+        self._thread.close(self._unload, timeout)
 
     def __enter__(self) -> Engine:
         return self
@@ -132,26 +115,6 @@ class Engine:
         self.close()
 
     # -- engine thread ---------------------------------------------------------------------
-    def _submit(self, fn: Callable[[], T]) -> Future[T]:
-        future: Future[T] = Future()
-        if self._closed:
-            future.set_exception(EngineError("the engine has been closed"))
-            return future
-        self._jobs.put((fn, future))
-        return future
-
-    def _loop(self) -> None:
-        while (item := self._jobs.get()) is not None:
-            fn, future = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn())
-            except BaseException as exc:  # delivered to whoever waits on the future
-                if not isinstance(exc, EngineError):
-                    log.exception("engine job failed")
-                future.set_exception(exc)
-
     def _require_model(self) -> LlamaModel:
         if self._model is None:
             raise EngineError("no model is loaded")
@@ -186,27 +149,6 @@ class Engine:
     def _generate(
         self, run: Callable[[LlamaModel, Generation, Sampling], None], sampling: Sampling | None
     ) -> Generation:
-        gen = Generation()
-        self.stop()
-        self._current = gen
-
-        def job() -> None:
-            try:
-                if gen.stop_requested:
-                    raise EngineError("stopped before it started")
-                run(self._require_model(), gen, sampling or Sampling())
-            except (EngineError, ContextOverflowError) as exc:
-                gen.emit(Failed(str(exc)))
-            except Exception as exc:
-                log.exception("generation failed")
-                gen.emit(Failed(f"unexpected error while generating: {exc}"))
-            finally:
-                if not gen.done:
-                    gen.emit(Failed("the reply ended without a result"))
-                if self._current is gen:
-                    self._current = None
-
-        future = self._submit(job)
-        if future.done() and future.exception() is not None:
-            gen.emit(Failed(str(future.exception())))
-        return gen
+        return self._thread.generate(
+            lambda gen: run(self._require_model(), gen, sampling or Sampling())
+        )

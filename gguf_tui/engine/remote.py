@@ -11,17 +11,15 @@ llama_cpp.server cache the prompt prefix themselves).
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from gguf_tui.engine.endpoint import Endpoint
-from gguf_tui.engine.events import Failed
 from gguf_tui.engine.generation import Generation
+from gguf_tui.engine.jobs import JobThread
 from gguf_tui.engine.model_info import EngineError, ModelInfo
 from gguf_tui.engine.options import LoadOptions, Sampling
 from gguf_tui.engine.remote_errors import RemoteError
@@ -35,7 +33,6 @@ from gguf_tui.engine.remote_models import (
 from gguf_tui.engine.remote_stream import request_body, stream_reply
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 Message = dict[str, str]
 CHARS_PER_TOKEN = 4  # a rough count: servers have no common tokenize endpoint
 
@@ -54,13 +51,10 @@ class RemoteEngine:
         # Reads are bounded by the stream guard; this is only a backstop.
         backstop = max(endpoint.first_byte_timeout, endpoint.chunk_timeout) + 30.0
         self._client = open_client(endpoint, read_timeout=backstop)
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = queue.SimpleQueue()
         self._info: ModelInfo | None = None
         self._model_id = ""
-        self._current: Generation | None = None
-        self._closed = False
-        self._thread = threading.Thread(target=self._loop, name="gguf-tui-remote", daemon=True)
-        self._thread.start()
+        self._thread = JobThread("gguf-tui-remote", "the connection has been closed")
+        self._submit = self._thread.submit
 
     # -- public API (the same as Engine's) -------------------------------------------------
     @property
@@ -114,20 +108,12 @@ class RemoteEngine:
 
     def stop(self) -> None:
         """Stop the answer in progress: its connection is closed, its text kept."""
-        current = self._current
-        if current is not None:
-            current.stop()
+        self._thread.stop()
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop, end the worker thread and close the connections. Safe to call twice."""
-        if self._closed:
-            return
-        self.stop()
-        self._submit(self._unload)
-        self._closed = True
-        self._jobs.put(None)
-        self._thread.join(timeout)
-        self._client.close()
+        if self._thread.close(self._unload, timeout):
+            self._client.close()
 
     def __enter__(self) -> RemoteEngine:
         return self
@@ -136,26 +122,6 @@ class RemoteEngine:
         self.close()
 
     # -- the worker thread ------------------------------------------------------------------
-    def _submit(self, fn: Callable[[], T]) -> Future[T]:
-        future: Future[T] = Future()
-        if self._closed:
-            future.set_exception(EngineError("the connection has been closed"))
-            return future
-        self._jobs.put((fn, future))
-        return future
-
-    def _loop(self) -> None:
-        while (item := self._jobs.get()) is not None:
-            fn, future = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn())
-            except BaseException as exc:  # delivered to whoever waits on the future
-                if not isinstance(exc, EngineError):
-                    log.exception("remote job failed")
-                future.set_exception(exc)
-
     def _load(self, wanted: str, progress: Callable[[float], bool] | None) -> ModelInfo:
         started = time.perf_counter()
         self._unload()
@@ -186,31 +152,10 @@ class RemoteEngine:
         payload: dict[str, Any],
         sampling: Sampling | None,
     ) -> Generation:
-        gen = Generation()
-        self.stop()
-        self._current = gen
+        def run(gen: Generation) -> None:
+            if self._info is None:
+                raise EngineError("no model is chosen")
+            body = request_body(self.endpoint, self._model_id, sampling or Sampling(), **payload)
+            stream_reply(self._client, self.endpoint, path, body, gen)
 
-        def job() -> None:
-            try:
-                if gen.stop_requested:
-                    raise EngineError("stopped before it started")
-                if self._info is None:
-                    raise EngineError("no model is chosen")
-                s = sampling or Sampling()
-                body = request_body(self.endpoint, self._model_id, s, **payload)
-                stream_reply(self._client, self.endpoint, path, body, gen)
-            except EngineError as exc:
-                gen.emit(Failed(str(exc)))
-            except Exception as exc:
-                log.exception("remote generation failed")
-                gen.emit(Failed(f"unexpected error while talking to the server: {exc}"))
-            finally:
-                if not gen.done:
-                    gen.emit(Failed("the reply ended without a result"))
-                if self._current is gen:
-                    self._current = None
-
-        future = self._submit(job)
-        if future.done() and future.exception() is not None:
-            gen.emit(Failed(str(future.exception())))
-        return gen
+        return self._thread.generate(run, "talking to the server")
