@@ -145,8 +145,8 @@ def kv_bytes_per_token(metadata: Mapping[str, Any]) -> int | None:
     head_dim = None
     if isinstance(embd, int) and isinstance(heads, int) and heads > 0:
         head_dim = embd // heads
-    elif isinstance(heads, list) and isinstance(embd, int) and heads and max(heads) > 0:
-        head_dim = embd // max(heads)
+    elif isinstance(embd, int) and (per_layer := _per_layer(heads, layers)) and max(per_layer) > 0:
+        head_dim = embd // max(per_layer)
     k_len = metadata.get(f"{arch}.attention.key_length", head_dim)
     v_len = metadata.get(f"{arch}.attention.value_length", k_len)
     if not isinstance(k_len, int) or not isinstance(v_len, int):

@@ -514,6 +514,14 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("context-length-text", **_built(LLAMA, **{"llama.context_length": "8k"})),
     Variant("heads-text", **_built(LLAMA, **{"llama.attention.head_count": "four"})),
     Variant("block-count-text", **_built(LLAMA, **{"llama.block_count": "one"})),
+    Variant(
+        "heads-array-of-text",
+        **_built(
+            LLAMA,
+            arrays={HEADS: (["four"], _STRING)},
+            **{HEADS: None},  # the scalar left out: the array takes its place
+        ),
+    ),
     Variant("file-type-text", **_built(LLAMA, **{"general.file_type": "Q4"})),
     Variant("chat-template-not-text", **_built(LOADS, **{"tokenizer.chat_template": (12345, 4)})),
     Variant("architecture-not-text", **_built(**{"general.architecture": (7, 4)})),
