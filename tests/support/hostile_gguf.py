@@ -523,6 +523,8 @@ VARIANTS: tuple[Variant, ...] = (
         ),
     ),
     Variant("file-type-text", **_built(LLAMA, **{"general.file_type": "Q4"})),
+    Variant("enormous-string", **_built(LOADS, **{"general.description": "x" * 8_000_000})),
+    Variant("enormous-key", **_built(LOADS, **{"general." + "k" * 100_000: 1})),
     Variant("chat-template-not-text", **_built(LOADS, **{"tokenizer.chat_template": (12345, 4)})),
     Variant("architecture-not-text", **_built(**{"general.architecture": (7, 4)})),
     Variant("tensor-name-too-long", **_built(extra_tensor="blk.0." + "x" * 70 + ".weight")),
