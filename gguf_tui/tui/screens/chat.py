@@ -174,6 +174,8 @@ class ChatScreen(ConversationActions, Screen):
         if self._editing_id is not None:
             await self.view.remove_from(self._editing_id)
             self._editing_id = None
+        if self.conversation_id not in self.sidebar.ids:
+            self.sidebar.reload(select=self.conversation_id)  # a new chat shows at once
         self.prompt.clear()
         await self.view.add_message(message)
         self.view.anchor()
