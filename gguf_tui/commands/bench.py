@@ -42,7 +42,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="tokens generated per run, past end-of-text (default 128)",
     )
     g.add_argument(
-        "--repeat", type=int, default=3, metavar="N", help="runs per model: median and min–max"
+        "--repeat",
+        type=int,
+        default=3,
+        metavar="N",
+        help="runs per model (default 3): median, min–max",
     )
     g.add_argument("--no-warmup", action="store_true", help="count the first run too")
     g.add_argument("--seed", type=int, default=1234, help="sampling seed (default 1234)")
