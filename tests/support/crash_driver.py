@@ -29,7 +29,7 @@ async def main(data_dir: Path, model: Path, run: int) -> None:
         data_dir,
         model_path=model,
         # Answers long enough to be checkpointed a few times (0.5 s apart) before they end.
-        sampling=Sampling(temperature=0.8, seed=run, max_tokens=80, ignore_eos=True),
+        sampling=Sampling(temperature=0.8, seed=run, max_tokens=120, ignore_eos=True),
         open_conversation=reopen,
     )
     async with app.run_test(size=(100, 30)) as pilot:
