@@ -1,4 +1,4 @@
-"""Hostile GGUF files (tests/support/hostile_gguf.py): each one gets a plain reason, at
+"""Hostile GGUF files (tests/support/hostile_variants.py): each one gets a plain reason, at
 every level a user meets it, and nothing crashes.
 
 - our header reader and pre-flight checks (`check_loadable`), and the catalog's listing;
@@ -27,15 +27,8 @@ from gguf_tui.engine.chat_format import (
 )
 from gguf_tui.models.catalog import scan
 from gguf_tui.models.gguf_file import GGUFError, check_loadable
-from tests.support.hostile_gguf import (
-    LOADS,
-    READER,
-    VARIANTS,
-    base_model,
-    sandbox_escapes,
-    template_model,
-    write_variants,
-)
+from tests.support.hostile_gguf import base_model, sandbox_escapes, template_model, write_variants
+from tests.support.hostile_variants import LOADS, READER, VARIANTS
 from tests.support.tui import make_app, notifications, type_and_send, wait_idle, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +47,7 @@ def plain(message: str) -> bool:
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory) -> dict[str, Path]:
-    return write_variants(tmp_path_factory.mktemp("hostile"))
+    return write_variants(tmp_path_factory.mktemp("hostile"), VARIANTS)
 
 
 def test_there_are_enough_variants():
