@@ -85,7 +85,7 @@ class Settings:
 SETTING_HELP: dict[str, str] = {
     "model_dirs": "extra folders searched for .gguf files (the app's own models folder "
     "and the Hugging Face cache are always searched)",
-    "default_model": "the model opened at start; the app sets it to the last model used",
+    "default_model": "the model opened at start when none is given (empty: the last one used)",
     "n_ctx": "context window in tokens (0 = the model's training context); rounded down "
     "to a multiple of 256",
     "n_gpu_layers": "layers offloaded to the GPU (-1 = all); needs a GPU build",
@@ -145,7 +145,8 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         kind = "list of strings"
     elif isinstance(default, dict):
         kind = "table of strings"
-    raise ValueError(f"'{name}' should be a {kind}, not {value!r}")
+    article = "an" if kind[0] in "aeiou" else "a"
+    raise ValueError(f"'{name}' should be {article} {kind}, not {value!r}")
 
 
 def _usable(name: str, value: Any, default: Any) -> bool:
@@ -207,3 +208,42 @@ def save_config(config: LoadedConfig) -> None:
     tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
     tmp.replace(config.path)
     config.raw = data
+
+
+# -- state: what the app remembers by itself (kept out of the user's config.toml) ----------
+
+
+def _state_file(paths: Paths) -> Path:
+    return paths.data_dir / "state.json"
+
+
+def load_state(paths: Paths) -> dict[str, Any]:
+    """What the app remembered last time (the last model used); {} when nothing or unreadable."""
+    import json
+
+    try:
+        data = json.loads(_state_file(paths).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_state(paths: Paths, **values: Any) -> None:
+    """Remember values between runs. Writing config.toml for this would drop the user's
+    comments and formatting on every model load; a failure here only loses the memory."""
+    import json
+
+    state = {**load_state(paths), **values}
+    target = _state_file(paths)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+        tmp.replace(target)
+    except OSError:
+        pass
+
+
+def last_used_model(paths: Paths, settings: Settings) -> str:
+    """`default_model` from config.toml when set, else the last model the app loaded."""
+    return settings.default_model or str(load_state(paths).get("last_model") or "")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gguf_tui.config import load_config
+from gguf_tui.config import load_config, load_state, resolve_paths
 from gguf_tui.store.database import Store
 from gguf_tui.tui.widgets.messages import AssistantMessage
 from tests.support.fake_engine import FakeEngine
@@ -258,10 +258,11 @@ async def test_a_wrong_value_is_reported_and_kept_as_written(tmp_path, monkeypat
     app = make_app(tmp_path / "data", engine=FakeEngine(), model_path=model)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: "Loaded" in notifications(app), 10, "the model")
-        assert "'n_ctx' should be a int" in notifications(app)
+        assert "'n_ctx' should be an int" in notifications(app)
     saved = load_config(config_dir / "config.toml")
     assert saved.raw["n_ctx"] == "8k"  # the user's text, for them to fix, not our default
-    assert saved.raw["top_k"] == 20 and saved.raw["default_model"] == str(model)
+    assert saved.raw["top_k"] == 20 and "default_model" not in saved.raw
+    assert load_state(resolve_paths(tmp_path / "data"))["last_model"] == str(model)
 
 
 # -- a model deleted while it is listed ------------------------------------------------------

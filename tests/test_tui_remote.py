@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gguf_tui.config import load_state
 from gguf_tui.engine import Endpoint, Sampling
 from gguf_tui.engine.remote import RemoteEngine
 from tests.support.fake_openai import FakeOpenAI, Reply, text_chunks
@@ -44,7 +45,7 @@ async def test_a_server_answer_is_shown_saved_and_labelled_with_the_server(fake,
         app.offer_conversation_model(cid)
         await pilot.pause()
         assert "last answered by" not in notifications(app)
-    assert app.config.settings.default_model == ""  # a model id is not a file to reopen
+    assert "last_model" not in load_state(app.paths)  # a model id is not a file to reopen
     assert remote.info is not None  # the borrowed backend is left open for its owner
 
 

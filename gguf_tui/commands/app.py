@@ -6,11 +6,12 @@ import argparse
 from pathlib import Path
 
 from gguf_tui.commands import common
+from gguf_tui.config import last_used_model
 
 
 def last_model(ctx: common.Context) -> Path | None:
     """The model used last time, if it is still there (never an error: the app opens)."""
-    default = ctx.settings.default_model
+    default = last_used_model(ctx.paths, ctx.settings)
     if default and (path := Path(default).expanduser()).is_file():
         return path
     return None

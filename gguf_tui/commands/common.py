@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from gguf_tui.config import LoadedConfig, Paths, Settings, load_config, resolve_paths
+from gguf_tui.config import (
+    LoadedConfig,
+    Paths,
+    Settings,
+    last_used_model,
+    load_config,
+    resolve_paths,
+)
 
 
 class CliError(Exception):
@@ -156,7 +163,7 @@ def resolve_model(spec: str | None, ctx: Context, remote: str | None = None) -> 
 
     A Hub model not yet downloaded is fetched first, with a progress bar on stderr.
     """
-    spec = remote or spec or ctx.settings.default_model
+    spec = remote or spec or last_used_model(ctx.paths, ctx.settings)
     if not spec:
         raise CliError("no model given: pass the path of a .gguf file, or REPO:QUANT")
     path = Path(spec).expanduser()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
@@ -150,6 +151,18 @@ class GgufTuiApp(ModelActions, App):
             self.notify(f"Cannot write {path}: {exc.strerror or exc}", severity="error")
             return
         self.notify(f"Exported to {path}", title="Export")
+
+    def saved(self, action: str, write: Callable[[], object]) -> bool:
+        """Run one database write; a full disk or a database another instance holds
+        becomes a message, not a crash, and the screen is left as it was."""
+        from gguf_tui.store.errors import StoreError
+
+        try:
+            write()
+        except StoreError as exc:
+            self.notify(f"{exc}.", title=f"Could not {action}", severity="error", timeout=12)
+            return False
+        return True
 
     def import_history(self, path: str | Path) -> int | None:
         from gguf_tui.store.errors import StoreError

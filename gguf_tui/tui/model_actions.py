@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from textual.css.query import NoMatches
 
-from gguf_tui.config import save_config
+from gguf_tui.config import save_state
 from gguf_tui.engine import Backend, Engine, EngineError, LoadCancelled, LoadOptions, ModelInfo
 from gguf_tui.models.catalog import ModelFile
 from gguf_tui.tui.downloads import CANCELLED, DONE, FAILED, DownloadTask, run_download
@@ -159,14 +159,8 @@ class ModelActions:
         return True
 
     def remember_model(self: GgufTuiApp, path: Path) -> None:
-        """The last model used is the default next time."""
-        if self.config.broken:
-            return
-        self.config.settings.default_model = str(path)
-        try:
-            save_config(self.config)
-        except OSError as exc:
-            self.notify(f"Cannot save the settings: {exc}", severity="warning")
+        """The last model used opens next time (kept in state.json, not config.toml)."""
+        save_state(self.paths, last_model=str(path))
 
     # -- choosing ------------------------------------------------------------------------------
     def action_pick_model(self: GgufTuiApp, tab: str = "local") -> None:

@@ -203,11 +203,16 @@ class ChatScreen(ConversationActions, Screen):
         assert self.conversation_id is not None
         store = self.app.store
         conv = store.get_conversation(self.conversation_id)
-        messages = [
-            {"role": m.role, "content": m.content}
-            for m in store.messages(self.conversation_id)
-            if m.content or m.role != "assistant"
-        ]
+        messages: list[dict[str, str]] = []
+        for m in store.messages(self.conversation_id):
+            if not m.content and m.role == "assistant":
+                continue
+            if messages and messages[-1]["role"] == m.role == "user":
+                # A failed answer left two questions in a row; templates that insist on
+                # alternating roles would refuse the conversation from then on.
+                messages[-1]["content"] += "\n\n" + m.content
+            else:
+                messages.append({"role": m.role, "content": m.content})
         system = (conv.settings.get("system_prompt") if conv else None) or self.app.system_prompt
         if system and not (messages and messages[0]["role"] == "system"):
             messages.insert(0, {"role": "system", "content": system})
@@ -315,7 +320,11 @@ class ChatScreen(ConversationActions, Screen):
             return
         last = messages[-1]
         if last.role == "assistant":
-            self.app.store.delete_messages_from(self.conversation_id, last.id)
+            cid = self.conversation_id
+            if not self.app.saved(
+                "regenerate", lambda: self.app.store.delete_messages_from(cid, last.id)
+            ):
+                return
             await self.view.remove_from(last.id)
         base = self.app.sampling_for(self.conversation_id)
         await self.start_reply(replace(base, seed=random.getrandbits(31)))

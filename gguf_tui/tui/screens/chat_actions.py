@@ -26,9 +26,11 @@ class ConversationActions:
         conv = self.app.store.get_conversation(cid)
 
         def renamed(title: str | None) -> None:
-            if title and title.strip():
-                self.app.store.rename_conversation(cid, title.strip())
+            store = self.app.store
+            new = (title or "").strip()
+            if new and self.app.saved("rename", lambda: store.rename_conversation(cid, new)):
                 self.sidebar.refresh_entry(cid)
+                self.show_header()
 
         self.app.push_screen(
             TextPromptScreen("Rename the conversation", conv.title if conv else ""), renamed
@@ -109,17 +111,22 @@ class ConversationActions:
     async def _replace_last_answer(self: ChatScreen, original, answer) -> None:
         store = self.app.store
         cid = self.conversation_id
-        store.delete_messages_from(cid, original.id)
-        store.add_message(
-            cid,
-            "assistant",
-            answer.content,
-            reasoning=answer.reasoning,
-            model_file=answer.model_file,
-            quant=answer.quant,
-            stats=answer.stats,
-            finish_reason=answer.finish_reason,
-        )
+
+        def replace_answer() -> None:
+            store.delete_messages_from(cid, original.id)
+            store.add_message(
+                cid,
+                "assistant",
+                answer.content,
+                reasoning=answer.reasoning,
+                model_file=answer.model_file,
+                quant=answer.quant,
+                stats=answer.stats,
+                finish_reason=answer.finish_reason,
+            )
+
+        if not self.app.saved("keep the new answer", replace_answer):
+            return
         await self.view.show(cid)
         self.notify(f"Keeping the {answer.quant} answer; the conversation continues with it.")
 
@@ -159,9 +166,10 @@ class ConversationActions:
         async def answered(yes: bool | None) -> None:
             if not yes:
                 return
+            if not self.app.saved("delete", lambda: self.app.store.delete_conversation(cid)):
+                return
             if cid == self.conversation_id:
                 await self.open_conversation(None)
-            self.app.store.delete_conversation(cid)
             self.sidebar.reload()
             self.notify(f"Deleted “{conv.title or 'New conversation'}”.")
 

@@ -167,7 +167,11 @@ def open_conversation_settings(app: GgufTuiApp, conversation_id: int) -> None:
             except ValueError:
                 app.notify(f"{key}: '{text}' is not a number", severity="error")
                 return
-        app.store.set_conversation_settings(conversation_id, overrides)
+        store = app.store
+        if not app.saved(
+            "save", lambda: store.set_conversation_settings(conversation_id, overrides)
+        ):
+            return
         app.chat_screen.show_header()
         app.notify("Saved for this conversation." if overrides else "Using the app's settings.")
 
