@@ -151,3 +151,22 @@ async def test_quit_while_generating_saves_the_partial_answer(tmp_path):
     answer = store.messages(cid)[-1]
     assert answer.finish_reason == "stopped" and answer.content.startswith("word0 word1")
     store.close()
+
+
+async def test_only_web_links_in_answers_open(tmp_path):
+    from textual.widgets import Markdown
+
+    engine = FakeEngine(script=["See [notes](file:///etc/passwd) and [docs](https://example.org)."])
+    app = make_app(tmp_path, engine=engine)
+    opened: list[str] = []
+    app.open_url = lambda url, **kw: opened.append(url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_and_send(pilot, "links please")
+        await wait_idle(pilot)
+        answer = app.chat_screen.view.query(AssistantMessage).last()
+        markdown = answer.query_one(".answer", Markdown)
+        for href in ("file:///etc/passwd", "javascript:alert(1)", "https://example.org"):
+            markdown.post_message(Markdown.LinkClicked(markdown, href))
+        await wait_until(pilot, lambda: opened == ["https://example.org"])
+        assert "Not opening file:///etc/passwd" in notifications(app)
+        assert "Not opening javascript:alert(1)" in notifications(app)

@@ -29,7 +29,7 @@ from textual.widgets import (
 
 from gguf_tui.engine import ModelInfo
 from gguf_tui.models.catalog import ModelFile
-from gguf_tui.tui.downloads import DownloadTask
+from gguf_tui.tui.downloads import CANCELLED, FAILED, DownloadTask
 from gguf_tui.tui.widgets.hub_browser import HubBrowser
 from gguf_tui.tui.widgets.local_models import LocalModels
 from gguf_tui.tui.widgets.server_models import ServerModels
@@ -54,6 +54,7 @@ class ModelPicker(Screen[ModelInfo | None]):
         super().__init__()
         self.initial_tab = tab
         self._loading_since: float | None = None
+        self._reported: DownloadTask | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
@@ -178,6 +179,10 @@ class ModelPicker(Screen[ModelInfo | None]):
             bar = self.query_one("#download-bar", ProgressBar)
             bar.update(total=max(task.total_bytes, 1), progress=task.done_bytes)
             self.query_one("#download-label", Static).update(task.describe())
+            if not task.active and task is not self._reported:
+                self._reported = task  # the outcome replaces "Downloading …" once
+                if task.state in (FAILED, CANCELLED):
+                    self._status(task.describe(), error=task.state == FAILED)
 
     def _status(self, text: str, error: bool = False) -> None:
         status = self.query_one("#picker-status", Static)

@@ -9,6 +9,8 @@ the answer ends so code blocks come out right.
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 from markdown_it import MarkdownIt
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -100,10 +102,26 @@ class AssistantMessage(Vertical):
         if self.streaming or self._reasoning:
             with Collapsible(title="Reasoning", collapsed=not self.streaming, classes="reasoning"):
                 yield Markdown(
-                    literal(self._reasoning), classes="reasoning-text", parser_factory=chat_markdown
+                    literal(self._reasoning),
+                    classes="reasoning-text",
+                    parser_factory=chat_markdown,
+                    open_links=False,
                 )
-        yield Markdown(literal(self._text), classes="answer", parser_factory=chat_markdown)
+        yield Markdown(
+            literal(self._text), classes="answer", parser_factory=chat_markdown, open_links=False
+        )
         yield Static(stats_line(self.message), classes="stats", markup=False)
+
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+        """A model wrote this link: open web links only (never file:, javascript: …)."""
+        event.stop()
+        if urlparse(event.href).scheme in ("http", "https"):
+            self.app.open_url(event.href)
+        else:
+            self.notify(
+                f"Not opening {event.href[:80]}: only http(s) links open from answers.",
+                severity="warning",
+            )
 
     def on_mount(self) -> None:
         for collapsible in self.query(Collapsible):

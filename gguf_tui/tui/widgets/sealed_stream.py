@@ -135,7 +135,7 @@ class SealingStream:
         old = self.live
         # The same parser (the chat's line breaks, no HTML) and the same classes.
         factory = getattr(old, "_parser_factory", None)
-        new = Markdown(parser_factory=factory, classes=" ".join(old.classes))
+        new = Markdown(parser_factory=factory, classes=" ".join(old.classes), open_links=False)
         last = self.sealed[-1] if self.sealed else None
         with old.app.batch_update():
             if last is not None and len(last.markdown) + len(finished) <= PART_CHARS:
