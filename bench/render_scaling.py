@@ -144,13 +144,14 @@ async def key_latency(presses: int, streaming: bool, per_pump: int, data_dir: Pa
     from tests.support.tui import make_app, type_and_send, wait_until
 
     tokens = prose(60_000 if streaming else 10, random.Random(7))
-    app = make_app(data_dir, engine=PacedEngine(tokens, per_pump))
+    engine = PacedEngine(tokens, per_pump)
+    app = make_app(data_dir, engine=engine)
     latencies: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.chat_screen
         if streaming:
             await type_and_send(pilot, "Write a lot.")
-            await wait_until(pilot, lambda: screen.reply and screen.reply.tokens_seen > 1000, 120)
+            await wait_until(pilot, lambda: engine.last and engine.last.sent > 1000, 300)
         prompt = screen.prompt
         prompt.focus()
         display = app._display
