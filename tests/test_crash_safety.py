@@ -162,7 +162,8 @@ async def test_an_answer_cut_off_before_any_text_is_not_shown_to_the_model(tmp_p
         await type_and_send(pilot, "Are you there?")
         await wait_idle(pilot)
     sent = engine.requests[-1][0]
+    # The unanswered question and the new one go as one turn: templates that insist on
+    # alternating roles would refuse two user messages in a row.
     assert [(m["role"], m["content"]) for m in sent[1:]] == [
-        ("user", "What is a lighthouse?"),
-        ("user", "Are you there?"),
+        ("user", "What is a lighthouse?\n\nAre you there?"),
     ]
