@@ -168,6 +168,9 @@ class LlamaModel:
                     n_batch=min(options.n_batch, n_ctx),
                     n_gpu_layers=options.n_gpu_layers,
                     n_threads=options.n_threads,
+                    # --threads means the whole model: prompt processing too (llama-cpp-python
+                    # would otherwise use every core for it, whatever was asked).
+                    n_threads_batch=options.n_threads,
                     flash_attn=options.flash_attn,
                     verbose=True,  # see llama_log: verbose=False redirects fd 1 and 2
                 )
