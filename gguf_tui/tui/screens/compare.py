@@ -8,6 +8,7 @@ conversation continues from it, with the model that wrote it.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -123,9 +124,7 @@ class CompareScreen(ModalScreen[CompareResult]):
                     return
 
     async def _next_events(self, gen: Generation):
-        import asyncio
-
-        await asyncio.sleep(1 / 30)
+        await asyncio.sleep(1 / 30)  # batch deltas like the chat view does
         return gen.drain()
 
     def action_keep(self, which: str) -> None:
