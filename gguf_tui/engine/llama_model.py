@@ -42,6 +42,7 @@ from gguf_tui.engine.events import (
 from gguf_tui.engine.generation import Generation
 from gguf_tui.engine.model_info import EngineError, ModelInfo
 from gguf_tui.engine.options import LoadOptions, Sampling
+from gguf_tui.engine.stop_strings import StopMatcher, tokens_to_read
 from gguf_tui.engine.think import REASONING, ThinkSplitter
 from gguf_tui.models.gguf_file import GGUFError, check_loadable, shard_paths
 from gguf_tui.models.quant import model_base_name, quant_name
@@ -315,7 +316,7 @@ class LlamaModel:
         llm.set_seed(sampling.seed if sampling.seed is not None else random.getrandbits(31))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         splitter = ThinkSplitter(in_reasoning)
-        stops = _StopMatcher(() if sampling.ignore_eos else stop_strings)
+        stops = StopMatcher(() if sampling.ignore_eos else stop_strings)
         text_parts: list[str] = []
         reasoning_parts: list[str] = []
 
@@ -392,51 +393,3 @@ class LlamaModel:
         else:
             text.append(piece)
             gen.emit(TextDelta(piece))
-
-
-def tokens_to_read(cached: list[int], prompt: list[int]) -> int:
-    """How many prompt tokens `Llama.generate` will process, given what the KV cache holds.
-
-    Mirrors its prefix reuse: a fully cached prompt still replays its last token to
-    get fresh logits. (llama.cpp's perf counters are not reliable here: they are not
-    reset between calls in every build.)
-    """
-    common = 0
-    for a, b in zip(cached, prompt, strict=False):
-        if a != b:
-            break
-        common += 1
-    if common >= len(prompt):
-        common = len(prompt) - 1
-    return len(prompt) - common
-
-
-class _StopMatcher:
-    """Hold back text that might be the start of a stop string."""
-
-    def __init__(self, stops: tuple[str, ...]) -> None:
-        self._stops = [s for s in stops if s]
-        self._held = ""
-        self.hit = False
-
-    def feed(self, text: str) -> tuple[str, bool]:
-        if not self._stops:
-            return text, False
-        buf = self._held + text
-        cut = min((i for s in self._stops if (i := buf.find(s)) >= 0), default=-1)
-        if cut >= 0:
-            self._held = ""
-            self.hit = True
-            return buf[:cut], True
-        keep = 0
-        for s in self._stops:
-            for n in range(min(len(s) - 1, len(buf)), keep, -1):
-                if buf.endswith(s[:n]):
-                    keep = n
-                    break
-        self._held = buf[len(buf) - keep :]
-        return buf[: len(buf) - keep], False
-
-    def flush(self) -> str:
-        held, self._held = self._held, ""
-        return held
