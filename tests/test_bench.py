@@ -7,9 +7,6 @@ figures themselves are what bench/ and docs/performance.md are for.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,18 +14,9 @@ import pytest
 from gguf_tui.engine import LENGTH, STOP, Sampling
 from gguf_tui.engine.bench import BenchConfig, BenchResult, Spread, format_spread, run_benchmark
 from gguf_tui.engine.bench_worker import synthetic_messages
+from tests.support.cli import gguf_tui
 
 TINY = ["--prompt-tokens", "40", "--gen-tokens", "6"]
-
-
-def gguf_tui(*args, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "gguf_tui", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=dict(os.environ),
-    )
 
 
 # -- the engine option the benchmark needs ------------------------------------------------

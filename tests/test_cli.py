@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.support.cli import gguf_tui
 
 GREEDY = [
     "--temperature",
@@ -25,17 +26,6 @@ GREEDY = [
     "--system",
     "You are a helpful assistant.",
 ]
-
-
-def gguf_tui(*args, input=None, timeout=120, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "gguf_tui", *map(str, args)],
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_version_and_help_are_fast_and_do_not_load_llama():

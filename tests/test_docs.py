@@ -17,8 +17,10 @@ def test_every_setting_is_in_the_configuration_reference():
 
 
 def test_every_key_binding_is_in_the_docs():
-    text = "".join((DOCS / name).read_text(encoding="utf-8")
-                   for name in ("chatting.md", "switching.md", "configuration.md"))
+    text = "".join(
+        (DOCS / name).read_text(encoding="utf-8")
+        for name in ("chatting.md", "switching.md", "configuration.md")
+    )
     for action in (*CHAT_ACTIONS, *APP_ACTIONS):
         first_key = action.keys.split(",")[0]
         assert f"`{first_key}`" in text, f"{action.id} ({first_key})"

@@ -23,6 +23,7 @@ import pytest
 from gguf_tui.config import load_config, load_state, resolve_paths
 from gguf_tui.store.database import Store
 from gguf_tui.tui.widgets.messages import AssistantMessage
+from tests.support.cli import gguf_tui
 from tests.support.fake_engine import FakeEngine
 from tests.support.tui import (
     make_app,
@@ -35,16 +36,6 @@ from tests.support.tui import (
 
 pytest_plugins = ["tests.conftest_hub"]
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def gguf_tui(*args: object, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gguf_tui", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def one_error_line(out: subprocess.CompletedProcess) -> str:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime
 
 import pytest
@@ -19,6 +16,7 @@ from gguf_tui.store.export import (
     import_history_file,
 )
 from gguf_tui.store.history import HistoryError, dump_history, load_history
+from tests.support.cli import gguf_tui
 
 STATS = {
     "prompt_tokens": 20,
@@ -26,17 +24,6 @@ STATS = {
     "generation_tokens_per_second": 31.46,
     "time_to_first_token": 0.125,
 }
-
-
-def gguf_tui(*args, timeout=60):
-    return subprocess.run(
-        [sys.executable, "-m", "gguf_tui", *map(str, args)],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=timeout,
-        env=os.environ.copy(),
-    )
 
 
 def assert_one_line_error(proc, text: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gguf_tui.models.catalog import ModelFile
+from tests.support.cli import gguf_tui as run_gguf_tui
 from tests.support.fake_hub import GATED_REPO, LADDER_REPO
 
 pytest_plugins = ["tests.conftest_hub"]
@@ -22,14 +23,7 @@ Q3 = "SmolLM2-135M-Instruct-Q3_K_S.gguf"
 
 
 def gguf_tui(*args, timeout=120, **env):
-    return subprocess.run(
-        [sys.executable, "-m", "gguf_tui", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **env},
-        stdin=subprocess.DEVNULL,
-    )
+    return run_gguf_tui(*args, timeout=timeout, env=env)
 
 
 def one_error_line(out) -> str:

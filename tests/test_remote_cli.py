@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import gguf_tui
 from tests.support.fake_openai import FakeOpenAI, Reply, text_chunks
 from tests.support.llama_server import LlamaServer, free_port, require_server_extra
 
 GREEDY = ["--temperature", "0", "--seed", "1", "--max-tokens", "40"]
 SYSTEM = ["--system", "You are a helpful assistant."]
-
-
-def gguf_tui(*args, input=None, timeout=120, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "gguf_tui", *map(str, args)],
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,18 @@ from tests.support.tui import (
 GREEDY = Sampling(temperature=0, seed=1, max_tokens=24)
 
 
+def on_q4_k_m(ladder, tmp_path, sampling, **kwargs):
+    """The app on the ladder's Q4_K_M, its siblings beside it."""
+    folder = str(ladder["Q4_K_M"].parent)
+    return make_app(
+        tmp_path,
+        model_path=ladder["Q4_K_M"],
+        sampling=sampling,
+        extra_model_dirs=[folder],
+        **kwargs,
+    )
+
+
 def switcher_open(app) -> bool:
     return app.screen.__class__.__name__ == "QuantSwitcher"
 
@@ -30,13 +42,7 @@ async def choose_quant(pilot, app, quant: str) -> None:
 
 
 async def test_switch_from_q4_k_m_to_q8_0_mid_conversation(ladder, tmp_path):
-    app = make_app(
-        tmp_path,
-        model_path=ladder["Q4_K_M"],
-        sampling=GREEDY,
-        load_options=LoadOptions(n_ctx=2048),
-        extra_model_dirs=[str(ladder["Q4_K_M"].parent)],
-    )
+    app = on_q4_k_m(ladder, tmp_path, GREEDY, load_options=LoadOptions(n_ctx=2048))
     async with app.run_test(size=(130, 40)) as pilot:
         await wait_until(pilot, lambda: app.engine.info is not None, 60, "the first model")
         await type_and_send(pilot, "What is the capital of France?")
@@ -60,12 +66,7 @@ async def test_switch_from_q4_k_m_to_q8_0_mid_conversation(ladder, tmp_path):
 
 
 async def test_escape_cancels_a_switch_and_keeps_the_old_model(ladder, tmp_path):
-    app = make_app(
-        tmp_path,
-        model_path=ladder["Q4_K_M"],
-        sampling=GREEDY,
-        extra_model_dirs=[str(ladder["Q4_K_M"].parent)],
-    )
+    app = on_q4_k_m(ladder, tmp_path, GREEDY)
     async with app.run_test(size=(130, 40)) as pilot:
         await wait_until(pilot, lambda: app.engine.info is not None, 60, "the first model")
         real_load = app.engine.load
@@ -90,12 +91,7 @@ async def test_escape_cancels_a_switch_and_keeps_the_old_model(ladder, tmp_path)
 
 
 async def test_compare_two_quantizations_on_one_prompt(ladder, tmp_path):
-    app = make_app(
-        tmp_path,
-        model_path=ladder["Q4_K_M"],
-        sampling=Sampling(temperature=0.7, max_tokens=24),
-        extra_model_dirs=[str(ladder["Q4_K_M"].parent)],
-    )
+    app = on_q4_k_m(ladder, tmp_path, Sampling(temperature=0.7, max_tokens=24))
     async with app.run_test(size=(130, 40)) as pilot:
         await wait_until(pilot, lambda: app.engine.info is not None, 60, "the first model")
         await type_and_send(pilot, "Name a famous painter.")
@@ -127,12 +123,7 @@ async def test_compare_two_quantizations_on_one_prompt(ladder, tmp_path):
 
 
 async def test_keeping_the_original_answer_goes_back_to_its_model(ladder, tmp_path):
-    app = make_app(
-        tmp_path,
-        model_path=ladder["Q4_K_M"],
-        sampling=GREEDY,
-        extra_model_dirs=[str(ladder["Q4_K_M"].parent)],
-    )
+    app = on_q4_k_m(ladder, tmp_path, GREEDY)
     async with app.run_test(size=(130, 40)) as pilot:
         await wait_until(pilot, lambda: app.engine.info is not None, 60, "the first model")
         await type_and_send(pilot, "Name a colour.")
