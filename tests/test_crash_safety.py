@@ -21,6 +21,7 @@ from pathlib import Path
 
 from gguf_tui.store.database import Store
 from tests.support.fake_engine import FakeEngine
+from tests.support.processes import check_integrity
 from tests.support.tui import make_app, screen_text, type_and_send, wait_idle, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,16 +41,6 @@ def committed(db: Path) -> dict[int, Row]:
     finally:
         conn.close()
     return {row[0]: row for row in rows}
-
-
-def check_integrity(db: Path) -> None:
-    conn = sqlite3.connect(db)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        conn.execute("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
-    finally:
-        conn.close()
 
 
 def lost(before: dict[int, Row], after: dict[int, Row]) -> list[str]:

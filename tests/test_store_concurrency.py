@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import selectors
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -13,6 +11,7 @@ import time
 from pathlib import Path
 
 from gguf_tui.store.database import Store
+from tests.support.processes import check_integrity, read_line
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,26 +64,6 @@ def spawn(script: str, *args) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def read_line(proc: subprocess.Popen, timeout: float = 30) -> str:
-    """The child's next line, waiting at most `timeout` seconds for it."""
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        if not sel.select(timeout):
-            proc.kill()
-            raise AssertionError(f"no output within {timeout}s: {proc.stderr.read()}")
-    line = proc.stdout.readline()
-    assert line, f"child ended: {proc.wait()} {proc.stderr.read()}"
-    return line.strip()
-
-
-def check_integrity(path: Path) -> None:
-    conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-    conn.execute("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
-    conn.close()
 
 
 def test_two_processes_appending_at_once_lose_nothing(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 from gguf_tui.store.database import Store
 from gguf_tui.tui.widgets.messages import AssistantMessage
 from tests.support.fake_engine import FakeEngine
+from tests.support.processes import check_integrity
 from tests.support.tui import make_app, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,8 +58,7 @@ async def test_killed_mid_answer_then_reopened(smollm_path, tmp_path):
     kill_mid_answer(tmp_path, smollm_path, prompt)
 
     db = tmp_path / "conversations.sqlite3"
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    check_integrity(db)
     store = Store(db)
     conv = store.last_conversation()
     messages = store.messages(conv.id)

@@ -4,8 +4,6 @@ fake engine, so their commits (messages, checkpoints, final answers) interleave.
 
 from __future__ import annotations
 
-import selectors
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,20 +11,10 @@ from pathlib import Path
 
 from gguf_tui.store.database import Store
 from tests.support.instance_driver import FAKE_ANSWER
+from tests.support.processes import check_integrity, read_line
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNT = 8
-
-
-def next_line(proc: subprocess.Popen, timeout: float) -> str:
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        if not sel.select(timeout):
-            proc.kill()
-            raise AssertionError(f"no output within {timeout}s: {proc.stderr.read()}")
-    line = proc.stdout.readline()
-    assert line, f"the app ended: {proc.wait()} {proc.stderr.read()}"
-    return line.strip()
 
 
 def test_two_instances_writing_at_once_lose_nothing(smollm_path, tmp_path):
@@ -48,14 +36,14 @@ def test_two_instances_writing_at_once_lose_nothing(smollm_path, tmp_path):
     }
     try:
         for proc in procs.values():
-            assert next_line(proc, 120) == "ready"
+            assert read_line(proc, 120) == "ready"
         started = time.monotonic()
         for proc in procs.values():  # go together
             proc.stdin.write("go\n")
             proc.stdin.flush()
         conversations = {}
         for name, proc in procs.items():
-            word, conv_id = next_line(proc, 240).split()
+            word, conv_id = read_line(proc, 240).split()
             assert word == "done"
             conversations[name] = int(conv_id)
             assert proc.wait(timeout=60) == 0, proc.stderr.read()
@@ -68,11 +56,7 @@ def test_two_instances_writing_at_once_lose_nothing(smollm_path, tmp_path):
                 stream.close()
 
     db = tmp_path / "conversations.sqlite3"
-    conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-    conn.execute("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
-    conn.close()
+    check_integrity(db)
     with Store(db) as store:
         assert store.count_conversations() == 2
         for name, conv_id in conversations.items():
