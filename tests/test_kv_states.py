@@ -92,3 +92,12 @@ def test_the_lru_keeps_at_most_max_states(smollm_path):
         again = engine.chat(follow_up(a, first), SHORT, cache_key=1).result(60)
         assert again.stats.prompt_tokens_evaluated > 150
         assert len(engine._states) == 1 and engine._states.nbytes > 0
+
+
+def test_a_forgotten_conversation_keeps_no_cache(eng):
+    a, b = conversation("deleted things"), conversation("kept things")
+    first = eng.chat(a, SHORT, cache_key=20).result(60)
+    eng.chat(b, SHORT, cache_key=21).result(60)
+    eng.forget(20)  # the conversation was deleted
+    again = eng.chat(follow_up(a, first), SHORT, cache_key=20).result(60)
+    assert again.stats.prompt_tokens_evaluated > again.stats.prompt_tokens - 20

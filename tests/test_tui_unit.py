@@ -170,3 +170,17 @@ async def test_only_web_links_in_answers_open(tmp_path):
         await wait_until(pilot, lambda: opened == ["https://example.org"])
         assert "Not opening file:///etc/passwd" in notifications(app)
         assert "Not opening javascript:alert(1)" in notifications(app)
+
+
+async def test_deleting_a_conversation_frees_its_kept_cache(tmp_path):
+    engine = FakeEngine()
+    app = make_app(tmp_path, engine=engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_and_send(pilot, "to be deleted")
+        await wait_idle(pilot)
+        cid = app.chat_screen.conversation_id
+        app.chat_screen.delete_conversation(cid)
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.store.get_conversation(cid) is None)
+        assert engine.forgotten == [cid]

@@ -100,6 +100,10 @@ class Engine:
     def count_tokens(self, messages: list[Message]) -> Future[int]:
         return self._submit(lambda: len(self._require_model().tokenize_chat(messages)[0]))
 
+    def forget(self, cache_key: Hashable) -> None:
+        """The conversation is gone (deleted): free the KV cache kept for it."""
+        self._submit(lambda: self._states.forget(cache_key))
+
     def stop(self) -> None:
         """Stop the reply in progress, if any (its text so far is kept)."""
         self._thread.stop()

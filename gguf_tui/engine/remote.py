@@ -97,6 +97,9 @@ class RemoteEngine:
         future.set_result(0)
         return future
 
+    def forget(self, cache_key: Hashable) -> None:
+        """Nothing is kept here per conversation: the server owns its prompt cache."""
+
     def count_tokens(self, messages: list[Message]) -> Future[int]:
         """An estimate (see `estimate_tokens`); the real count arrives with each answer."""
         future: Future[int] = Future()

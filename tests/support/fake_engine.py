@@ -62,6 +62,7 @@ class FakeEngine:
         self.delay = delay
         self.fail_with = fail_with
         self.info: ModelInfo | None = fake_info()
+        self.forgotten: list = []
         self.requests: list[tuple[list[dict[str, str]], Sampling]] = []
         self._current: Generation | None = None
 
@@ -70,6 +71,9 @@ class FakeEngine:
         self.info = fake_info(Path(path).name)
         future.set_result(self.info)
         return future
+
+    def forget(self, cache_key) -> None:
+        self.forgotten.append(cache_key)
 
     def count_tokens(self, messages) -> Future:
         future: Future = Future()

@@ -168,6 +168,7 @@ class ConversationActions:
                 return
             if not self.app.saved("delete", lambda: self.app.store.delete_conversation(cid)):
                 return
+            self.app.engine.forget(cid)  # its kept KV cache is of no use any more
             if cid == self.conversation_id:
                 await self.open_conversation(None)
             self.sidebar.reload()
