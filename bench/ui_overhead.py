@@ -121,6 +121,9 @@ def main() -> None:
         args.model = smollm()
     import llama_cpp
 
+    from gguf_tui.engine import cpu_quirks
+
+    cpu_quirks.apply(llama_cpp.llama_cpp)  # the reference loads as the engine does
     info = machine()
     print(machine_line(info))
     sampling = Sampling(seed=7, max_tokens=args.tokens)  # the app's default sampling chain

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gguf_tui.engine import llama_log
+from gguf_tui.engine import cpu_quirks, llama_log
 from gguf_tui.engine.chat_format import (
     GGUF_TEMPLATE_NAME,
     ChatFormatError,
@@ -144,6 +144,7 @@ class LlamaModel:
         from llama_cpp import llama_cpp as lib
 
         llama_log.install()
+        cpu_quirks.apply(lib)
         llama_log.take_recent_errors()
         cancelled = False
 

@@ -51,8 +51,11 @@ class LlamaServer:
     def start(self) -> LlamaServer:
         cmd = [
             sys.executable,
-            "-m",
-            "llama_cpp.server",
+            "-c",
+            # The same CPU work-around the app's engine applies (engine/cpu_quirks.py):
+            # without it llama.cpp segfaults on AMX machines.
+            "import runpy, llama_cpp.llama_cpp as lib; from gguf_tui.engine import cpu_quirks;"
+            " cpu_quirks.apply(lib); runpy.run_module('llama_cpp.server', run_name='__main__')",
             "--model",
             str(self.model),
             "--host",
