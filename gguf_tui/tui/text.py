@@ -31,6 +31,12 @@ def literal(text: str) -> str:
     return text.translate(_TABLE)
 
 
+def pasted(text: str) -> str:
+    """Pasted text made literal. Terminals send a pasted line break as CR (tmux, xterm,
+    VTE) or CRLF (from Windows): each is one line break, not a character to drop."""
+    return literal(text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 def relative_time(when: float, now: float | None = None) -> str:
     """ "just now", "5 min ago", "3 h ago", "yesterday", "12 Mar"."""
     now = time.time() if now is None else now

@@ -1,0 +1,51 @@
+"""Typing and pasting into the real `gguf-tui` as terminals deliver it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.terminal.harness import launched
+
+
+def ready(term) -> None:
+    """The model named on the status line and its context shown: loaded."""
+    term.wait_for(lambda s: "Q4_K_M" in s and "ctx 0/" in s, 120, "the model to load")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_a_line_and_its_enter_in_one_read_sends_the_whole_line(home, ladder, size):
+    model = home.add_model(ladder["Q4_K_M"])
+    with launched(home, model, cols=size[0], rows=size[1]) as term:
+        ready(term)
+        term.type_line("Tell me a short joke.")
+        term.wait_for("tok/s", 120, "the answer's figures")
+        assert term.quit() == 0
+        assert term.restored()
+    assert home.sent() == ["Tell me a short joke."]
+
+
+def test_two_bursts_back_to_back_are_two_messages_in_order(home, ladder):
+    model = home.add_model(ladder["Q4_K_M"])
+    with launched(home, model) as term:
+        ready(term)
+        term.type_line("First question?")
+        term.wait_for("tok/s", 120, "the first answer")
+        term.type_line("Second question?")
+        term.wait_for(lambda s: s.count("tok/s") >= 2 or "Second question?" in s, 120)
+        term.wait_for(lambda s: "writing" not in s, 120, "the second answer to finish")
+        assert term.quit() == 0
+    assert home.sent() == ["First question?", "Second question?"]
+
+
+def test_a_multi_line_paste_keeps_its_line_breaks(home, ladder):
+    model = home.add_model(ladder["Q4_K_M"])
+    with launched(home, model, cols=120, rows=40) as term:
+        ready(term)
+        term.paste("first line\nsecond line\r\nthird line")
+        term.wait_for("third line", 10, "the pasted text in the prompt")
+        screen = term.text()
+        assert "first linesecond line" not in screen.replace(" ", "")
+        term.write("\r")
+        term.wait_for("tok/s", 120, "the answer")
+        assert term.quit() == 0
+    assert home.sent() == ["first line\nsecond line\nthird line"]
