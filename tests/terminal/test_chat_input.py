@@ -49,3 +49,13 @@ def test_a_multi_line_paste_keeps_its_line_breaks(home, ladder):
         term.wait_for("tok/s", 120, "the answer")
         assert term.quit() == 0
     assert home.sent() == ["first line\nsecond line\nthird line"]
+
+
+def test_corrections_inside_a_burst_apply_in_order(home, ladder):
+    model = home.add_model(ladder["Q4_K_M"])
+    with launched(home, model) as term:
+        ready(term)
+        term.write("Helo" + "\x7f\x7f" + "llo there" + "\x1b[D" * 6 + "," + "\r")
+        term.wait_for("tok/s", 120, "the answer")
+        assert term.quit() == 0
+    assert home.sent() == ["Hello, there"]

@@ -7,10 +7,11 @@ refuse. A config file that did not parse is never written over.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -18,6 +19,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from gguf_tui.config import SETTING_HELP, Settings, settings_from_dict
+from gguf_tui.tui.text import literal
+from gguf_tui.tui.widgets.keys import run_own_binding
 
 if TYPE_CHECKING:
     from gguf_tui.tui.app import GgufTuiApp
@@ -53,12 +56,53 @@ def _parse(text: str, default: Any) -> Any:
     if isinstance(default, int):
         return int(text or 0)
     if isinstance(default, float):
-        return float(text or 0)
+        value = float(text or 0)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(text)
+        return value
     return text
 
 
-class FormScreen(ModalScreen[dict | None]):
-    """A titled list of labelled inputs with Save (ctrl+s) and Cancel (escape)."""
+def _kind(default: Any) -> str:
+    return "a whole number" if isinstance(default, int) else "a number"
+
+
+# A form's check: the entered text per key -> (the result to save, problems per key).
+FormCheck = Callable[[dict[str, str]], tuple[Any, dict[str, str]]]
+
+
+class FollowFocusInput(Input):
+    """An input that moves the focus itself and hands later keys on to the next field.
+
+    The app forwards each key to the widget focused when it *receives* the key, and tab
+    normally moves the focus only once it has bubbled up to the screen's binding. Typed
+    fast (or by a script), `0.5<tab>42` reaches this input whole, and `42` would land
+    here instead of in the next field. So tab moves the focus at once, in this input's
+    own key order, and a key that arrives here after that goes where the user meant."""
+
+    FOCUS_KEYS = {"tab": "focus_next", "shift+tab": "focus_previous"}
+
+    async def _on_key(self, event: events.Key) -> None:
+        focused = self.screen.focused if self.is_attached else None
+        if event.key in self.FOCUS_KEYS and focused is self:
+            event.stop()
+            event.prevent_default()
+            getattr(self.screen, self.FOCUS_KEYS[event.key])()
+            return
+        if focused is not None and focused is not self:
+            event.stop()
+            event.prevent_default()
+            focused.post_message(events.Key(event.key, event.character))
+            return
+        if not await run_own_binding(self, event):
+            await super()._on_key(event)
+
+
+class FormScreen(ModalScreen[Any]):
+    """A titled list of labelled inputs with Save (ctrl+s, enter) and Cancel (escape).
+
+    The first field has focus on open. Save runs `check`; a field with a problem gets
+    it written beside it and the form stays open with everything the user typed."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "save", "Save")]
 
@@ -67,6 +111,7 @@ class FormScreen(ModalScreen[dict | None]):
         title: str,
         values: dict[str, str],
         help_text: dict[str, str],
+        check: FormCheck,
         note: str = "",
         can_save: bool = True,
     ) -> None:
@@ -74,6 +119,7 @@ class FormScreen(ModalScreen[dict | None]):
         self.title_text = title
         self.values = values
         self.help_text = help_text
+        self.check = check
         self.note = note
         self.can_save = can_save
 
@@ -87,7 +133,8 @@ class FormScreen(ModalScreen[dict | None]):
                     yield Label(
                         f"{key}: {self.help_text.get(key, '')}", classes="field-help", markup=False
                     )
-                    yield Input(value, id=f"field-{key}", classes="field")
+                    yield FollowFocusInput(value, id=f"field-{key}", classes="field")
+                    yield Static("", id=f"problem-{key}", classes="field-problem", markup=False)
             yield Static("", id="form-problems", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(
@@ -95,14 +142,34 @@ class FormScreen(ModalScreen[dict | None]):
                 )
                 yield Button("Cancel", id="cancel")
 
+    def on_mount(self) -> None:
+        if self.values:
+            self.query_one(f"#field-{next(iter(self.values))}", Input).focus()
+
     def entered(self) -> dict[str, str]:
         return {k: self.query_one(f"#field-{k}", Input).value for k in self.values}
 
-    def show_problems(self, problems: list[str]) -> None:
-        self.query_one("#form-problems", Static).update("\n".join(problems))
+    def show_problems(self, problems: dict[str, str]) -> None:
+        """Each problem under its field; the first bad field gets the focus."""
+        for key in self.values:
+            widget = self.query_one(f"#problem-{key}", Static)
+            widget.update(f"⚠ {problems[key]}" if key in problems else "")
+            widget.display = key in problems
+        summary = ""
+        if problems:
+            summary = f"Not saved: {len(problems)} field(s) to correct ({', '.join(problems)})."
+            first = next(k for k in self.values if k in problems)
+            field = self.query_one(f"#field-{first}", Input)
+            field.focus()
+            field.scroll_visible()
+        self.query_one("#form-problems", Static).update(summary)
 
     @on(Button.Pressed, "#save")
     def _save_pressed(self) -> None:
+        self.action_save()
+
+    @on(Input.Submitted)
+    def _field_submitted(self) -> None:
         self.action_save()
 
     @on(Button.Pressed, "#cancel")
@@ -110,14 +177,55 @@ class FormScreen(ModalScreen[dict | None]):
         self.dismiss(None)
 
     def action_save(self) -> None:
-        if self.can_save:
-            self.dismiss(self.entered())
+        if not self.can_save:
+            return
+        result, problems = self.check(self.entered())
+        if problems:
+            self.show_problems(problems)
+        else:
+            self.dismiss(result)
+
+
+def check_settings(base: dict[str, Any], entered: dict[str, str]) -> tuple[Any, dict[str, str]]:
+    """The settings the form describes on top of config.toml's `base`, or its problems."""
+    defaults = Settings()
+    raw: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for name, text in entered.items():
+        default = getattr(defaults, name)
+        try:
+            raw[name] = _parse(text, default)
+        except ValueError:
+            problems[name] = f"'{literal(text.strip())}' is not {_kind(default)}"
+            continue
+        _, more = settings_from_dict({name: raw[name]})
+        if more:
+            problems[name] = more[0].removesuffix("; using the default")
+    if problems:
+        return None, problems
+    settings, _ = settings_from_dict({**base, **raw})
+    return settings, {}
+
+
+def check_overrides(entered: dict[str, str]) -> tuple[Any, dict[str, str]]:
+    """One conversation's overrides (empty fields left out), or their problems."""
+    defaults = Settings()
+    overrides: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for key, text in entered.items():
+        if not text.strip():
+            continue
+        default = 0 if key == "seed" else getattr(defaults, key)
+        try:
+            overrides[key] = _parse(text, default)
+        except ValueError:
+            problems[key] = f"'{literal(text.strip())}' is not {_kind(default)}"
+    return (None, problems) if problems else (overrides, {})
 
 
 def open_settings(app: GgufTuiApp) -> None:
     """The app's settings, saved to config.toml (unknown keys kept)."""
     config = app.config
-    defaults = Settings()
     editable = [f.name for f in fields(Settings) if f.name not in ("keymap", "default_model")]
     values = {name: _as_text(getattr(config.settings, name)) for name in editable}
     note = f"Saved in {config.path}. Key bindings: edit [keymap] there."
@@ -127,22 +235,21 @@ def open_settings(app: GgufTuiApp) -> None:
             f"{'; '.join(config.problems)}"
         )
 
-    def saved(entered: dict | None) -> None:
-        if entered is None:
-            return
-        raw, problems = {}, []
-        for name, text in entered.items():
-            try:
-                raw[name] = _parse(text, getattr(defaults, name))
-            except ValueError:
-                problems.append(f"{name}: '{text}' is not a number")
-        settings, more = settings_from_dict({**config.raw, **raw})
-        if problems or more:
-            app.notify("\n".join(problems + more), title="Settings not saved", severity="error")
-            return
-        app.apply_settings(settings)
+    def saved(settings: Settings | None) -> None:
+        if settings is not None:
+            app.apply_settings(settings)
 
-    app.push_screen(FormScreen("Settings", values, SETTING_HELP, note, not config.broken), saved)
+    app.push_screen(
+        FormScreen(
+            "Settings",
+            values,
+            SETTING_HELP,
+            lambda entered: check_settings(config.raw, entered),
+            note,
+            not config.broken,
+        ),
+        saved,
+    )
 
 
 def open_conversation_settings(app: GgufTuiApp, conversation_id: int) -> None:
@@ -152,21 +259,10 @@ def open_conversation_settings(app: GgufTuiApp, conversation_id: int) -> None:
         return
     values = {k: _as_text(conv.settings.get(k)) for k in CONVERSATION_KEYS}
     help_text = {k: SETTING_HELP.get(k, "") for k in CONVERSATION_KEYS} | _CONVERSATION_HELP
-    defaults = Settings()
 
-    def saved(entered: dict | None) -> None:
-        if entered is None:
+    def saved(overrides: dict[str, Any] | None) -> None:
+        if overrides is None:
             return
-        overrides: dict[str, Any] = {}
-        for key, text in entered.items():
-            if not text.strip():
-                continue
-            default = 0 if key == "seed" else getattr(defaults, key)
-            try:
-                overrides[key] = _parse(text, default)
-            except ValueError:
-                app.notify(f"{key}: '{text}' is not a number", severity="error")
-                return
         store = app.store
         if not app.saved(
             "save", lambda: store.set_conversation_settings(conversation_id, overrides)
@@ -177,6 +273,12 @@ def open_conversation_settings(app: GgufTuiApp, conversation_id: int) -> None:
 
     note = "Empty fields use the app's settings (ctrl+comma)."
     app.push_screen(
-        FormScreen(f"Settings of “{conv.title or 'this conversation'}”", values, help_text, note),
+        FormScreen(
+            f"Settings of “{conv.title or 'this conversation'}”",
+            values,
+            help_text,
+            check_overrides,
+            note,
+        ),
         saved,
     )

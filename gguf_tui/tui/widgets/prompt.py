@@ -8,14 +8,11 @@ from textual.message import Message as TextualMessage
 from textual.widgets import TextArea
 
 from gguf_tui.tui.text import pasted
-
-# Keys the prompt handles itself, in the order they arrive (see `_on_key`).
-SEND_KEYS = frozenset({"enter"})
-NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j"})
+from gguf_tui.tui.widgets.keys import run_own_binding
 
 
 class PromptArea(TextArea):
-    # Shown in the footer and the help; the keys themselves are handled in `_on_key`.
+    # Not priority bindings, and run in key order by `_on_key` (see widgets/keys.py).
     BINDINGS = [
         Binding("enter", "submit", "Send", id="send"),
         Binding("shift+enter,ctrl+j", "newline", "New line", show=False, id="newline"),
@@ -48,18 +45,14 @@ class PromptArea(TextArea):
         self.insert("\n")
 
     async def _on_key(self, event: events.Key) -> None:
-        """Enter is handled here, in the widget's own key order, not by a priority
-        binding: a priority binding runs when the app receives the key, before this
-        widget has inserted the characters that arrived ahead of it in the same read
-        (fast typing, ssh, a script), and the message would be sent cut or not at all."""
-        if event.key in SEND_KEYS or event.key in NEWLINE_KEYS:
-            event.stop()
-            event.prevent_default()
-            self.action_submit() if event.key in SEND_KEYS else self.action_newline()
-            return
+        """Enter sends exactly the text typed before it, even when both arrived in one
+        read: the prompt's own bindings run here, in its key order. (A priority binding
+        would run when the app receives the key, before this widget has inserted the
+        characters ahead of it, and the message would be sent cut or not at all.)"""
         if event.key == "up" and not self.text:
             event.stop()
             event.prevent_default()
             self.post_message(self.EditLast())
             return
-        await super()._on_key(event)
+        if not await run_own_binding(self, event):  # enter, backspace, arrows …
+            await super()._on_key(event)
