@@ -20,6 +20,7 @@ EXPORT_FORMAT = "gguf-tui-conversation"
 EXPORT_VERSION = 1
 FORMATS = ("md", "json", "history")
 UNTITLED = "Untitled conversation"
+COMPLETE = "stop"  # how an imported answer ended when its file does not say
 
 _ENDINGS = {  # how an answer ended, said for a reader; a normal stop says nothing
     "length": "cut at the token limit",
@@ -136,6 +137,17 @@ def _text(item: dict, key: str, where: str, default: str | None = None) -> str |
     return value
 
 
+def _finish_reason(item: dict, where: str) -> str | None:
+    """How an imported answer ended. An answer is complete unless the file says otherwise:
+    no finish_reason at all (a file from another tool) is a normal stop. Only our own
+    export writes an explicit null, for an answer that was cut off while being written."""
+    if item.get("role") != "assistant":
+        return None
+    if "finish_reason" not in item:
+        return COMPLETE
+    return _text(item, "finish_reason", where)
+
+
 def _exported_messages(data: dict, where: str) -> list[NewMessage]:
     items = data.get("messages")
     if not isinstance(items, list):
@@ -158,7 +170,7 @@ def _exported_messages(data: dict, where: str) -> list[NewMessage]:
                 model_file=_text(item, "model_file", at),
                 quant=_text(item, "quant", at),
                 stats=stats if isinstance(stats, dict) else None,
-                finish_reason=_text(item, "finish_reason", at),
+                finish_reason=_finish_reason(item, at),
             )
         )
     return messages
@@ -181,7 +193,10 @@ def _parse(data: Any, where: str) -> Parsed:
     history = parse_history(data, where)  # the chat.py list
     if not history:
         raise HistoryError(f"{where} holds no messages")
-    return "", [NewMessage(m["role"], m["content"]) for m in history], None, None
+    messages = [
+        NewMessage(m["role"], m["content"], finish_reason=_finish_reason(m, where)) for m in history
+    ]
+    return "", messages, None, None
 
 
 def _write(store: Store, parsed: Parsed, path: Path, title: str | None) -> Conversation:

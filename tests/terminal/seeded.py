@@ -1,0 +1,58 @@
+"""Conversations written into a fresh home's database before `gguf-tui` starts, and the
+clipboard writes (OSC 52) read back out of what the app wrote to the terminal."""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+
+from gguf_tui.store.database import Store
+from tests.terminal.harness import Home, Terminal
+
+STATS = {
+    "prompt_tokens": 20,
+    "generated_tokens": 42,
+    "time_to_first_token": 0.05,
+    "generation_tokens_per_second": 40.0,
+    "prompt_tokens_per_second": 200.0,
+    "total_seconds": 1.1,
+}
+
+# ESC ] 52 ; c ; BASE64 then BEL or ST (ESC \)
+_OSC52 = re.compile(rb"\x1b\]52;[a-z]*;([A-Za-z0-9+/=]*)(?:\x07|\x1b\\)")
+
+
+@dataclass(frozen=True)
+class Seeded:
+    id: int
+    title: str
+    message_ids: list[int]
+
+
+def seed(home: Home, *conversations: tuple[str, list[tuple[str, str]]]) -> list[Seeded]:
+    """Write conversations of (title, [(role, text), …]), oldest first: the last one given
+    is the newest, at the top of the sidebar. Answers are complete ("stop")."""
+    made = []
+    with Store(home.database) as store:
+        for title, messages in conversations:
+            conv = store.create_conversation(model_file="seed.gguf", quant="Q4_K_M")
+            ids = []
+            for role, text in messages:
+                extra = (
+                    {"model_file": "seed.gguf", "quant": "Q4_K_M", "stats": STATS}
+                    if role == "assistant"
+                    else {}
+                )
+                finish = "stop" if role == "assistant" else None
+                ids.append(store.add_message(conv.id, role, text, finish_reason=finish, **extra).id)
+            store.rename_conversation(conv.id, title)
+            made.append(Seeded(conv.id, title, ids))
+    return made
+
+
+def copied(term: Terminal) -> list[str]:
+    """Every text the app put on the clipboard through OSC 52, in order."""
+    with term._lock:
+        raw = bytes(term.raw)
+    return [base64.b64decode(m.group(1)).decode("utf-8") for m in _OSC52.finditer(raw)]
