@@ -52,7 +52,9 @@ class Engine:
         cancelled puts the previous model back, so a bad choice never leaves you
         without one."""
         self.stop()
-        return self._submit(lambda: self._load(Path(path), options or LoadOptions(), progress))
+        return self._submit(
+            lambda: self._load(Path(path), options or LoadOptions(), progress), "loading the model"
+        )
 
     def unload(self) -> Future[None]:
         self.stop()
@@ -95,7 +97,7 @@ class Engine:
             tokens, _ = model.tokenize_chat(messages)
             return model.prefill(tokens) if len(tokens) < model.info.n_ctx else 0
 
-        return self._submit(job)
+        return self._submit(job, "reading the conversation into the model")
 
     def count_tokens(self, messages: list[Message]) -> Future[int]:
         return self._submit(lambda: len(self._require_model().tokenize_chat(messages)[0]))

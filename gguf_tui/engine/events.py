@@ -27,6 +27,8 @@ class GenerationStats:
     time_to_first_token: float = 0.0  # from the request to the first token
     total_seconds: float = 0.0
     dropped_messages: int = 0  # left out of the prompt to fit the window
+    waited_seconds: float = 0.0  # of the time to first token, queued behind other work
+    waited_for: str = ""  # what that was: "loading the model", …
 
     @property
     def prompt_tokens_per_second(self) -> float:
@@ -51,7 +53,7 @@ class GenerationStats:
         tps = self.generation_tokens_per_second
         return 100.0 / tps if tps else 0.0
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int | str]:
         return {
             "prompt_tokens": self.prompt_tokens,
             "prompt_tokens_evaluated": self.prompt_tokens_evaluated,
@@ -64,6 +66,8 @@ class GenerationStats:
             "generation_tokens_per_second": round(self.generation_tokens_per_second, 2),
             "ms_per_token": round(self.ms_per_token, 2),
             "dropped_messages": self.dropped_messages,
+            "waited_seconds": round(self.waited_seconds, 4),
+            "waited_for": self.waited_for,
         }
 
     @classmethod
@@ -78,8 +82,19 @@ class GenerationStats:
         parts += [f"{self.generated_tokens} tok", f"{self.generation_tokens_per_second:.1f} tok/s"]
         if self.prompt_seconds:
             parts.append(f"prompt {self.prompt_tokens_per_second:.0f} tok/s")
-        parts.append(f"first token {self.time_to_first_token * 1000:.0f} ms")
+        parts.append(self.first_token_text())
         return " · ".join(parts)
+
+    def first_token_text(self) -> str:
+        """`first token 5.2 s (4.9 s loading the model)`: from the request, and what part
+        of it was spent waiting for other work; or that there was no token at all."""
+        ttft = self.time_to_first_token
+        if not self.generated_tokens:
+            return "no token written"
+        text = f"first token {ttft:.1f} s" if ttft >= 1 else f"first token {ttft * 1000:.0f} ms"
+        if self.waited_for and self.waited_seconds >= 0.1 and self.waited_seconds >= ttft / 4:
+            text += f" ({self.waited_seconds:.1f} s {self.waited_for})"
+        return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ would make generation wait on the UI; the line chat simply blocks on it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 from gguf_tui.engine.events import Event, Failed, Finished, ReasoningDelta, TextDelta
@@ -28,6 +29,11 @@ class Generation:
     """One reply in progress. `stop()` may be called from any thread at any time."""
 
     def __init__(self) -> None:
+        # When the reply was asked for: time to first token counts from here, so a
+        # load or a prefill it waited behind is part of it (see JobThread.waited).
+        self.requested_at = time.perf_counter()
+        self.waited_seconds = 0.0  # queued behind other jobs, set when it starts
+        self.waited_for = ""  # what took most of that wait ("loading the model" …)
         self._cond = threading.Condition()
         self._pending: list[Event] = []
         self._outcome: Finished | Failed | None = None

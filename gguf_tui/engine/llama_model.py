@@ -258,7 +258,7 @@ class LlamaModel:
         return len(todo)
 
     def run_chat(self, gen: Generation, messages: list[dict[str, str]], sampling: Sampling) -> None:
-        started = time.perf_counter()
+        started = gen.requested_at  # time to first token counts from the request
         n_ctx = self.info.n_ctx
         rendered: dict[int, RenderedPrompt] = {}
 
@@ -281,7 +281,7 @@ class LlamaModel:
         )
 
     def run_completion(self, gen: Generation, text: str, sampling: Sampling) -> None:
-        started = time.perf_counter()
+        started = gen.requested_at
         tokens = self.tokenize_text(text)
         if len(tokens) >= self.info.n_ctx:
             raise ContextOverflowError(
@@ -383,6 +383,8 @@ class LlamaModel:
             time_to_first_token=(first_at - started) if first_at else 0.0,
             total_seconds=done - started,
             dropped_messages=dropped,
+            waited_seconds=gen.waited_seconds,
+            waited_for=gen.waited_for,
         )
         gen.emit(Finished(reason, "".join(text_parts), "".join(reasoning_parts), stats))
 

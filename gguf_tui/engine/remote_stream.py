@@ -165,6 +165,8 @@ class _Reply:
             generation_seconds=self.last_at - self.first_at if self.deltas > 1 else 0.0,
             time_to_first_token=self.first_at - self.started if self.first_at else 0.0,
             total_seconds=time.perf_counter() - self.started,
+            waited_seconds=self.gen.waited_seconds,
+            waited_for=self.gen.waited_for,
         )
 
     def finished(self, reason: str) -> None:
@@ -185,7 +187,7 @@ def stream_reply(
     client: httpx2.Client, endpoint: Endpoint, path: str, body: dict[str, Any], gen: Generation
 ) -> None:
     """POST `body` to `path` and stream the answer into `gen`; always ends it."""
-    reply = _Reply(gen, time.perf_counter())
+    reply = _Reply(gen, gen.requested_at)  # first token counts from the request
     with StreamGuard(lambda: gen.stop_requested) as guard:
         guard.arm(endpoint.first_byte_timeout, FIRST_BYTE)
         try:
