@@ -26,6 +26,11 @@ REASON_LABELS = {
     "context": "stopped: context full",
     "length": "cut at the token limit",
 }
+EMPTY_LABELS = {  # how an answer ended that has no token at all
+    "stopped": "stopped before the first token",
+    "context": "stopped: context full before the first token",
+    "length": "cut at the token limit before the first token",
+}
 
 
 def _hard_breaks(state) -> None:
@@ -51,12 +56,17 @@ def stats_line(message: Message) -> str:
         parts.append(message.model_file)
     if message.quant:
         parts.append(message.quant)
-    if message.stats:
-        stats = GenerationStats.from_dict(message.stats)
+    stats = GenerationStats.from_dict(message.stats) if message.stats else None
+    if stats is not None and not stats.generated_tokens and not message.content.strip():
+        # Nothing was written: "0 tok · first token 0 ms" would be figures of nothing.
+        ended = EMPTY_LABELS.get(message.finish_reason or "", "no text: the model ended at once")
+        return " · ".join([*parts, ended])
+    if stats is not None:
         parts.append(f"{stats.generated_tokens} tok")
         if stats.generation_tokens_per_second:
             parts.append(f"{stats.generation_tokens_per_second:.1f} tok/s")
-        parts.append(f"first token {stats.time_to_first_token * 1000:.0f} ms")
+        if stats.generated_tokens:
+            parts.append(stats.first_token_text())
     if label := REASON_LABELS.get(message.finish_reason or ""):
         parts.append(label)
     elif message.finish_reason is None:
