@@ -161,6 +161,7 @@ def system_prompt(args: argparse.Namespace, settings: Settings) -> str:
 def resolve_model(spec: str | None, ctx: Context, remote: str | None = None) -> Path:
     """A model argument (a path, REPO:QUANT, a local model's name) or --remote -> a GGUF path.
 
+    Part of a local model's name will do when only one model fits (stderr says which).
     A Hub model not yet downloaded is fetched first, with a progress bar on stderr.
     """
     spec = remote or spec or last_used_model(ctx.paths, ctx.settings)
@@ -181,7 +182,11 @@ def resolve_model(spec: str | None, ctx: Context, remote: str | None = None) -> 
     bar = TerminalProgress(sys.stderr)
     try:
         return resolve_model_spec(
-            spec, models=local_models, download_progress=bar, allow_glob=remote is not None
+            spec,
+            models=local_models,
+            download_progress=bar,
+            allow_glob=remote is not None,
+            note=lambda text: print(f"gguf-tui: {text}", file=sys.stderr),
         )
     except (SpecError, HubError) as exc:
         raise CliError(str(exc)) from None

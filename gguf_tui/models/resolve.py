@@ -7,7 +7,7 @@ Accepted forms:
   `chat.py --remote` form; the first two path parts are the repository. A glob matching
   shards of one split model gets every shard.
 - the name of a local model from the catalog (`SmolLM2-135M-Instruct-Q8_0`), when the
-  caller passes the scanned models.
+  caller passes the scanned models; part of it (`q8_0`, `smollm q4`) when only one fits.
 
 A Hub model already in the cache is used without asking the network (so it works
 offline); otherwise the repository is listed and the files downloaded.
@@ -72,12 +72,15 @@ def resolve_model_spec(
     local_dir: Path | None = None,
     allow_glob: bool = True,
     env: HubEnv | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> Path:
     """The path of the GGUF `spec` names (the first shard of a split model).
 
     Raises SpecError for text that names nothing, HubError for Hub failures (including
     DownloadCancelled). `models` (or a function returning them) enables local names.
     `allow_glob=False` treats `a/b/c` as a path, for arguments where that is likelier.
+    A local name may be part of a model's name when only one model fits; `note` is then
+    told which model was taken.
     """
     parsed = parse_spec(spec, allow_glob=allow_glob)
     if isinstance(parsed, Path):
@@ -88,26 +91,44 @@ def resolve_model_spec(
         return resolve_hub_spec(
             parsed, progress=download_progress, cancel=cancel, local_dir=local_dir, env=env
         )
-    found = _by_name(parsed, models() if callable(models) else models or [])
+    found = _by_name(parsed, models() if callable(models) else models or [], note)
     if found is None:
         hint = " (a Hub model is REPO:QUANT, e.g. owner/name-GGUF:Q4_K_M)" if "/" in spec else ""
         raise SpecError(f"model file not found: {spec}{hint}")
     return found
 
 
-def _by_name(name: str, models: Sequence[ModelFile]) -> Path | None:
-    wanted = name.lower().removesuffix(".gguf")
-    hits = [
-        m
-        for m in models
-        if m.error is None
-        and not m.incomplete
-        and wanted in (m.path.stem.lower(), f"{m.display_name}-{m.quant}".lower())
-    ]
+def _by_name(
+    name: str, models: Sequence[ModelFile], note: Callable[[str], None] | None = None
+) -> Path | None:
+    """The usable model `name` names: its file name or NAME-QUANT, else the one model whose
+    name holds every word of `name` (`q8_0`, `smollm q4`); `note` is told which was taken.
+    A name that fits several is a SpecError that lists them."""
+    wanted = name.strip().lower().removesuffix(".gguf")
+    usable = [m for m in models if m.error is None and not m.incomplete]
+
+    def names(m: ModelFile) -> tuple[str, str]:
+        return m.path.stem.lower(), f"{m.display_name}-{m.quant}".lower()
+
+    exact = [m for m in usable if wanted in names(m)]
+    words = wanted.split()
+    partial = [m for m in usable if words and all(any(w in n for n in names(m)) for w in words)]
+    hits = exact or partial
     if len(hits) > 1:
-        listed = ", ".join(str(m.path) for m in hits)
-        raise SpecError(f"'{name}' names more than one model: {listed}")
-    return hits[0].path if hits else None
+        raise SpecError(f"'{name}' matches {len(hits)} models: {_listed(hits)}; give one of them")
+    if not hits:
+        return None
+    if not exact and note is not None:
+        note(f"using {hits[0].path.name} (the only model matching '{name}')")
+    return hits[0].path
+
+
+def _listed(models: Sequence[ModelFile], most: int = 8) -> str:
+    """File names, or full paths where two files share a name."""
+    stems = [m.path.stem for m in models]
+    shown = stems if len(set(stems)) == len(stems) else [str(m.path) for m in models]
+    more = f" and {len(shown) - most} more" if len(shown) > most else ""
+    return ", ".join(shown[:most]) + more
 
 
 def resolve_hub_spec(
