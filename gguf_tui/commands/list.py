@@ -1,11 +1,14 @@
-"""`gguf-tui list [REPO]`: the local models, or the quantizations of a Hub repository."""
+"""`gguf-tui list [REPO|FOLDER]`: the local models, those of one folder, or the
+quantizations of a Hub repository."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from gguf_tui.commands import common
 
@@ -16,10 +19,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="list local models, or a Hub repository's quantizations",
         description="Without REPO: every GGUF model in the model folders and the Hugging "
         "Face cache (broken and incomplete files are listed with the reason). "
+        "With a FOLDER (or a .gguf file): the models in it. "
         "With REPO: the quantizations a Hugging Face repository offers, with sizes, "
         "guidance and whether each fits in this machine's memory.",
     )
-    p.add_argument("repo", metavar="REPO", nargs="?", help="a Hugging Face repository id")
+    p.add_argument(
+        "repo",
+        metavar="REPO|FOLDER",
+        nargs="?",
+        help="a Hugging Face repository id (owner/name), or a folder or .gguf file on disk",
+    )
     p.add_argument("--remote", metavar="REPO", help="same as giving REPO")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
@@ -50,21 +59,64 @@ def run(args: argparse.Namespace) -> int:
         from gguf_tui.commands.server_list import print_server_models
 
         return print_server_models(args, ctx)
-    if repo:
-        return _remote(repo, args, ctx)
     from gguf_tui.models.catalog import DEFAULT, default_dirs, scan
 
+    if repo and (on_disk := _on_disk(repo, from_option=bool(args.remote))) is not None:
+        models = scan([on_disk], hf_cache=None, cache_file=ctx.paths.scan_cache)
+        return _print_models(models, args, f"no GGUF models in {on_disk}")
+    if repo:
+        return _remote(repo, args, ctx)
     dirs = default_dirs(ctx.paths.models_dir, ctx.settings.model_dirs, args.models_dir)
     models = scan(
         dirs, hf_cache=None if args.no_hf_cache else DEFAULT, cache_file=ctx.paths.scan_cache
     )
+    where = ", ".join(str(d) for d in dirs)
+    return _print_models(models, args, f"no GGUF models found (looked in {where} and the HF cache)")
+
+
+# A Hugging Face repository id as the Hub accepts it: owner/name, each part letters, digits,
+# `_`, `-` and `.` that start and end with a letter or digit, no `--` or `..`, 96 at most.
+_PART = r"[A-Za-z0-9_](?:[\w.-]*[A-Za-z0-9_])?"
+_REPO_ID = re.compile(rf"^{_PART}/{_PART}$", re.ASCII)
+
+
+def is_repo_id(text: str) -> bool:
+    return bool(_REPO_ID.match(text)) and ".." not in text and "--" not in text and len(text) <= 96
+
+
+def _on_disk(arg: str, from_option: bool = False) -> Path | None:
+    """The folder or .gguf file `arg` names; None for a repository id; a CliError when it
+    is neither (never the Hub's own traceback for a path taken as a repository)."""
+    path = Path(arg).expanduser()
+    if not from_option:
+        if path.is_dir():
+            return path
+        if path.exists():
+            if not path.name.lower().endswith(".gguf"):
+                raise common.CliError(f"{arg} is not a .gguf file")
+            return path
+    if is_repo_id(arg):
+        return None
+    quant = re.match(r"^(?P<repo>[^:]+):[\w.-]+$", arg)
+    if quant and is_repo_id(quant["repo"]):
+        raise common.CliError(
+            f"'{arg}' names one quantization; list the repository's with: "
+            f"gguf-tui list {quant['repo']}"
+        )
+    if not from_option and (arg.startswith(("/", ".", "~")) or "\\" in arg or arg.count("/") > 1):
+        raise common.CliError(f"no such file or folder: {arg}")
+    raise common.CliError(
+        f"'{arg}' is not a folder, a .gguf file or a Hugging Face repository (owner/name)"
+    )
+
+
+def _print_models(models: Sequence, args: argparse.Namespace, none_found: str) -> int:
     if args.json:
         json.dump([m.to_dict() for m in models], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     if not models:
-        where = ", ".join(str(d) for d in dirs)
-        print(f"no GGUF models found (looked in {where} and the HF cache)", file=sys.stderr)
+        print(none_found, file=sys.stderr)
         return 0
     _print_local(models)
     return 0
@@ -110,6 +162,8 @@ def _remote(repo: str, args: argparse.Namespace, ctx: common.Context) -> int:
         quants = list_quants(repo, n_ctx=n_ctx)
     except HubError as exc:
         raise common.CliError(str(exc)) from None
+    except ValueError as exc:  # huggingface_hub's HFValidationError: a name it refuses
+        raise common.CliError(f"'{repo}' is not a usable repository id: {exc}") from None
     if args.json:
         json.dump([_quant_dict(q) for q in quants], sys.stdout, indent=2)
         sys.stdout.write("\n")
