@@ -1,15 +1,25 @@
 """`gguf-tui chat`: the line chat of the classic `chat.py`, on the shared engine.
 
 Keeps every behaviour of the script: `user: ` / `assistant: ` turns, history
-files (`-i`, `-o`, `-io`), `exit`/`quit`/`bye` or Ctrl+D to leave and save.
-Ctrl+C stops the answer being written; at the prompt, a second Ctrl+C leaves.
+files (`-i`, `-o`, `-io`; `-io` with a new file starts fresh and creates it),
+`exit`/`quit`/`bye` or Ctrl+D to leave and save. Ctrl+C stops the answer being
+written; at the prompt, a second Ctrl+C leaves.
+
+In a terminal, keys typed while a model loads or an answer is written are not
+echoed into it: they wait, unechoed, and appear at the next `user: ` prompt.
+Answers shown on a terminal have their control characters made visible
+(`gguf_tui.tui.text.literal`), so a model cannot clear the screen or retitle it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import signal
 import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TextIO
 
 from gguf_tui.commands import common
@@ -29,7 +39,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-i", "--input", metavar="FILE", help="start from this history file")
     p.add_argument("-o", "--output", metavar="FILE", help="save the history to this file")
-    p.add_argument("-io", metavar="FILE", dest="io", help="read and save the same history file")
+    p.add_argument(
+        "-io",
+        metavar="FILE",
+        dest="io",
+        help="read and save the same history file (a new one is created)",
+    )
     p.add_argument("--no-stream", action="store_true", help="print each answer when it is complete")
     common.add_remote_option(p)
     common.add_backend_options(p)
@@ -50,6 +65,7 @@ class LineChat:
         out: TextIO = sys.stdout,
         err: TextIO = sys.stderr,
         show_stats: bool = False,
+        keys: Keys | None = None,
     ) -> None:
         self.engine = engine
         self.sampling = sampling
@@ -59,13 +75,17 @@ class LineChat:
         self.out = out
         self.err = err
         self.show_stats = show_stats
+        self.keys = keys or Keys(None)
         self._told_trimmed = False
+        self.shown = _shown(out)  # what reaches the terminal of model (or server) text
+        self.shown_err = _shown(err)
 
     def loop(self, read=input) -> None:
         interrupted = False
         while True:
             try:
-                line = read("user: ")
+                with self.keys.echoing():
+                    line = read("user: ")
             except EOFError:
                 self.out.write("\n")
                 break
@@ -97,10 +117,10 @@ class LineChat:
             try:
                 for event in gen:
                     if isinstance(event, TextDelta) and self.stream:
-                        self.out.write(event.text)
+                        self.out.write(self.shown(event.text))
                         self.out.flush()
                     elif isinstance(event, ReasoningDelta) and self.show_stats:
-                        self.err.write(event.text)
+                        self.err.write(self.shown_err(event.text))
                     elif isinstance(event, ContextTrimmed) and not self._told_trimmed:
                         self._told_trimmed = True
                         print(
@@ -115,16 +135,16 @@ class LineChat:
         if isinstance(outcome, Failed):
             if outcome.text:  # cut off mid-answer (a server went away): keep what came
                 if not self.stream:
-                    self.out.write(outcome.text)
+                    self.out.write(self.shown(outcome.text))
                 self.out.write(" [cut off]")
                 self.messages.append({"role": "assistant", "content": outcome.text})
             else:
                 self.messages.pop()  # it was never answered; do not keep it in the history
             self.out.write("\n")
-            print(f"gguf-tui: error: {outcome.message}", file=self.err)
+            print(f"gguf-tui: error: {self.shown_err(outcome.message)}", file=self.err)
             return
         if not self.stream:
-            self.out.write(outcome.text)
+            self.out.write(self.shown(outcome.text))
         suffix = {"stopped": " [stopped]", "context": " [stopped: context full]"}.get(
             outcome.reason, ""
         )
@@ -153,8 +173,11 @@ def run(args: argparse.Namespace) -> int:
     ctx = common.open_context(args)
     source = args.io or args.input
     output = args.io or args.output
+    if output:
+        check_writable(output)
     messages: list[dict[str, str]] = []
-    if source:
+    fresh = bool(args.io) and not os.path.lexists(args.io)  # -io FILE: chat.py starts it
+    if source and not fresh:
         try:
             messages = load_history(source)
         except HistoryError as exc:
@@ -166,20 +189,116 @@ def run(args: argparse.Namespace) -> int:
     endpoint = common.choose_server(args, ctx)
     with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history for input())
-    engine, info = common.make_backend(args, ctx, endpoint, sys.stderr)
-    with engine:
-        where = f" on {info.server}" if info.server else ""
-        window = f" · context {info.n_ctx}" if info.n_ctx else ""
-        print(f"{info.label}{where}{window} · type exit, quit or bye to leave", file=sys.stderr)
-        if source:
-            print(f"(continuing {len(messages)} messages from {source})", file=sys.stderr)
-        chat = LineChat(
-            engine,
-            common.sampling(args, ctx.settings),
-            messages,
-            output,
-            stream=not args.no_stream,
-            show_stats=args.verbose,
-        )
-        chat.loop()
+    with Keys(sys.stdin) as keys:
+        engine, info = common.make_backend(args, ctx, endpoint, sys.stderr)
+        with engine:
+            where = f" on {info.server}" if info.server else ""
+            window = f" · context {info.n_ctx}" if info.n_ctx else ""
+            print(f"{info.label}{where}{window} · type exit, quit or bye to leave", file=sys.stderr)
+            if fresh:
+                print(f"(a new history: {source} is saved after every answer)", file=sys.stderr)
+            elif source:
+                print(f"(continuing {len(messages)} messages from {source})", file=sys.stderr)
+            chat = LineChat(
+                engine,
+                common.sampling(args, ctx.settings),
+                messages,
+                output,
+                stream=not args.no_stream,
+                show_stats=args.verbose,
+                keys=keys,
+            )
+            chat.loop()
     return 0
+
+
+def check_writable(output: str) -> None:
+    """Refuse, before a model loads, a history file that could never be saved: a folder,
+    or a place this user may not write (the conversation would be lost on leaving)."""
+    path = Path(output).expanduser()
+    if path.is_dir():
+        raise common.CliError(f"{output} is a folder, not a history file")
+    where = next((p for p in path.parents if p.exists()), Path())  # saving writes beside it
+    if not os.access(where, os.W_OK):
+        raise common.CliError(f"cannot write {output}: permission denied")
+
+
+def _shown(stream: TextIO) -> Callable[[str], str]:
+    """Text for `stream`: control characters made visible on a terminal, else as is."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if not tty:
+        return str
+    from gguf_tui.tui.text import literal
+
+    return literal
+
+
+class Keys:
+    """Keys typed at a terminal while the chat is busy (loading, answering) are not echoed
+    where the answer is being written; they stay queued and show at the next prompt.
+
+    `with Keys(sys.stdin) as keys:` turns the terminal's echo off (line editing, Ctrl+C
+    and Ctrl+D keep working) until the block ends; `with keys.echoing():` turns it on
+    around reading a line. Does nothing when stdin is not a terminal."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self.fd: int | None = None
+        self.saved: list | None = None
+        self._old_term = None
+        try:
+            if stream is not None and stream.isatty():
+                self.fd = stream.fileno()
+        except (AttributeError, ValueError, OSError):
+            self.fd = None
+
+    def __enter__(self) -> Keys:
+        if self.fd is None:
+            return self
+        try:
+            import termios
+
+            self.saved = termios.tcgetattr(self.fd)
+        except (ImportError, OSError):
+            self.fd = None
+            return self
+        with contextlib.suppress(ValueError):  # not the main thread: keep Python's default
+            self._old_term = signal.signal(signal.SIGTERM, _exit_on_term)
+        self._set_echo(False)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is None or self.saved is None:
+            return
+        import termios
+
+        with contextlib.suppress(OSError):
+            termios.tcsetattr(self.fd, termios.TCSANOW, self.saved)
+        if self._old_term is not None:
+            signal.signal(signal.SIGTERM, self._old_term)
+
+    @contextlib.contextmanager
+    def echoing(self) -> Iterator[None]:
+        self._set_echo(True)
+        try:
+            yield
+        finally:
+            self._set_echo(False)
+
+    def _set_echo(self, on: bool) -> None:
+        if self.fd is None or self.saved is None:
+            return
+        import termios
+
+        try:
+            attrs = termios.tcgetattr(self.fd)
+            attrs[3] = attrs[3] | termios.ECHO if on else attrs[3] & ~termios.ECHO
+            termios.tcsetattr(self.fd, termios.TCSANOW, attrs)  # never flush what was typed
+        except OSError:
+            pass
+
+
+def _exit_on_term(signum, frame) -> None:
+    sys.exit(128 + signum)  # unwinds, so the terminal gets its echo back
