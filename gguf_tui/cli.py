@@ -89,7 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_app(args)
     except common.CliError as exc:
-        print(f"gguf-tui: error: {exc}", file=sys.stderr)
+        from gguf_tui.commands.chat import for_terminal
+
+        # A message may quote a server's body or a file's name: shown, never obeyed.
+        print(f"gguf-tui: error: {for_terminal(sys.stderr)(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -77,8 +77,8 @@ class LineChat:
         self.show_stats = show_stats
         self.keys = keys or Keys(None)
         self._told_trimmed = False
-        self.shown = _shown(out)  # what reaches the terminal of model (or server) text
-        self.shown_err = _shown(err)
+        self.shown = for_terminal(out)  # what reaches the terminal of model (or server) text
+        self.shown_err = for_terminal(err)
 
     def loop(self, read=input) -> None:
         interrupted = False
@@ -223,7 +223,7 @@ def check_writable(output: str) -> None:
         raise common.CliError(f"cannot write {output}: permission denied")
 
 
-def _shown(stream: TextIO) -> Callable[[str], str]:
+def for_terminal(stream: TextIO) -> Callable[[str], str]:
     """Text for `stream`: control characters made visible on a terminal, else as is."""
     try:
         tty = stream.isatty()

@@ -1,4 +1,8 @@
-"""`gguf-tui run MODEL [PROMPT]`: one answer on stdout, for scripts and pipes."""
+"""`gguf-tui run MODEL [PROMPT]`: one answer on stdout, for scripts and pipes.
+
+Into a pipe or file the answer is written exactly as the model wrote it; on a terminal
+its control characters are made visible (an escape sequence shows as `␛[31m`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import argparse
 import sys
 
 from gguf_tui.commands import common
+from gguf_tui.commands.chat import for_terminal
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if not prompt.strip():
         raise common.CliError("the prompt is empty (pass it as an argument or on stdin)")
     sampling = common.sampling(args, ctx.settings)
+    shown = for_terminal(sys.stdout)
     engine, _ = common.make_backend(args, ctx, endpoint, None if args.quiet else sys.stderr)
     with engine:
         if args.raw:
@@ -49,12 +55,12 @@ def run(args: argparse.Namespace) -> int:
         try:
             for event in gen:
                 if isinstance(event, TextDelta):
-                    sys.stdout.write(event.text)
+                    sys.stdout.write(shown(event.text))
                     sys.stdout.flush()
                 elif isinstance(event, ReasoningDelta) and args.verbose:
-                    sys.stderr.write(event.text)
+                    sys.stderr.write(for_terminal(sys.stderr)(event.text))
                 elif isinstance(event, Failed):
-                    raise common.CliError(event.message)
+                    raise common.CliError(for_terminal(sys.stderr)(event.message))
                 elif isinstance(event, Finished):
                     if event.text and not event.text.endswith("\n"):
                         sys.stdout.write("\n")

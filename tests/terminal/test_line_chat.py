@@ -106,3 +106,13 @@ def test_control_characters_in_an_answer_are_shown_not_obeyed(home):
             assert wait_exit(term) == 0
     assert b"\x1b[2J" not in answer and b"\x1b]0;" not in answer and b"\x1b[31m" not in answer
     assert "␛[2J" in screen and "␛[31m red" in screen
+
+
+def test_run_in_a_terminal_shows_control_characters_too(home):
+    with FakeOpenAI() as fake:
+        fake.replies.append(Reply(chunks=text_chunks(["Hi \x1b[2J", "there\x1b[31m red"])))
+        with launched(home, "run", "--server", fake.url, "Say hi", "--quiet") as term:
+            assert wait_exit(term) == 0
+            screen, raw = term.text(), bytes(term.raw)
+    assert b"\x1b[2J" not in raw and b"\x1b[31m" not in raw
+    assert "Hi ␛[2Jthere␛[31m red" in screen
