@@ -119,6 +119,30 @@ CHAT_ACTIONS: tuple[KeyAction, ...] = (
         "This conversation's own system prompt, sampling and context size",
         show=False,
     ),
+    KeyAction(
+        "copy_answer",
+        "f5",
+        "copy_answer",
+        "Copy",
+        "Copy the last answer to the clipboard",
+    ),
+    KeyAction(
+        "copy_code",
+        "f6",
+        "copy_code",
+        "Copy code",
+        "Copy a code block of the highlighted message or the last answer (again: the next one)",
+        show=False,
+    ),
+    KeyAction(
+        "copy_message",
+        "c,y",
+        "copy_message",
+        "Copy message",
+        "Copy the highlighted message (tab to the conversation; up/down move the highlight)",
+        show=False,
+        priority=False,  # plain letters: only where no text is being typed
+    ),
 )
 
 # Keys of the prompt itself (not remappable through the table above).

@@ -30,17 +30,22 @@ class Seeded:
     message_ids: list[int]
 
 
-def seed(home: Home, *conversations: tuple[str, list[tuple[str, str]]]) -> list[Seeded]:
+def seed(
+    home: Home,
+    *conversations: tuple[str, list[tuple[str, str]]],
+    model_file: str = "seed.gguf",
+) -> list[Seeded]:
     """Write conversations of (title, [(role, text), …]), oldest first: the last one given
-    is the newest, at the top of the sidebar. Answers are complete ("stop")."""
+    is the newest, at the top of the sidebar. Answers are complete ("stop"), written by
+    `model_file` (give the name of the model the test loads: no "load its model" notice)."""
     made = []
     with Store(home.database) as store:
         for title, messages in conversations:
-            conv = store.create_conversation(model_file="seed.gguf", quant="Q4_K_M")
+            conv = store.create_conversation(model_file=model_file, quant="Q4_K_M")
             ids = []
             for role, text in messages:
                 extra = (
-                    {"model_file": "seed.gguf", "quant": "Q4_K_M", "stats": STATS}
+                    {"model_file": model_file, "quant": "Q4_K_M", "stats": STATS}
                     if role == "assistant"
                     else {}
                 )
@@ -56,3 +61,13 @@ def copied(term: Terminal) -> list[str]:
     with term._lock:
         raw = bytes(term.raw)
     return [base64.b64decode(m.group(1)).decode("utf-8") for m in _OSC52.finditer(raw)]
+
+
+def notices(term: Terminal) -> str:
+    """The text of the notices (toasts) on screen, their wrapped lines joined: a toast is
+    drawn at the right edge behind a "▌", beside whatever the screen shows on its left."""
+    parts = []
+    for line in term.text().splitlines():
+        if "▌" in line:
+            parts.append(line.rsplit("▌", 1)[1].strip().rstrip("─╯╮│").strip())
+    return re.sub(r"\s+", " ", " ".join(p for p in parts if p))

@@ -21,7 +21,7 @@ from gguf_tui.tui.keymap import CHAT_ACTIONS, to_bindings
 from gguf_tui.tui.screens.chat_actions import ConversationActions
 from gguf_tui.tui.streaming import ReplyOutcome, ReplyStream, with_seed
 from gguf_tui.tui.text import literal
-from gguf_tui.tui.widgets.conversation import ConversationView
+from gguf_tui.tui.widgets.conversation import ConversationView, CopyActions
 from gguf_tui.tui.widgets.messages import AssistantMessage
 from gguf_tui.tui.widgets.prompt import PromptArea
 from gguf_tui.tui.widgets.sidebar import Sidebar
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 PUMP_HZ = 30
 
 
-class ChatScreen(ConversationActions, Screen):
+class ChatScreen(CopyActions, ConversationActions, Screen):
     BINDINGS = to_bindings(CHAT_ACTIONS)
     CSS_PATH = "chat.tcss"
     AUTO_FOCUS = "PromptArea"

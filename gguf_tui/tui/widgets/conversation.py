@@ -3,24 +3,90 @@
 Every mounted widget costs layout time on every streamed update, so only the
 newest messages are mounted; older ones are read from the store when the user
 scrolls to the top, and the oldest are unmounted again as the chat grows.
+
+With the focus here (tab / shift+tab), up and down move a highlight over the
+messages; the copy actions take the highlighted message (or the last answer)
+and put it on the clipboard through the terminal (OSC 52). A search hit opens
+scrolled to the matching message, highlighted.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from textual import events
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
 from gguf_tui.store.database import Store
 from gguf_tui.store.records import Message
-from gguf_tui.tui.widgets.messages import AssistantMessage, message_widget
+from gguf_tui.tui.text import literal
+from gguf_tui.tui.widgets.messages import AssistantMessage, chat_markdown, message_widget
 
 PAGE = 30  # messages mounted when a conversation opens, and per scroll-up
 MAX_MOUNTED = 80
+REVEAL_MAX = 200  # a search hit this many messages from the end still opens scrolled to it
+REVEAL_CONTEXT = 2  # messages shown above a search hit
+HIGHLIGHTED = "-highlighted"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeBlock:
+    code: str
+    language: str
+
+
+def code_blocks(markdown: str) -> list[CodeBlock]:
+    """The code blocks of a message, fenced or indented, as the chat's Markdown parses them."""
+    blocks = []
+    for token in chat_markdown().parse(markdown):
+        if token.type in ("fence", "code_block"):
+            language = token.info.split()[0] if token.info.strip() else ""
+            blocks.append(CodeBlock(token.content.removesuffix("\n"), language))
+    return blocks
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def message_text(widget: Widget) -> str:
+    """What a message widget shows, as text to copy: the answer written so far while it
+    streams, control characters as the visible symbols the screen shows (never a raw
+    escape sequence onto the clipboard)."""
+    text = widget.text if isinstance(widget, AssistantMessage) else widget.message.content
+    return literal(text)
+
+
+def message_kind(widget: Widget) -> str:
+    role = widget.message.role
+    if role == "assistant":
+        return "the answer so far" if getattr(widget, "streaming", False) else "the answer"
+    return "your message" if role == "user" else "the system message"
 
 
 class ConversationView(VerticalScroll, can_focus=True):
     """The messages of one conversation, newest at the bottom."""
+
+    DEFAULT_CSS = """
+    ConversationView .message.-highlighted,
+    ConversationView .message.-highlighted * {
+        tint: $accent 8%;
+    }
+    ConversationView:focus .message.-highlighted,
+    ConversationView:focus .message.-highlighted * {
+        tint: $accent 18%;
+    }
+    """
+
+    BINDINGS = [
+        Binding("up", "move_highlight(-1)", "Previous message", show=False),
+        Binding("down", "move_highlight(1)", "Next message", show=False),
+        Binding("home", "highlight_end(0)", "First message", show=False),
+        Binding("end", "highlight_end(-1)", "Last message", show=False),
+    ]
 
     def __init__(self, store: Store, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -28,11 +94,18 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.conversation_id: int | None = None
         self.has_older = False
         self._loading_older = False
+        self.highlighted: Widget | None = None
+        self._code_next: tuple[int, int] | None = None  # (message id, block) of the next copy
+        self._reveal: tuple[int, int] | None = None  # (conversation, message) to open at
 
     # -- opening ---------------------------------------------------------------------
     async def show(self, conversation_id: int | None) -> None:
-        """Replace the view with the newest messages of a conversation."""
+        """Replace the view with the newest messages of a conversation (or, for a search
+        hit, the messages from the matching one on, scrolled to it and highlighted)."""
+        reveal, self._reveal = self._reveal, None
         self.conversation_id = conversation_id
+        self.highlighted = None
+        self._code_next = None
         await self.remove_children()
         if conversation_id is None:
             await self.mount(
@@ -41,6 +114,9 @@ class ConversationView(VerticalScroll, can_focus=True):
                     classes="hint",
                 )
             )
+            return
+        at_hit = reveal is not None and reveal[0] == conversation_id
+        if at_hit and await self._show_at(conversation_id, reveal[1]):
             return
         messages = self.store.messages(conversation_id, limit=PAGE + 1)
         self.has_older = len(messages) > PAGE
@@ -51,6 +127,38 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.anchor()
         self.scroll_end(animate=False, immediate=True)
 
+    def reveal_on_show(self, conversation_id: int, message_id: int | None) -> None:
+        """Open `conversation_id`, when it is next shown, at `message_id` (a search hit)."""
+        self._reveal = None if message_id is None else (conversation_id, message_id)
+
+    async def _show_at(self, conversation_id: int, message_id: int) -> bool:
+        """Mount from a little above `message_id` to the newest message, highlight it and
+        scroll to it. False when it is too far back (the caller shows the newest)."""
+        newest = self.store.messages(conversation_id, limit=REVEAL_MAX + 1)
+        more = len(newest) > REVEAL_MAX
+        newest = newest[-REVEAL_MAX:]
+        ids = [m.id for m in newest]
+        if message_id not in ids:
+            self.notify(
+                f"The match is more than {REVEAL_MAX} messages back: scroll up to find it.",
+                timeout=6,
+            )
+            return False
+        start = max(0, min(ids.index(message_id) - REVEAL_CONTEXT, len(ids) - PAGE))
+        self.has_older = more or start > 0
+        await self.mount_all([message_widget(m) for m in newest[start:]])
+        target = next(w for w in self.message_widgets if w.message.id == message_id)
+        self.anchor()
+        self.release_anchor()
+        self.set_highlight(target, scroll=False)
+        self.call_after_refresh(self._scroll_to_top_of, target)
+        return True
+
+    def _scroll_to_top_of(self, widget: Widget) -> None:
+        if widget.is_attached:
+            self.release_anchor()
+            self.scroll_to_widget(widget, animate=False, top=True, immediate=True)
+
     @property
     def message_widgets(self) -> list[Widget]:
         return [w for w in self.children if hasattr(w, "message")]
@@ -59,6 +167,7 @@ class ConversationView(VerticalScroll, can_focus=True):
     async def add_message(self, message: Message, streaming: bool = False) -> Widget:
         for hint in self.query(".hint"):
             await hint.remove()
+        self.set_highlight(None)  # the conversation moves on: copying means the new answer
         widget = AssistantMessage(message, streaming=True) if streaming else message_widget(message)
         await self.mount(widget)
         await self._prune()
@@ -70,12 +179,16 @@ class ConversationView(VerticalScroll, can_focus=True):
         """Unmount a message and everything after it (regenerate, edit and resend)."""
         for widget in self.message_widgets:
             if widget.message.id >= message_id:
+                if widget is self.highlighted:
+                    self.set_highlight(None)
                 await widget.remove()
 
     async def _prune(self) -> None:
         widgets = self.message_widgets
         extra = len(widgets) - MAX_MOUNTED
         if extra > 0 and not self._anchor_released:
+            if self.highlighted in widgets[:extra]:
+                self.set_highlight(None)
             await self.remove_children(widgets[:extra])
             self.has_older = True
 
@@ -110,3 +223,115 @@ class ConversationView(VerticalScroll, can_focus=True):
             self.call_after_refresh(keep_position)
         finally:
             self._loading_older = False
+
+    # -- the highlight ---------------------------------------------------------------------
+    def set_highlight(self, widget: Widget | None, scroll: bool = True) -> None:
+        if self.highlighted is not None:
+            self.highlighted.remove_class(HIGHLIGHTED)
+        self.highlighted = widget
+        if widget is None:
+            return
+        widget.add_class(HIGHLIGHTED)
+        if scroll:
+            if widget is not self.message_widgets[-1]:
+                self.release_anchor()  # a streaming answer must not pull the view away
+            self.scroll_to_widget(widget, animate=False, immediate=True)
+
+    def _on_focus(self, event: events.Focus) -> None:
+        if self.highlighted is None and self.message_widgets:
+            self.set_highlight(self.message_widgets[-1], scroll=False)
+
+    async def action_move_highlight(self, step: int) -> None:
+        widgets = self.message_widgets
+        if not widgets:
+            return
+        if self.highlighted not in widgets:
+            self.set_highlight(widgets[-1])
+            return
+        index = widgets.index(self.highlighted) + step
+        if index < 0 and self.has_older:
+            await self._load_older()
+            widgets = self.message_widgets
+            index = widgets.index(self.highlighted) + step
+        if 0 <= index < len(widgets):
+            self.set_highlight(widgets[index])
+
+    def action_highlight_end(self, index: int) -> None:
+        widgets = self.message_widgets
+        if widgets:
+            self.set_highlight(widgets[index])
+            if index == -1:
+                self.scroll_end(animate=False)
+
+    # -- copying ---------------------------------------------------------------------------
+    def _last_answer(self) -> Widget | None:
+        answers = (w for w in reversed(self.message_widgets) if w.message.role == "assistant")
+        return next(answers, None)
+
+    def _copy(self, text: str, what: str) -> None:
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {what} ({_count(len(text), 'character')}).", timeout=3)
+
+    def copy_message(self) -> None:
+        """The highlighted message, or the last answer when none is highlighted."""
+        widget = self.highlighted if self.highlighted in self.message_widgets else None
+        if widget is None:
+            widget = self._last_answer()
+            if widget is None:
+                self.notify("Nothing to copy yet.", timeout=3)
+                return
+        self._copy_widget(widget)
+
+    def copy_answer(self) -> None:
+        """The newest answer, whatever is highlighted."""
+        widget = self._last_answer()
+        if widget is None:
+            self.notify("There is no answer to copy yet.", timeout=3)
+            return
+        self._copy_widget(widget)
+
+    def _copy_widget(self, widget: Widget) -> None:
+        text, kind = message_text(widget), message_kind(widget)
+        if not text:
+            self.notify(f"{kind.capitalize()} is empty: nothing to copy.", timeout=3)
+            return
+        self._copy(text, kind)
+
+    def copy_code(self) -> None:
+        """The next code block of the highlighted message (or of the last answer with code):
+        each press copies the next one, back to the first after the last."""
+        widget = self.highlighted if self.highlighted in self.message_widgets else None
+        if widget is None:
+            widget = next(
+                (w for w in reversed(self.message_widgets) if code_blocks(message_text(w))),
+                None,
+            )
+        blocks = code_blocks(message_text(widget)) if widget is not None else []
+        if widget is None or not blocks:
+            where = "this message" if widget is not None else "this conversation"
+            self.notify(f"There is no code block in {where}.", timeout=3)
+            return
+        mid = widget.message.id
+        index = self._code_next[1] if self._code_next and self._code_next[0] == mid else 0
+        index %= len(blocks)
+        self._code_next = (mid, index + 1)
+        block = blocks[index]
+        about = ", ".join(
+            p for p in (block.language, _count(block.code.count("\n") + 1, "line")) if p
+        )
+        self.app.copy_to_clipboard(block.code)
+        self.notify(f"Copied code block {index + 1} of {len(blocks)} ({about}).", timeout=3)
+
+
+class CopyActions:
+    """The copy actions of the chat screen (mixed into ChatScreen, so they have keys from
+    the keymap and a place in the command palette); the view does the work."""
+
+    def action_copy_message(self) -> None:
+        self.query_one(ConversationView).copy_message()
+
+    def action_copy_code(self) -> None:
+        self.query_one(ConversationView).copy_code()
+
+    def action_copy_answer(self) -> None:
+        self.query_one(ConversationView).copy_answer()
