@@ -4,17 +4,32 @@ A folder stands for every model in it (each quantization of a model, say), so
 `gguf-tui bench ~/models/qwen/` compares them all. Each model runs in its own
 process with the same synthetic prompt length and exactly the same number of
 generated tokens; see gguf_tui/engine/bench.py.
+
+Progress goes to stderr, one stage at a time ("[1/2] Q4_K_M: run 2/3 …"): rewritten
+in place on a terminal, plain lines in a pipe. The table on stdout fits 100 columns
+(the quantizations of one model are grouped under its name) and ends with a legend.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from gguf_tui.commands import common
+
+WIDTH = 100  # the table and its legend fit this many columns
+
+PEAK_RSS_HELP = (
+    "PEAK RSS is the most memory the process that ran the model held (its resident "
+    "high-water mark): weights, KV cache and buffers, plus the Python and llama.cpp it "
+    "had before loading (--json gives both parts: rss_before_load and model_memory)."
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Measure prompt processing and generation speed (tok/s, ms/token, "
         "s/100 tokens), time to first token, load time and peak memory of each model, "
         "each in a fresh process, with a fixed prompt length and answer length. "
-        "Exit status 1 when any model failed (its row says why).",
+        "Figures are medians; ±N%% is how far the furthest run was from the median. "
+        + PEAK_RSS_HELP.replace("%", "%%")
+        + " Exit status 1 when any model failed (its row says why).",
     )
     p.add_argument(
         "models",
@@ -46,7 +63,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=3,
         metavar="N",
-        help="runs per model (default 3): median, min–max",
+        help="runs per model (default 3): the median, ± the furthest run from it",
     )
     g.add_argument("--no-warmup", action="store_true", help="count the first run too")
     g.add_argument("--seed", type=int, default=1234, help="sampling seed (default 1234)")
@@ -84,29 +101,93 @@ def run(args: argparse.Namespace) -> int:
         raise common.CliError(str(exc)) from None
     targets = expand(args.models, ctx)
     paths = [t.path for t in targets if t.path is not None]
-    count = len(paths)
-    done = 0
-
-    def started(path: Path) -> None:
-        print(f"[{done + 1}/{count}] {path.name} …", file=sys.stderr, flush=True)
-
-    def finished(_result: BenchResult) -> None:
-        nonlocal done
-        done += 1
-
-    measured = iter(run_benchmark(paths, config, on_result=finished, on_start=started))
-    results = [
-        next(measured) if t.path is not None else BenchResult(t.spec, error=t.error)
-        for t in targets
-    ]
+    shown = ProgressLine(sys.stderr, len(paths))
+    measured = iter(
+        run_benchmark(
+            paths,
+            config,
+            on_result=shown.finished,
+            on_start=shown.started,
+            on_progress=shown.progress,
+        )
+    )
+    try:
+        results = [
+            next(measured) if t.path is not None else BenchResult(t.spec, error=t.error)
+            for t in targets
+        ]
+    finally:
+        shown.close()
     if args.json:
         data = {"config": config.to_dict(), "system": system_info()}
         data["results"] = [r.to_dict() for r in results]
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print_table(results, config.repeat > 1)
+        width = table_width(sys.stdout)
+        dropped = print_table(results, config.repeat > 1, width=width)
+        print_legend(results, config, width=width, dropped=dropped)
     return 0 if all(r.ok for r in results) else 1
+
+
+class ProgressLine:
+    """What the benchmark is doing now, on stderr: one line rewritten in place on a
+    terminal (a finished model keeps its own line), plain lines anywhere else."""
+
+    def __init__(self, err: TextIO, count: int) -> None:
+        self.err, self.count, self.done = err, count, 0
+        self.label = ""
+        try:
+            self.tty = err.isatty()
+        except (AttributeError, ValueError):
+            self.tty = False
+        self._pending = False  # a transient line is on the screen
+
+    def started(self, path: Path) -> None:
+        from gguf_tui.models.quant import quant_from_filename
+
+        self.label = quant_from_filename(path.name) or path.name
+        self._say(f"{path.name}: loading …")
+
+    def progress(self, _path: Path, step) -> None:
+        if step.stage == "run":
+            tps = step.last_tokens_per_second
+            last = f" (run {step.run - 1}: {tps:.1f} tok/s)" if tps else ""
+            self._say(f"{self.label}: run {step.run}/{step.of} …{last}")
+        elif step.stage == "warm-up":
+            self._say(f"{self.label}: warm-up …")
+
+    def finished(self, result) -> None:
+        self.done += 1
+        if result.ok:
+            tps = result.spread("generation_tokens_per_second").median
+            self._say(f"{self.label}: done · {tps:.1f} tok/s", keep=True)
+        else:
+            self._say(f"{self.label}: failed (see the table)", keep=True)
+
+    def close(self) -> None:
+        if self._pending:
+            self.err.write("\r\x1b[K")
+            self.err.flush()
+            self._pending = False
+
+    def _say(self, text: str, keep: bool = False) -> None:
+        from gguf_tui.tui.text import literal
+
+        n = min(self.done + 1, self.count) if not keep else self.done
+        line = literal(f"[{n}/{self.count}] {text}")
+        if not self.tty:
+            print(line, file=self.err, flush=True)
+            return
+        try:
+            cols = os.get_terminal_size(self.err.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            cols = 80
+        if len(line) >= cols:  # a wrapped line could not be rewritten in place
+            line = line[: max(1, cols - 2)] + "…"
+        self.err.write("\r" + line + "\x1b[K" + ("\n" if keep else ""))
+        self.err.flush()
+        self._pending = not keep
 
 
 def expand(specs: list[str], ctx: common.Context) -> list:
@@ -128,54 +209,128 @@ def expand(specs: list[str], ctx: common.Context) -> list:
 
 
 COLUMNS = (
-    # header, metric, digits, scale
-    ("PROMPT tok/s", "prompt_tokens_per_second", 0, 1.0),
-    ("GEN tok/s", "generation_tokens_per_second", 1, 1.0),
-    ("ms/tok", "ms_per_token", 1, 1.0),
-    ("s/100 tok", "seconds_per_100_tokens", 2, 1.0),
-    ("TTFT ms", "time_to_first_token", 0, 1000.0),
+    # header, metric, digits, scale, with ± (over several runs)
+    ("PROMPT tok/s", "prompt_tokens_per_second", 0, 1.0, True),
+    ("GEN tok/s", "generation_tokens_per_second", 1, 1.0, True),
+    ("ms/tok", "ms_per_token", 1, 1.0, False),
+    ("s/100 tok", "seconds_per_100_tokens", 2, 1.0, False),
+    ("TTFT ms", "time_to_first_token", 0, 1000.0, False),
 )
+HEADER = ("MODEL / QUANT", "SIZE", "LOAD s", *(c[0] for c in COLUMNS), "PEAK RSS")
 
 
 def table_rows(results: list, repeated: bool) -> list[tuple[str, ...]]:
-    """The table as text cells, header first (shared by the terminal and its tests)."""
-    from gguf_tui.engine.bench import Spread, format_spread
+    """The table as text cells, header first (shared by the terminal and its tests).
+
+    A model's name is a row of its own (one cell) above its quantizations' rows; a
+    model that failed is a row of two cells, its name and the error."""
+    from gguf_tui.engine.bench import Spread, format_deviation
     from gguf_tui.models.units import format_bytes
 
-    rows = [("MODEL", "QUANT", "SIZE", "LOAD s", *(c[0] for c in COLUMNS), "PEAK RSS (+model)")]
+    rows: list[tuple[str, ...]] = [HEADER]
+    group = None
     for r in results:
         if not r.ok:
             name = Path(r.path).name if r.path.lower().endswith(".gguf") else r.path
-            rows.append((name, "-", "-", "-", f"error: {r.error}"))
+            error = (r.error or "no runs").replace(r.path, name) if name != r.path else r.error
+            rows.append((name, f"error: {error}"))
+            group = None
             continue
+        if r.name != group:
+            rows.append((r.name,))
+            group = r.name
         cells = []
-        for _, metric, digits, scale in COLUMNS:
+        for _, metric, digits, scale, spread in COLUMNS:
             s = r.spread(metric)
-            cells.append(
-                format_spread(
-                    Spread(*(v * scale for v in (s.median, s.low, s.high))), digits, repeated
-                )
-            )
+            scaled = Spread(*(v * scale for v in (s.median, s.low, s.high)))
+            cells.append(format_deviation(scaled, digits, repeated and spread))
         rows.append(
             (
-                r.name,
-                r.quant,
+                f"  {r.quant or r.label}",
                 format_bytes(r.size_bytes),
                 f"{r.load_seconds:.2f}",
                 *cells,
-                f"{format_bytes(r.peak_rss)} (+{format_bytes(r.model_memory)})",
+                format_bytes(r.peak_rss),
             )
         )
     return rows
 
 
-def print_table(results: list, repeated: bool, out: TextIO = sys.stdout) -> None:
+# Left out, in this order, when the table would be wider than the terminal.
+DROPPABLE = ("s/100 tok", "LOAD s", "ms/tok")
+
+
+def table_width(out: TextIO) -> int:
+    """WIDTH, or a narrower terminal's width when the table goes to one."""
+    try:
+        if out.isatty():
+            return max(40, min(WIDTH, os.get_terminal_size(out.fileno()).columns))
+    except (AttributeError, ValueError, OSError):
+        pass
+    return WIDTH
+
+
+def print_table(
+    results: list, repeated: bool, out: TextIO = sys.stdout, width: int = WIDTH
+) -> list[str]:
+    """The table, no line wider than `width`; returns the columns left out to fit it."""
+    from gguf_tui.tui.text import literal
+
     rows = table_rows(results, repeated)
-    full = [r for r in rows if len(r) == len(rows[0])]
-    widths = [max(len(r[i]) for r in full) for i in range(len(rows[0]))]
+    full = [r for r in rows if len(r) == len(HEADER)]
+    widths = [max(len(r[i]) for r in full) for i in range(len(HEADER))]
+    keep = list(range(len(HEADER)))
+    dropped: list[str] = []
+    for name in DROPPABLE:
+        if sum(widths[i] for i in keep) + 2 * (len(keep) - 1) <= width:
+            break
+        keep.remove(HEADER.index(name))
+        dropped.append(name)
     for row in rows:
-        if len(row) < len(rows[0]):  # an error row: the message runs on
-            lead = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=False)]
-            print("  ".join([*lead, row[-1]]), file=out)
+        if len(row) == len(HEADER):
+            line = "  ".join(row[i].ljust(widths[i]) for i in keep).rstrip()
+            print(literal(line), file=out)
             continue
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
+        # a model's name, or a failed model's name and why: wrapped, never wider
+        for line in textwrap.wrap(
+            "  ".join(row), width, subsequent_indent="    ", break_on_hyphens=False
+        ):
+            print(literal(line), file=out)
+    return dropped
+
+
+def print_legend(
+    results: list,
+    config,
+    out: TextIO = sys.stdout,
+    width: int = WIDTH,
+    dropped: Sequence[str] = (),
+) -> None:
+    """What the figures are, under the table: the runs behind them, then PEAK RSS."""
+    ok = [r for r in results if r.ok]
+    if not ok:
+        return
+    from gguf_tui.engine.bench import Spread
+    from gguf_tui.models.units import format_bytes
+
+    base = Spread.of(r.rss_before_load for r in ok).median
+    if config.repeat > 1:
+        runs = f"Medians of {config.repeat} runs, ± the furthest run from the median"
+    else:
+        runs = "One run"
+
+    def whole(words: str) -> str:  # kept on one line by the wrapping
+        return words.replace(" ", "\xa0")
+
+    text = (
+        f"{runs}; a run is a {config.prompt_tokens}-token prompt and {config.gen_tokens} "
+        f"generated tokens. {whole('TTFT:')} time to the first token. {whole('PEAK RSS:')} "
+        "the most memory the model's process held (weights, KV cache and buffers, plus "
+        f"{whole(format_bytes(base))} of Python and llama.cpp before loading)."
+    )
+    if dropped:
+        left_out = ", ".join(whole(d) for d in dropped)
+        text += f" Left out to fit {width} columns: {left_out} (--json has them)."
+    print(file=out)
+    for line in textwrap.wrap(text, width):
+        print(line.replace("\xa0", " "), file=out)

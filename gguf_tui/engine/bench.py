@@ -237,8 +237,34 @@ def format_spread(spread: Spread, digits: int, repeated: bool = True) -> str:
     return f"{median} ({spread.low:.{digits}f}–{spread.high:.{digits}f})"
 
 
+def format_deviation(spread: Spread, digits: int, repeated: bool = True) -> str:
+    """`46.4 ±1%`: the median, then how far the furthest run strayed from it (compact,
+    for tables that must fit a terminal); just the median for a single run."""
+    median = f"{spread.median:.{digits}f}"
+    if not repeated or spread.median <= 0:
+        return median
+    pct = max(spread.high - spread.median, spread.median - spread.low) / spread.median * 100
+    return f"{median} ±{pct:.1f}%" if pct < 1 else f"{median} ±{pct:.0f}%"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where the worker is within one model: loading, warming up, or run `run` of `of`."""
+
+    stage: str  # "loading", "warm-up", "run"
+    run: int = 0  # 1-based, for "run"
+    of: int = 0
+    last_tokens_per_second: float | None = None  # generation speed of the run before
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Progress:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
 # -- the parent's side ---------------------------------------------------------------------
 OnResult = Callable[[BenchResult], None]
+OnProgress = Callable[[Path, Progress], None]
 
 
 def run_benchmark(
@@ -247,16 +273,18 @@ def run_benchmark(
     on_result: OnResult | None = None,
     on_start: Callable[[Path], None] | None = None,
     cancel: threading.Event | None = None,
+    on_progress: OnProgress | None = None,
 ) -> list[BenchResult]:
     """Measure each model in turn, each in its own process; a failure is that row's
-    `error` and the others still run. Stops early (without a row) when `cancel` is set."""
+    `error` and the others still run. Stops early (without a row) when `cancel` is set.
+    `on_progress` hears, from the caller's thread, each stage of each model's runs."""
     results = []
     for path in paths:
         if cancel is not None and cancel.is_set():
             break
         if on_start is not None:
             on_start(Path(path))
-        result = measure(Path(path), config, cancel)
+        result = measure(Path(path), config, cancel, on_progress)
         if cancel is not None and cancel.is_set():
             break
         results.append(result)
@@ -265,10 +293,19 @@ def run_benchmark(
     return results
 
 
-def measure(path: Path, config: BenchConfig, cancel: threading.Event | None = None) -> BenchResult:
-    """One model in a fresh `python -m gguf_tui.engine.bench_worker` process."""
+def measure(
+    path: Path,
+    config: BenchConfig,
+    cancel: threading.Event | None = None,
+    on_progress: OnProgress | None = None,
+) -> BenchResult:
+    """One model in a fresh `python -m gguf_tui.engine.bench_worker` process.
+
+    The worker appends one JSON line per stage to a progress file, read here while
+    waiting for it (so `on_progress` runs in the caller's thread)."""
     with tempfile.TemporaryDirectory(prefix="gguf-tui-bench-") as tmp:
         out, log = Path(tmp) / "result.json", Path(tmp) / "log.txt"
+        progress = _ProgressFile(Path(tmp) / "progress.jsonl", path, on_progress)
         cmd = [
             sys.executable,
             "-m",
@@ -276,6 +313,7 @@ def measure(path: Path, config: BenchConfig, cancel: threading.Event | None = No
             str(path),
             json.dumps(config.to_dict()),
             str(out),
+            str(progress.file),
         ]
         with log.open("wb") as log_fh:
             proc = subprocess.Popen(
@@ -289,11 +327,38 @@ def measure(path: Path, config: BenchConfig, cancel: threading.Event | None = No
                     if cancel is not None and cancel.is_set():
                         _end(proc)
                         return BenchResult(str(path), error="cancelled")
+                    progress.poll()
         if out.exists():
             return BenchResult.from_dict(json.loads(out.read_text()))
         tail = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()][-3:]
         why = f"the benchmark process died (exit status {proc.returncode})"
         return BenchResult(str(path), error=f"{why}: {' | '.join(tail)}" if tail else why)
+
+
+class _ProgressFile:
+    """The worker's progress lines, handed on as they complete."""
+
+    def __init__(self, file: Path, path: Path, on_progress: OnProgress | None) -> None:
+        self.file, self.path, self.on_progress = file, path, on_progress
+        self.offset = 0
+
+    def poll(self) -> None:
+        if self.on_progress is None:
+            return
+        try:
+            with self.file.open("rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except OSError:
+            return
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for line in complete.splitlines():
+            try:
+                step = Progress.from_dict(json.loads(line))
+            except (ValueError, TypeError):
+                continue
+            self.on_progress(self.path, step)
 
 
 def _end(proc: subprocess.Popen) -> None:

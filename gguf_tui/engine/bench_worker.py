@@ -1,7 +1,8 @@
 """The benchmark's worker process: load one model, time the runs, write JSON.
 
-usage: python -m gguf_tui.engine.bench_worker MODEL CONFIG_JSON OUT_FILE
+usage: python -m gguf_tui.engine.bench_worker MODEL CONFIG_JSON OUT_FILE [PROGRESS_FILE]
 (bench.measure starts it; see bench.py for why every model gets its own process).
+PROGRESS_FILE gets one JSON line (a bench.Progress) as each stage starts.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import logging
 import random
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
-from gguf_tui.engine.bench import BenchConfig, BenchResult, read_memory
+from gguf_tui.engine.bench import BenchConfig, BenchResult, Progress, read_memory
 from gguf_tui.engine.engine import Engine
 from gguf_tui.engine.events import Failed, Finished
 from gguf_tui.engine.model_info import EngineError
@@ -58,8 +60,25 @@ def synthetic_messages(engine: Engine, n_tokens: int, run: int) -> list[dict[str
     return [system, {"role": "user", "content": text(lo)}]
 
 
-def measure_here(path: Path, config: BenchConfig) -> BenchResult:
+def _reporter(progress_file: str | None):
+    """Appends each stage to `progress_file` (flushed at once), or does nothing."""
+
+    def report(step: Progress) -> None:
+        if not progress_file:
+            return
+        data = {k: v for k, v in asdict(step).items() if v is not None}
+        try:
+            with open(progress_file, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(data) + "\n")
+        except OSError:
+            pass  # progress is a courtesy; the measurement goes on
+
+    return report
+
+
+def measure_here(path: Path, config: BenchConfig, progress_file: str | None = None) -> BenchResult:
     """Measure `path` in this process (call it in a fresh one: see bench.py)."""
+    report = _reporter(progress_file)
     result = BenchResult(str(path))
     options = LoadOptions(
         n_ctx=config.context_size,
@@ -70,6 +89,7 @@ def measure_here(path: Path, config: BenchConfig) -> BenchResult:
     import llama_cpp  # noqa: F401  (its libraries count as before-load memory)
 
     result.rss_before_load, _ = read_memory()
+    report(Progress("loading"))
     with Engine() as engine:
         try:
             info = engine.load(path, options).result()
@@ -82,9 +102,12 @@ def measure_here(path: Path, config: BenchConfig) -> BenchResult:
         result.load_seconds = round(info.load_seconds, 4)
         sampling = Sampling(max_tokens=config.gen_tokens, seed=config.seed, ignore_eos=True)
         if config.warmup:
+            report(Progress("warm-up"))
             warm = synthetic_messages(engine, min(32, config.prompt_tokens), -1)
             engine.chat(warm, Sampling(max_tokens=4, seed=config.seed, ignore_eos=True)).result()
+        last: float | None = None
         for run in range(config.repeat):
+            report(Progress("run", run + 1, config.repeat, last))
             messages = synthetic_messages(engine, config.prompt_tokens, run)
             outcome = engine.chat(messages, sampling).result()
             if isinstance(outcome, Failed):
@@ -94,15 +117,18 @@ def measure_here(path: Path, config: BenchConfig) -> BenchResult:
             stats = outcome.stats
             per_100 = {"seconds_per_100_tokens": round(stats.seconds_per_100_tokens, 3)}
             result.runs.append(stats.to_dict() | per_100)
+            last = round(stats.generation_tokens_per_second, 2)
     _, result.peak_rss = read_memory()
     return result
 
 
 def main(argv: list[str]) -> int:
-    path, config_json, out = argv
+    path, config_json, out = argv[:3]
+    progress_file = argv[3] if len(argv) > 3 else None
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
     started = time.perf_counter()
-    result = measure_here(Path(path), BenchConfig.from_dict(json.loads(config_json)))
+    config = BenchConfig.from_dict(json.loads(config_json))
+    result = measure_here(Path(path), config, progress_file)
     logging.getLogger(__name__).info("measured in %.1fs", time.perf_counter() - started)
     tmp = Path(out).with_suffix(".partial")
     tmp.write_text(json.dumps(result.to_dict()))
