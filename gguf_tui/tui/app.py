@@ -9,7 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
+from textual import events
 from textual.app import App, SystemCommand
+from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from gguf_tui.config import ConfigError, LoadedConfig, Paths, Settings, save_config
@@ -19,12 +21,16 @@ from gguf_tui.tui.downloads import DownloadTask
 from gguf_tui.tui.keymap import APP_ACTIONS, CHAT_ACTIONS, to_bindings
 from gguf_tui.tui.model_actions import ModelActions
 
+# Below this many columns the chat screen folds its sidebar (chat.tcss, `.-narrow`).
+NARROW_COLUMNS = 100
+
 
 class GgufTuiApp(ModelActions, App):
     TITLE = "gguf-tui"
     CSS_PATH = "app.tcss"
     BINDINGS: ClassVar = to_bindings(APP_ACTIONS)
     ENABLE_COMMAND_PALETTE = True
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (NARROW_COLUMNS, "-wide")]
 
     def __init__(
         self,
@@ -56,11 +62,8 @@ class GgufTuiApp(ModelActions, App):
         self.last_load_error = ""
         self.extra_model_dirs = extra_model_dirs or []
         self.downloads: list[DownloadTask] = []
-        self.theme = (
-            config.settings.theme
-            if config.settings.theme in self.available_themes
-            else "textual-dark"
-        )
+        self._narrow: bool | None = None
+        self.theme = self._usable_theme(config.settings.theme)
 
     # -- start and stop ---------------------------------------------------------------------
     async def on_mount(self) -> None:
@@ -70,7 +73,10 @@ class GgufTuiApp(ModelActions, App):
             self.set_keymap(self.config.settings.keymap)
         await self.push_screen(ChatScreen())
         for problem in self.config.problems:
-            self.notify(problem, title="Settings", severity="warning", timeout=12)
+            self.notify(problem, title="Settings", severity="warning", timeout=12, markup=False)
+        if self.config.settings.theme != self.theme:
+            self._report_unknown_theme(self.config.settings.theme)
+        self.theme_changed_signal.subscribe(self, self._theme_chosen)
         if self._initial_conversation is not None:
             await self.chat_screen.open_conversation(self._initial_conversation)
         if self._initial_model is not None:
@@ -118,6 +124,8 @@ class GgufTuiApp(ModelActions, App):
         self.load_options = load
         if settings.theme in self.available_themes:
             self.theme = settings.theme
+        else:
+            self._report_unknown_theme(settings.theme)
         self.notify(
             "Settings saved."
             + (
@@ -126,6 +134,85 @@ class GgufTuiApp(ModelActions, App):
                 else ""
             )
         )
+
+    # -- theme ----------------------------------------------------------------------------------
+    def _usable_theme(self, name: str) -> str:
+        return name if name in self.available_themes else "textual-dark"
+
+    def _report_unknown_theme(self, name: str) -> None:
+        choices = ", ".join(sorted(self.available_themes))
+        self.notify(
+            f"config.toml names the theme {name!r}, which does not exist; using "
+            f"{self.theme}. The themes: {choices}.",
+            title="Settings",
+            severity="warning",
+            timeout=15,
+            markup=False,
+        )
+
+    def _theme_chosen(self, theme) -> None:
+        """A theme chosen in the command palette is saved in config.toml for next time."""
+        settings = self.config.settings
+        if theme.name == settings.theme or theme.name not in self.available_themes:
+            return
+        settings.theme = theme.name
+        try:
+            save_config(self.config)
+        except (OSError, ConfigError) as exc:
+            self.notify(
+                f"The theme is used now but not saved: {exc}",
+                title="Theme",
+                severity="warning",
+                markup=False,
+            )
+
+    # -- layout ---------------------------------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        """Crossing the narrow breakpoint gives the sidebar back to its rule for the new
+        size (folded when narrow), even if ctrl+b showed or hid it by hand before."""
+        narrow = event.size.width < NARROW_COLUMNS
+        if narrow == self._narrow:
+            return
+        self._narrow = narrow
+        try:
+            chat = self.chat_screen
+            chat.sidebar.styles.clear_rule("display")
+        except (LookupError, NoMatches):
+            return
+
+        def keep_focus_visible() -> None:
+            with contextlib.suppress(NoMatches):
+                if not chat.sidebar.display and chat.sidebar.has_focus_within:
+                    chat.prompt.focus()
+
+        self.call_after_refresh(keep_focus_visible)
+
+    # -- screenshots ----------------------------------------------------------------------------
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """ctrl+p "Screenshot": an SVG in the data folder (not ~/Downloads, which may not
+        exist), and a notice that says where."""
+        folder = Path(path) if path else self.paths.data_dir / "screenshots"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            saved = Path(self.save_screenshot(filename, str(folder), time_format))
+        except OSError as exc:
+            self.notify(
+                f"Cannot save a screenshot in {folder}: {exc.strerror or exc}",
+                title="Screenshot",
+                severity="error",
+                markup=False,
+            )
+            return None
+        home = Path.home()
+        where = saved.parent
+        shown = f"~/{where.relative_to(home)}" if where.is_relative_to(home) else str(where)
+        self.notify(f"Saved {saved.name}\nin {shown}", title="Screenshot", markup=False)
+        return None
 
     def sampling_for(self, conversation_id: int | None) -> Sampling:
         """The run's sampling with the conversation's own overrides on top."""

@@ -19,7 +19,7 @@ class KeyAction:
     action: str
     description: str
     help: str
-    show: bool = True  # in the footer
+    show: bool = True  # in the footer: only the main keys, so they fit 80 columns
     priority: bool = True  # works even while the prompt has focus
 
 
@@ -61,6 +61,7 @@ CHAT_ACTIONS: tuple[KeyAction, ...] = (
         "regenerate",
         "Regenerate",
         "Answer the last message again with a new seed",
+        show=False,
     ),
     KeyAction(
         "toggle_sidebar",
@@ -68,8 +69,9 @@ CHAT_ACTIONS: tuple[KeyAction, ...] = (
         "toggle_sidebar",
         "Sidebar",
         "Show or hide the conversation list",
+        show=False,
     ),
-    KeyAction("search", "ctrl+f", "search", "Search", "Search every conversation"),
+    KeyAction("search", "ctrl+f", "search", "Search", "Search every conversation", show=False),
     KeyAction("rename", "f2", "rename", "Rename", "Rename this conversation", show=False),
     KeyAction(
         "export",
@@ -149,8 +151,8 @@ CHAT_ACTIONS: tuple[KeyAction, ...] = (
 PROMPT_KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "Send the message"),
     ("shift+enter, ctrl+j", "New line in the message"),
-    ("up (empty prompt)", "Edit the last message you sent"),
-    ("delete (in the sidebar)", "Delete the highlighted conversation"),
+    ("up", "In an empty prompt: edit the last message you sent"),
+    ("delete", "In the sidebar: delete the highlighted conversation"),
     ("tab / shift+tab", "Move between sidebar, conversation and prompt"),
 )
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.table import Table
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from gguf_tui.tui.keymap import APP_ACTIONS, CHAT_ACTIONS, PROMPT_KEYS
 
@@ -104,7 +106,10 @@ class ExportScreen(ModalScreen[tuple[str, Path] | None]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every key binding, generated from the keymap table."""
+    """Every screen's keys, generated from the bindings themselves so it cannot drift.
+
+    Each remappable binding shows its id (what `[keymap]` in config.toml takes); the
+    descriptions wrap instead of being cut, and the list scrolls at any size."""
 
     BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close")]
 
@@ -114,15 +119,144 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help"):
-            yield Label("Keys (remap them under [keymap] in config.toml)")
-            yield DataTable(id="keys", cursor_type="row", zebra_stripes=True)
-            yield Static("escape to close", classes="hint")
+            yield Static(
+                "Every key, screen by screen. To remap one, put its id (after the "
+                'description) under [keymap] in config.toml, e.g. new_chat = "ctrl+t".',
+                markup=False,
+                id="help-title",
+            )
+            with VerticalScroll(id="help-keys"):
+                for title, rows in help_sections(self.keymap):
+                    yield Static(self._table(title, rows), classes="help-section")
+            yield Static("↑↓ pgup pgdn scroll · escape closes", classes="hint", markup=False)
+
+    def _table(self, title: str, rows: list[HelpRow]) -> Table:
+        accent = self.app.current_theme.accent or "cyan"
+        table = Table(
+            box=None,
+            show_header=False,
+            expand=True,
+            padding=(0, 1),
+            title=Text(title, style="bold"),
+            title_justify="left",
+        )
+        table.add_column("key", style="bold", width=KEY_WIDTH, overflow="fold")
+        table.add_column("what it does", ratio=1, overflow="fold")
+        for keys, text, binding_id in rows:
+            what = Text(text)
+            if binding_id:
+                what.append("  ")
+                what.append(binding_id, style=f"italic {accent}")
+            table.add_row(Text(keys), what)
+        return table
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("key", "what it does", "id")
+        self.query_one("#help-keys", VerticalScroll).focus()
+
+
+# (keys, what they do, the binding's id for [keymap] or "" when it cannot be remapped)
+HelpRow = tuple[str, str, str]
+KEY_WIDTH = 20
+
+# Longer words for bindings whose own description is a footer label.
+_BINDING_HELP = {
+    "close": "Close",
+    "tab('local')": "Show the models on this computer",
+    "tab('hub')": "Search Hugging Face for GGUF models",
+    "tab('servers')": "Show the models of the servers in config.toml",
+    "cancel_download": "Cancel the download in progress",
+    "cycle_sort": "Sort the local models by name, size or date",
+    "back": "Back from a repository's files to the search results",
+    "keep('original')": "Keep the left answer (the quantization loaded before)",
+    "keep('new')": "Keep the right answer and the quantization that wrote it",
+    "rerun": "Run the benchmark again",
+    "save": "Save",
+    "dismiss(None)": "Cancel",
+}
+_ESCAPE_HELP = {"compare.cancel": "Stop the new answer; keep the left one"}
+
+
+def _keys(text: str) -> str:
+    return ", ".join(k.strip() for k in text.split(","))
+
+
+def _binding_rows(keymap: dict[str, str], *classes: type) -> list[HelpRow]:
+    rows: list[HelpRow] = []
+    for cls in classes:
+        for binding in getattr(cls, "BINDINGS", ()):
+            if not isinstance(binding, Binding):
+                continue
+            binding_id = binding.id or ""
+            text = (
+                _ESCAPE_HELP.get(binding_id)
+                or binding.tooltip
+                or _BINDING_HELP.get(binding.action)
+                or binding.description
+                or binding.action
+            )
+            rows.append((_keys(keymap.get(binding_id, binding.key)), text, binding_id))
+    return rows
+
+
+def _action_rows(keymap: dict[str, str], actions) -> list[HelpRow]:
+    return [(_keys(keymap.get(a.id, a.keys)), a.help, a.id) for a in actions]
+
+
+def help_sections(keymap: dict[str, str]) -> list[tuple[str, list[HelpRow]]]:
+    """The help's sections: each screen's bindings, read from the screens themselves."""
+    from gguf_tui.tui.screens.bench import BenchScreen
+    from gguf_tui.tui.screens.compare import CompareScreen
+    from gguf_tui.tui.screens.picker import ModelPicker
+    from gguf_tui.tui.screens.quant_switcher import QuantSwitcher
+    from gguf_tui.tui.screens.settings import FormScreen
+    from gguf_tui.tui.widgets.hub_browser import HubBrowser
+    from gguf_tui.tui.widgets.local_models import LocalModels
+
+    def key(action_id: str) -> str:
         for action in (*CHAT_ACTIONS, *APP_ACTIONS):
-            table.add_row(self.keymap.get(action.id, action.keys), action.help, action.id)
-        for keys, text in PROMPT_KEYS:
-            table.add_row(keys, text, "")
-        table.focus()
+            if action.id == action_id:
+                return _keys(keymap.get(action.id, action.keys))
+        return ""
+
+    moves: list[HelpRow] = [
+        ("type", "Filter the list", ""),
+        ("up, down", "Move the highlight", ""),
+    ]
+    return [
+        ("Chat", _action_rows(keymap, CHAT_ACTIONS)),
+        ("Prompt (while typing a message)", [(k, text, "") for k, text in PROMPT_KEYS]),
+        ("Everywhere", _action_rows(keymap, APP_ACTIONS)),
+        (
+            f"Model picker ({key('pick_model')})",
+            [
+                *_binding_rows(keymap, ModelPicker, LocalModels, HubBrowser),
+                *moves,
+                (
+                    "enter",
+                    "Load the highlighted model; on Hugging Face open the repository, "
+                    "then download and load the highlighted file",
+                    "",
+                ),
+            ],
+        ),
+        (
+            f"Quantization switcher ({key('switch_quant')}; {key('compare')} picks the other "
+            "side of a comparison)",
+            [
+                *_binding_rows(keymap, QuantSwitcher),
+                *moves,
+                ("enter", "Switch to the highlighted quantization", ""),
+            ],
+        ),
+        (f"Compare ({key('compare')})", _binding_rows(keymap, CompareScreen)),
+        ("Benchmark (ctrl+p: Benchmark quantizations)", _binding_rows(keymap, BenchScreen)),
+        (
+            f"Settings forms ({key('settings')}; {key('conversation_settings')} for this "
+            "conversation)",
+            [
+                *_binding_rows(keymap, FormScreen),
+                ("tab, shift+tab", "Next / previous field", ""),
+                ("enter", "Save", ""),
+            ],
+        ),
+    ]

@@ -1,11 +1,56 @@
-"""The status line: model, quantization, context use, speed, state."""
+"""The status line: model, quantization, context use, speed, state.
+
+It is one row, so it is fitted to its width: the model · quantization and the state
+always show; the other parts are shortened, then left out, least useful first.
+"""
 
 from __future__ import annotations
 
+import re
+
+from rich.cells import cell_len
 from textual.reactive import reactive
 from textual.widgets import Static
 
 from gguf_tui.engine.model_info import ModelInfo
+from gguf_tui.tui.text import literal
+
+SEP = " │ "
+# "loading NAME 45% · 1.2 s (escape cancels)", as the load sets it
+_LOADING = re.compile(r"^loading (?P<name>.*?) (?P<pct>\d+%)(?P<rest> · .*)?$")
+
+# Which part gets shorter next while the line does not fit, least useful first.
+_SHORTEN_ORDER = (
+    "detail",
+    "device",
+    "ctx",
+    "speed",
+    "device",
+    "detail",
+    "state",
+    "state",
+    "server",
+    "ctx",
+)
+
+
+def _thousands(n: int) -> str:
+    return f"{n / 1000:.1f}k" if n >= 10_000 else f"{n:,}"
+
+
+def state_forms(state: str) -> list[str]:
+    """The state as it is, then shorter forms of the same (a load's progress)."""
+    match = _LOADING.match(state)
+    if match is None:
+        return [state]
+    rest = match["rest"] or ""
+    short_rest = rest.replace(" (escape cancels)", "")
+    return [
+        state,
+        f"loading {match['pct']}{rest}",
+        f"loading {match['pct']}{short_rest}",
+        f"loading {match['pct']}",
+    ]
 
 
 class StatusLine(Static):
@@ -17,6 +62,7 @@ class StatusLine(Static):
     def __init__(self, **kwargs) -> None:
         super().__init__("", markup=False, **kwargs)
         self.model: ModelInfo | None = None
+        self.line = ""  # what is shown (fitted to the width)
 
     def set_model(self, model: ModelInfo | None) -> None:
         self.model = model
@@ -36,25 +82,74 @@ class StatusLine(Static):
     def watch_detail(self) -> None:
         self.refresh_line()
 
-    def refresh_line(self) -> None:
-        parts: list[str] = []
-        if self.model is not None:
-            parts.append(f"{self.model.name} · {self.model.quant}")
-            if self.model.server:  # answered by a server, not this machine
-                parts.append(f"@ {self.model.server}")
-            if self.model.n_ctx:
-                parts.append(f"ctx {self.context_used:,}/{self.model.n_ctx:,}")
+    def on_resize(self) -> None:
+        self.refresh_line()
+
+    def forms(self) -> dict[str, list[str]]:
+        """Each part of the line, fullest form first; "" means left out."""
+        model = self.model
+        parts: dict[str, list[str]] = {}
+        if model is not None:
+            parts["model"] = [f"{literal(model.name)} · {literal(model.quant)}"]
+            if model.server:  # answered by a server, not this machine
+                parts["server"] = [f"@ {literal(model.server)}", ""]
+            if model.n_ctx:
+                used, size = self.context_used, model.n_ctx
+                parts["ctx"] = [
+                    f"ctx {used:,}/{size:,}",
+                    f"ctx {_thousands(used)}/{_thousands(size)}",
+                    "",
+                ]
             elif self.context_used:  # a server that does not say its window
-                parts.append(f"ctx ~{self.context_used:,}")
-            if self.model.gpu_layers:
-                parts.append(f"GPU {self.model.gpu_layers}/{self.model.n_layers} layers")
-            elif not self.model.server:
-                parts.append("CPU" if self.model.gpu_supported else "CPU (no GPU build)")
+                parts["ctx"] = [f"ctx ~{self.context_used:,}", ""]
+            if model.gpu_layers:
+                parts["device"] = [
+                    f"GPU {model.gpu_layers}/{model.n_layers} layers",
+                    f"GPU {model.gpu_layers}/{model.n_layers}",
+                    "",
+                ]
+            elif not model.server:
+                parts["device"] = (
+                    ["CPU", "CPU", ""] if model.gpu_supported else ["CPU (no GPU build)", "CPU", ""]
+                )
         else:
-            parts.append("no model loaded (ctrl+o to choose one)")
+            parts["model"] = ["no model loaded (ctrl+o to choose one)", "no model (ctrl+o)"]
         if self.last_speed:
-            parts.append(f"{self.last_speed:.1f} tok/s")
-        parts.append(self.state)
+            parts["speed"] = [f"{self.last_speed:.1f} tok/s", ""]
+        parts["state"] = state_forms(literal(self.state))
         if self.detail:
-            parts.append(self.detail)
-        self.update(" │ ".join(parts))
+            detail = literal(self.detail)
+            parts["detail"] = [detail, detail.split(" · ")[0], ""]
+        return parts
+
+    def fitted(self, width: int) -> str:
+        """The line in at most `width` cells (0: any width), shortening the least useful
+        parts first; the model · quantization and the state always stay."""
+        forms = self.forms()
+        chosen = dict.fromkeys(forms, 0)
+
+        def line() -> str:
+            return SEP.join(t for name, opts in forms.items() if (t := opts[chosen[name]]))
+
+        if width <= 0:
+            return line()
+        steps = [*_SHORTEN_ORDER, "model"]
+        while cell_len(line()) > width and steps:
+            name = steps.pop(0)
+            if name in chosen and chosen[name] + 1 < len(forms[name]):
+                chosen[name] += 1
+        text = line()
+        if cell_len(text) > width and self.model is not None:
+            # Last: shorten the model's name, never its quantization.
+            quant = f" · {literal(self.model.quant)}"
+            rest = cell_len(text) - cell_len(forms["model"][0])
+            room = width - rest - cell_len(quant)
+            name = literal(self.model.name)
+            short = name[: room - 1] + "…" + quant if room >= 4 else literal(self.model.quant)
+            forms["model"] = [short]
+            text = line()
+        return text
+
+    def refresh_line(self) -> None:
+        self.line = self.fitted(self.content_size.width if self.is_mounted else 0)
+        self.update(self.line)
