@@ -39,8 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Measure prompt processing and generation speed (tok/s, ms/token, "
         "s/100 tokens), time to first token, load time and peak memory of each model, "
         "each in a fresh process, with a fixed prompt length and answer length. "
-        "Figures are medians; ±N%% is how far the furthest run was from the median. "
-        + PEAK_RSS_HELP.replace("%", "%%")
+        "Figures are medians; ±N% is how far the furthest run was from the median. "
+        + PEAK_RSS_HELP
         + " Exit status 1 when any model failed (its row says why).",
     )
     p.add_argument(
