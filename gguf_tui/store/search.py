@@ -45,3 +45,24 @@ def where_clause(query: str | None) -> tuple[str, list[str]]:
         return "", []
     params = [p for term in terms for p in (term, term)]
     return " WHERE " + " AND ".join([TERM_FILTER] * len(terms)), params
+
+
+# The first message of one conversation matching an FTS expression, in reading order.
+_FIRST_MATCH = (
+    "SELECT m.id FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid"
+    " WHERE messages_fts MATCH ? AND m.conversation_id = ? ORDER BY m.id LIMIT 1"
+)
+
+
+def first_match(store, conversation_id: int, query: str | None) -> int | None:
+    """The id of the first message of a conversation holding every word of `query`, else
+    the first holding any of them; None when only the title matches (or nothing does).
+    `store` is a `Store` (not imported here: the store imports this module)."""
+    terms = search_terms(query or "")
+    if not terms:
+        return None
+    for expression in dict.fromkeys((" AND ".join(terms), " OR ".join(terms))):
+        rows = store._query(_FIRST_MATCH, (expression, conversation_id))
+        if rows:
+            return rows[0][0]
+    return None

@@ -71,3 +71,13 @@ def notices(term: Terminal) -> str:
         if "▌" in line:
             parts.append(line.rsplit("▌", 1)[1].strip().rstrip("─╯╮│").strip())
     return re.sub(r"\s+", " ", " ".join(p for p in parts if p))
+
+
+def background(term: Terminal, phrase: str) -> str:
+    """The background colour the screen shows under the first letter of `phrase`."""
+    with term._lock:
+        for y, line in enumerate(term.screen.display):
+            x = line.find(phrase)
+            if x >= 0:
+                return term.screen.buffer[y][x].bg
+    raise AssertionError(f"{phrase!r} is not on the screen:\n{term.text()}")

@@ -28,7 +28,8 @@ from gguf_tui.tui.widgets.messages import AssistantMessage, chat_markdown, messa
 PAGE = 30  # messages mounted when a conversation opens, and per scroll-up
 MAX_MOUNTED = 80
 REVEAL_MAX = 200  # a search hit this many messages from the end still opens scrolled to it
-REVEAL_CONTEXT = 2  # messages shown above a search hit
+REVEAL_CONTEXT = 2  # messages mounted above a search hit
+REVEAL_ROWS_ABOVE = 3  # rows of the message above a search hit shown when it opens
 HIGHLIGHTED = "-highlighted"
 
 
@@ -73,11 +74,11 @@ class ConversationView(VerticalScroll, can_focus=True):
     DEFAULT_CSS = """
     ConversationView .message.-highlighted,
     ConversationView .message.-highlighted * {
-        tint: $accent 8%;
+        tint: $accent 12%;
     }
     ConversationView:focus .message.-highlighted,
     ConversationView:focus .message.-highlighted * {
-        tint: $accent 18%;
+        tint: $accent 22%;
     }
     """
 
@@ -155,9 +156,11 @@ class ConversationView(VerticalScroll, can_focus=True):
         return True
 
     def _scroll_to_top_of(self, widget: Widget) -> None:
+        """Scroll `widget` near the top, the end of the message above it still in view."""
         if widget.is_attached:
             self.release_anchor()
-            self.scroll_to_widget(widget, animate=False, top=True, immediate=True)
+            top = widget.virtual_region_with_margin.y - REVEAL_ROWS_ABOVE
+            self.scroll_to(y=max(0, top), animate=False, immediate=True)
 
     @property
     def message_widgets(self) -> list[Widget]:

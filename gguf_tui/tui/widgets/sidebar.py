@@ -18,7 +18,9 @@ from textual.widgets.option_list import Option
 
 from gguf_tui.store.database import Store
 from gguf_tui.store.records import Conversation
+from gguf_tui.store.search import first_match
 from gguf_tui.tui.text import literal, relative_time
+from gguf_tui.tui.widgets.conversation import ConversationView
 
 PAGE = 200
 
@@ -137,9 +139,20 @@ class Sidebar(Vertical):
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self) -> None:
-        self.option_list.focus()
-        if self.option_list.option_count:
-            self.option_list.highlighted = 0
+        """Enter in the search box opens the first hit, at its matching message."""
+        if not self.ids:
+            self.notify("No conversation matches.", timeout=3)
+            return
+        self.option_list.highlighted = 0
+        self.open(self.ids[0])
+
+    def open(self, conversation_id: int) -> None:
+        """Ask the screen to open a conversation; while searching, at the first match."""
+        if self.query_text:
+            message_id = first_match(self.store, conversation_id, self.query_text)
+            for view in self.screen.query(ConversationView):
+                view.reveal_on_show(conversation_id, message_id)
+        self.post_message(self.Opened(conversation_id))
 
     def close_search(self) -> None:
         search = self.query_one("#search", Input)
@@ -158,4 +171,4 @@ class Sidebar(Vertical):
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
-            self.post_message(self.Opened(int(event.option.id)))
+            self.open(int(event.option.id))
