@@ -118,8 +118,11 @@ def test_resizing_re_applies_the_layout_and_long_lines_stay_readable(home, ladde
         term.wait_for(lambda s: not sidebar_shown(s), 10, "the sidebar to fold at 80 columns")
         term.wait_for(lambda s: "Quit" in footer_row(term), 10, "the footer at 80 columns")
         assert_main_keys(term)
+        term.write(ctrl("b"))  # opened by hand while narrow
+        term.wait_for(sidebar_shown, 10, "ctrl+b to open the sidebar")
         term.resize(200, 50)
-        term.wait_for(sidebar_shown, 10, "the sidebar to come back at 200 columns")
+        term.wait_for(lambda s: len(footer_row(term)) > 150, 10, "the app redrawn at 200 columns")
+        term.wait_for(sidebar_shown, 10, "the sidebar at 200 columns")
         assert_main_keys(term)
         long_message = " ".join(["lorem ipsum dolor sit amet"] * 20)
         term.paste(long_message)
@@ -128,6 +131,9 @@ def test_resizing_re_applies_the_layout_and_long_lines_stay_readable(home, ladde
         screen = term.wait_for("tok/s", 120, "the answer")
         span = widest_span(screen, "lorem ipsum")
         assert 60 <= span <= 112, f"the message spans {span} columns:\n{screen}"
+        term.resize(80, 24)  # narrow again: folded again, whatever ctrl+b did before
+        term.wait_for(lambda s: not sidebar_shown(s), 10, "the sidebar to fold again")
+        assert_main_keys(term)
         assert term.quit() == 0
 
 

@@ -29,6 +29,7 @@ _SHORTEN_ORDER = (
     "detail",
     "state",
     "state",
+    "state",
     "server",
     "ctx",
 )
