@@ -94,9 +94,13 @@ def scan(
     hf_cache: Path | None = DEFAULT,
     cache_file: Path | None = None,
     stats: ScanStats | None = None,
+    beside: Sequence[Path] = (),
 ) -> list[ModelFile]:
     """Every model in `dirs` (recursively) and in the Hugging Face cache, sorted by name.
 
+    `beside` are folders searched without their subfolders: those of models opened by
+    path, whose siblings (other quantizations in the same folder) must be found even
+    when the folder is no model folder (`~/Downloads`, a home directory).
     `hf_cache=None` leaves the Hugging Face cache out; the default is the folder
     huggingface_hub uses (HF_HUB_CACHE / HF_HOME, read now). Never raises for a bad file.
     """
@@ -112,6 +116,7 @@ def scan(
     if hf_cache is not None:
         sources.append((f.path, f.repo_id) for f in all_cached_ggufs(Path(hf_cache)))
     sources.extend(((p, None) for p in walk_ggufs(d)) for d in dirs)
+    sources.extend(((p, None) for p in walk_ggufs(d, max_depth=0)) for d in beside)
     for source in sources:
         for path, repo_id in source:
             real = os.path.realpath(path)
@@ -131,7 +136,7 @@ def scan(
     )
 
 
-def walk_ggufs(root: Path) -> Iterator[Path]:
+def walk_ggufs(root: Path, max_depth: int = MAX_DEPTH) -> Iterator[Path]:
     """.gguf files under `root`, skipping hidden folders, symlink loops and deep trees."""
     root = Path(root).expanduser()
     if root.is_file():
@@ -142,7 +147,7 @@ def walk_ggufs(root: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         real = os.path.realpath(dirpath)
         depth = len(Path(dirpath).relative_to(root).parts)
-        if real in visited or depth > MAX_DEPTH:
+        if real in visited or depth > max_depth:
             dirnames[:] = []
             continue
         visited.add(real)

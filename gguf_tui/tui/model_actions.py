@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,7 @@ class ModelActions:
     last_load_error: str
     downloads: list[DownloadTask]
     _cancel_load: threading.Event | None = None
+    _pending_load: Future[ModelInfo] | None = None
 
     # -- loading ----------------------------------------------------------------------------
     async def load_model(
@@ -71,10 +73,9 @@ class ModelActions:
 
         timer = self.set_interval(0.1, tick)
         tick()
+        self._pending_load = future = self.engine.load(path, options or self.load_options, progress)
         try:
-            info = await asyncio.wrap_future(
-                self.engine.load(path, options or self.load_options, progress)
-            )
+            info = await asyncio.wrap_future(future)
         except LoadCancelled:
             self.last_load_error = "loading was cancelled"
             kept = self.engine.info
@@ -86,13 +87,13 @@ class ModelActions:
             self.last_load_error = str(exc)
             self.notify(str(exc), title="Cannot load the model", severity="error", timeout=15)
             info = None
-        finally:
+        finally:  # also when the worker that awaited the load is cancelled
             timer.stop()
             self.loading = False
             self._cancel_load = None
-        if status is not None:
-            status.set_model(self.engine.info)
-            status.state = "idle"
+            if status is not None and status.is_attached:
+                status.set_model(self.engine.info)
+                status.state = "idle"
         if info is not None:
             for note in info.notes:
                 self.notify(note, title="Model", timeout=10)
@@ -151,6 +152,15 @@ class ModelActions:
             await self.replace_engine(Engine())
         return await self.load_model(path, options)
 
+    async def settled(self: GgufTuiApp) -> ModelInfo | None:
+        """Wait until no load is in flight, even one whose screen has gone (its worker
+        cancelled while the engine thread still loads); the model in use then."""
+        future = self._pending_load
+        if future is not None and not future.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(future)
+        return self.engine.info
+
     def cancel_load(self) -> bool:
         """Escape while a model loads: stop, and keep the previous model."""
         if self._cancel_load is None:
@@ -170,13 +180,21 @@ class ModelActions:
             self.push_screen(ModelPicker(tab))
 
     def scan_models(self: GgufTuiApp) -> list[ModelFile]:
-        """Every model in the model folders and the Hugging Face cache (blocking)."""
+        """Every model in the model folders, the Hugging Face cache and the folder of the
+        model in use (launched by path, its siblings are there) (blocking)."""
         from gguf_tui.models.catalog import default_dirs, scan
 
         dirs = default_dirs(
             self.paths.models_dir, self.config.settings.model_dirs, self.extra_model_dirs
         )
-        return scan(dirs, cache_file=self.paths.scan_cache)
+        beside = [p.parent for p in (self._initial_model, self.local_model_path) if p]
+        return scan(dirs, cache_file=self.paths.scan_cache, beside=beside)
+
+    @property
+    def local_model_path(self: GgufTuiApp) -> Path | None:
+        """The file of the model in use, when it is one on this machine."""
+        info = self.engine.info
+        return None if info is None or info.server else Path(info.path)
 
     def find_model_file(self: GgufTuiApp, file_name: str) -> Path | None:
         """A model on disk with this file name (what messages record), if there is one."""

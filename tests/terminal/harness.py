@@ -251,7 +251,16 @@ class Terminal:
         if self.proc.isalive():
             raise AssertionError(f"gguf-tui did not quit within {timeout}s:\n{self.text()}")
         self._reader.join(5)
-        return self.proc.exitstatus if self.proc.exitstatus is not None else -1
+        status = self.proc.exitstatus if self.proc.exitstatus is not None else -1
+        if status != 0:  # what the app printed on leaving (a traceback?) for the report
+            print(f"gguf-tui exited {status}; its last output:\n{self.after_exit()}")
+        return status
+
+    def after_exit(self) -> str:
+        """What the app wrote after leaving the alternate screen (plain text)."""
+        raw = bytes(self.raw)
+        tail = raw[raw.rfind(b"\x1b[?1049l") :] if b"\x1b[?1049l" in raw else raw[-4000:]
+        return re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", tail.decode("utf-8", "replace"))
 
     def restored(self) -> bool:
         """The terminal was given back: alternate screen left, mouse reporting off."""

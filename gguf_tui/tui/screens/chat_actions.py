@@ -91,9 +91,15 @@ class ConversationActions:
         async def kept(result: CompareResult | None) -> None:
             if result is not None and result.keep == KEEP_NEW and result.answer is not None:
                 await self._replace_last_answer(original, result.answer)
-            elif app.engine.info is not None and app.engine.info.path != original_path:
+                return
+            # Kept the first answer, maybe while the other quantization was still
+            # loading: once that load has ended, the first model is the one in use.
+            now = await app.settled()
+            if now is None or now.path != original_path:
                 self.notify(f"Keeping the first answer; back to {original.quant}.")
                 await app.load_model(original_path)
+            else:
+                self.after_model_change()
 
         def chosen(choice) -> None:
             if choice is None:

@@ -128,6 +128,10 @@ class CompareScreen(ModalScreen[CompareResult]):
         return gen.drain()
 
     def action_keep(self, which: str) -> None:
+        if which == KEEP_ORIGINAL and self.app.cancel_load():
+            # Still loading the other quantization: the engine puts the first back.
+            self.dismiss(CompareResult(which, None))
+            return
         if self._gen is not None and not self._gen.done:
             self._gen.stop()
             if which == KEEP_NEW:

@@ -1,0 +1,101 @@
+"""Switching (f3) and comparing (ctrl+k) quantizations of a model launched by path.
+
+The model sits in a folder that is no model folder (~/Downloads/llm) and no
+--models-dir is given: the most natural launch, `gguf-tui DIR/Model-Q4_K_M.gguf`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.terminal.harness import ESCAPE, Home, ctrl, launched
+
+QUANTS = ("Q8_0", "Q4_K_M", "Q3_K_S")
+
+
+@pytest.fixture
+def downloads(home: Home, ladder) -> dict[str, Path]:
+    folder = home.root / "Downloads" / "llm"
+    folder.mkdir(parents=True)
+    out = {}
+    for quant in QUANTS:
+        target = folder / ladder[quant].name
+        try:
+            os.link(ladder[quant], target)
+        except OSError:
+            shutil.copyfile(ladder[quant], target)
+        out[quant] = target
+    return out
+
+
+def in_use(term, quant: str) -> None:
+    """The status line names `quant` and nothing is loading any more."""
+    term.wait_for(
+        lambda s: f"· {quant} │" in s and "ctx " in s and "loading" not in s, 120, f"{quant} in use"
+    )
+
+
+def answers(n: int):
+    """A test on the screen: `n` finished answers (each ends with its figures)."""
+    return lambda s: s.count("first token") >= n and "writing …" not in s
+
+
+def last_model(home: Home) -> str:
+    return json.loads((home.data / "state.json").read_text())["last_model"]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_f3_lists_the_siblings_beside_a_model_opened_by_path(home, downloads, size):
+    with launched(home, downloads["Q4_K_M"], cols=size[0], rows=size[1]) as term:
+        in_use(term, "Q4_K_M")
+        term.press("f3")
+        screen = term.wait_for("3 on disk", 30, "the siblings")
+        assert "Q8_0" in screen and "Q3_K_S" in screen
+        term.type_line("Q8")  # filter, and enter chooses
+        in_use(term, "Q8_0")
+        assert term.quit() == 0
+    assert last_model(home) == str(downloads["Q8_0"])
+
+
+def test_compare_escape_while_the_other_loads_keeps_the_first_model_everywhere(home, downloads):
+    with launched(home, downloads["Q4_K_M"], cols=120, rows=40) as term:
+        in_use(term, "Q4_K_M")
+        term.type_line("Name a colour.")
+        term.wait_for(answers(1), 120, "the first answer")
+        term.write(ctrl("k"))
+        term.wait_for("Answer again with", 30, "the switcher")
+        term.wait_for("3 on disk", 30, "the siblings")
+        term.type_line("Q3")
+        term.wait_for("2 · ", 30, "the compare screen")
+        term.write(ESCAPE)  # while Q3_K_S loads, or just after
+        term.wait_gone("2 · ", 30)
+        in_use(term, "Q4_K_M")
+        # It stays so: nothing loads Q3_K_S behind the user's back.
+        term.type_line("And another?")
+        term.wait_for(answers(2), 120, "the second answer")
+        in_use(term, "Q4_K_M")
+        assert term.quit() == 0
+    assert last_model(home) == str(downloads["Q4_K_M"])
+    quants = [q for (q,) in home.query("SELECT quant FROM messages WHERE role = 'assistant'")]
+    assert quants == ["Q4_K_M", "Q4_K_M"]
+
+
+def test_compare_keep_right_continues_with_the_other_quant(home, downloads):
+    with launched(home, downloads["Q4_K_M"], cols=120, rows=40) as term:
+        in_use(term, "Q4_K_M")
+        term.type_line("Name a colour.")
+        term.wait_for(answers(1), 120, "the first answer")
+        term.write(ctrl("k"))
+        term.wait_for("3 on disk", 30, "the siblings")
+        term.type_line("Q8")
+        term.wait_for(answers(2), 120, "both answers side by side")
+        term.write("2")
+        term.wait_for("Keeping the Q8_0 answer", 30)
+        in_use(term, "Q8_0")
+        assert term.quit() == 0
+    assert last_model(home) == str(downloads["Q8_0"])
