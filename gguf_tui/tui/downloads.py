@@ -57,6 +57,8 @@ class DownloadTask:
             return f"{self.label}: {self.error}"
         if self.state == CANCELLED:
             return f"{self.label}: cancelled"
+        if not self.total_bytes:
+            return f"{self.label}: starting …"
         eta = f" · {self.eta:.0f} s left" if self.eta is not None else ""
         return (
             f"{self.label}: {format_bytes(self.done_bytes)} of "

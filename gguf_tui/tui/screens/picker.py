@@ -2,7 +2,11 @@
 
 Loading happens here, with the elapsed time shown; a model that cannot load says
 why and the picker stays open. Downloads belong to the app (tui/downloads.py),
-so closing the picker leaves them running.
+so closing the picker leaves them running. A path typed into the Local filter opens
+that file, or adds that folder to `model_dirs` in config.toml.
+
+The line under the tabs says how the last thing done in each tab went; a tab shows
+its own message only, so a Hub error from the Local tab is not shown under Servers.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import (
     Footer,
+    Input,
     Label,
     LoadingIndicator,
     ProgressBar,
@@ -27,11 +32,13 @@ from textual.widgets import (
     TabPane,
 )
 
+from gguf_tui.config import ConfigError, save_config
 from gguf_tui.engine import ModelInfo
-from gguf_tui.models.catalog import ModelFile
+from gguf_tui.models.catalog import ModelFile, default_dirs
 from gguf_tui.tui.downloads import CANCELLED, FAILED, DownloadTask
+from gguf_tui.tui.text import literal
 from gguf_tui.tui.widgets.hub_browser import HubBrowser
-from gguf_tui.tui.widgets.local_models import LocalModels
+from gguf_tui.tui.widgets.local_models import LocalModels, short_path
 from gguf_tui.tui.widgets.server_models import ServerModels
 
 if TYPE_CHECKING:
@@ -54,7 +61,11 @@ class ModelPicker(Screen[ModelInfo | None]):
         super().__init__()
         self.initial_tab = tab
         self._loading_since: float | None = None
+        self._loading_name = ""
         self._reported: DownloadTask | None = None
+        self._download_tab: dict[int, str] = {}  # id(task) -> the tab that started it
+        self._messages: dict[str, tuple[str, bool]] = {}  # tab -> (text, is an error)
+        self._could_cancel = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
@@ -85,20 +96,83 @@ class ModelPicker(Screen[ModelInfo | None]):
 
     # -- the local scan ------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="scan")
-    def scan(self) -> None:
-        self.app.call_from_thread(self._status, "Looking for models …")
+    def scan(self, note: str = "") -> None:
+        """List the models on disk; `note` says what led to this scan (a folder added)."""
+        self.app.call_from_thread(self._status, note or "Looking for models …", False, "local")
         models = self.app.scan_models()
-        self.app.call_from_thread(self._show_models, models)
+        places = self._places()
+        self.app.call_from_thread(self._show_models, models, places, note)
 
-    def _show_models(self, models: list[ModelFile]) -> None:
+    def _places(self) -> list[tuple[str, Path]]:
+        """Where the scan looks, each with why (for the Local view with nothing on disk)."""
+        from gguf_tui.models.hub_client import HubEnv
+
+        app = self.app
+        own, *configured = default_dirs(app.paths.models_dir, app.config.settings.model_dirs)
+        extra = [
+            d
+            for d in default_dirs(app.paths.models_dir, (), app.extra_model_dirs)[1:]
+            if d not in configured
+        ]
+        return [
+            ("the app's models folder", own),
+            *(("model_dirs in config.toml", d) for d in configured if d != own),
+            *(("--models-dir", d) for d in extra),
+            ("the Hugging Face cache", HubEnv.from_environ().cache_dir),
+        ]
+
+    def _show_models(
+        self, models: list[ModelFile], places: list[tuple[str, Path]], note: str = ""
+    ) -> None:
         info = self.app.engine.info
         current = os.path.realpath(info.path) if info and not info.server else None
-        self.query_one(LocalModels).set_models(models, current)
+        self.query_one(LocalModels).set_models(models, current, places)
         usable = sum(m.usable for m in models)
-        self._status(
-            f"{usable} models on disk"
+        found = (
+            f"{usable} model{'' if usable == 1 else 's'} on disk"
             + (f", {len(models) - usable} unusable" if usable < len(models) else "")
+            if models
+            else "No models on disk"
         )
+        self._status(f"{note} · {found}" if note else found, False, "local")
+
+    # -- a path typed into the Local filter ------------------------------------------------------
+    @on(LocalModels.PathEntered)
+    def _path_entered(self, event: LocalModels.PathEntered) -> None:
+        path = event.path
+        shown = literal(short_path(path))
+        if path.is_dir():
+            self.query_one("#local-filter", Input).value = ""
+            self.add_model_folder(path)
+        elif path.is_file():
+            self.load(path)
+        else:
+            self._status(f"Nothing at {shown}: type a .gguf file or a folder.", True, "local")
+
+    def add_model_folder(self, folder: Path) -> None:
+        """Search `folder` for models from now on: it goes into `model_dirs` in config.toml
+        (this session only, and said so, when config.toml cannot be written)."""
+        app = self.app
+        real = os.path.realpath(folder)
+        shown = literal(short_path(real))
+        searched = default_dirs(
+            app.paths.models_dir, app.config.settings.model_dirs, app.extra_model_dirs
+        )
+        if any(os.path.realpath(d) == real for d in searched):
+            self.scan(f"{shown} is already a model folder")
+            return
+        settings = app.config.settings
+        before = list(settings.model_dirs)
+        settings.model_dirs = [*before, short_path(real)]
+        try:
+            save_config(app.config)
+        except (OSError, ConfigError) as exc:
+            settings.model_dirs = before
+            app.extra_model_dirs.append(real)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.scan(f"Searching {shown} until you quit (cannot save config.toml: {reason})")
+            return
+        self.scan(f"Added {shown} to model_dirs in config.toml")
 
     # -- choosing -------------------------------------------------------------------------------
     @on(LocalModels.Chosen)
@@ -106,7 +180,7 @@ class ModelPicker(Screen[ModelInfo | None]):
         model = event.model
         if model.error or model.incomplete:
             reason = model.error or f"missing {', '.join(model.missing_shards)}"
-            self._status(f"Cannot load {model.path.name}: {reason}", error=True)
+            self._status(f"Cannot load {model.path.name}: {reason}", True, "local")
             return
         self.load(model.path)
 
@@ -115,15 +189,14 @@ class ModelPicker(Screen[ModelInfo | None]):
         q = event.quant
         if q.missing_shards:
             self._status(
-                f"{q.spec} is missing shards in the repository: cannot download it", error=True
+                f"{q.spec} is missing shards in the repository: cannot download it", True, "hub"
             )
             return
-        self.app.start_download(DownloadTask(q.repo_id, q.quant, q.filenames), load=True)
-        self._status(f"Downloading {q.spec}; it loads when done (ctrl+x cancels).")
+        self._start_download(DownloadTask(q.repo_id, q.quant, q.filenames), "hub")
 
     @on(LocalModels.StarterChosen)
     def _starter_chosen(self, event: LocalModels.StarterChosen) -> None:
-        self._status(f"Looking up {event.repo_id} …")
+        self._status(f"Looking up {event.repo_id} …", False, "local")
         self.fetch_starter(event.repo_id, event.quant)
 
     @work(thread=True, exclusive=True, group="hub")
@@ -134,15 +207,25 @@ class ModelPicker(Screen[ModelInfo | None]):
         try:
             quants = [q for q in list_quants(repo_id) if q.quant.upper() == quant]
         except HubError as exc:
-            self.app.call_from_thread(self._status, str(exc), True)
+            self.app.call_from_thread(self._status, str(exc), True, "local")
             return
         if not quants:
-            self.app.call_from_thread(self._status, f"{repo_id} has no {quant} file", True)
+            self.app.call_from_thread(self._status, f"{repo_id} has no {quant} file", True, "local")
             return
         q = quants[0]
         self.app.call_from_thread(
-            self.app.start_download, DownloadTask(q.repo_id, q.quant, q.filenames), True
+            self._start_download, DownloadTask(q.repo_id, q.quant, q.filenames), "local"
         )
+
+    def _start_download(self, task: DownloadTask, tab: str) -> None:
+        before = self.app.current_download
+        self.app.start_download(task, load=True)
+        if self.app.current_download is task and task is not before:
+            self._download_tab[id(task)] = tab
+            self._status(
+                f"Downloading {task.label}; it loads when done (ctrl+x cancels).", False, tab
+            )
+        self._tick()
 
     @on(ServerModels.Chosen)
     def _server_chosen(self, event: ServerModels.Chosen) -> None:
@@ -151,48 +234,90 @@ class ModelPicker(Screen[ModelInfo | None]):
     @work(exclusive=True, group="load")
     async def load(self, what) -> None:
         """Load a local file (a Path) or a server's model (a RemoteModel)."""
+        tab = "local" if isinstance(what, Path) else "servers"
+        path = what if isinstance(what, Path) else Path(what.id)
         self._loading_since = time.monotonic()
+        self._loading_name = literal(path.name)
         self.query_one("#picker-spinner").display = True
+        self._tick()
         if isinstance(what, Path):
             info = await self.app.load_local(what)
         else:
             info = await self.app.use_server_model(what)
-        path = what if isinstance(what, Path) else Path(what.id)
         self._loading_since = None
         self.query_one("#picker-spinner").display = False
         if info is None:
-            self._status(f"Could not load {path.name}: {self.app.last_load_error}", error=True)
+            self._status(f"Could not load {path.name}: {self.app.last_load_error}", True, tab)
             return
         self.dismiss(info)
 
     # -- progress --------------------------------------------------------------------------------
     def _tick(self) -> None:
-        if self._loading_since is not None:
-            self._status(
-                f"Loading … {time.monotonic() - self._loading_since:.1f} s "
-                f"({self.app.load_progress:.0%})"
-            )
+        self._show_status()
         task = self.app.current_download
         row = self.query_one("#download-row")
         row.display = task is not None
         if task is not None:
             bar = self.query_one("#download-bar", ProgressBar)
             bar.update(total=max(task.total_bytes, 1), progress=task.done_bytes)
-            self.query_one("#download-label", Static).update(task.describe())
+            self.query_one("#download-label", Static).update(literal(task.describe()))
             if not task.active and task is not self._reported:
                 self._reported = task  # the outcome replaces "Downloading …" once
                 if task.state in (FAILED, CANCELLED):
-                    self._status(task.describe(), error=task.state == FAILED)
+                    tab = self._download_tab.get(id(task), self._active_tab)
+                    self._status(task.describe(), task.state == FAILED, tab)
+        can_cancel = task is not None and task.active
+        if can_cancel != self._could_cancel:
+            self._could_cancel = can_cancel
+            self.refresh_bindings()  # ctrl+x is offered only while there is a download
 
-    def _status(self, text: str, error: bool = False) -> None:
+    def _loading_text(self) -> str:
+        """What the load is doing. llama.cpp reports progress for the tensor data only,
+        and with a mapped file all of it comes in the last moment: most of a load is
+        reading the header and vocabulary (0 %), and creating the context after (100 %).
+        So the time is what moves, with the phase; a percentage only while it moves."""
+        assert self._loading_since is not None
+        elapsed = time.monotonic() - self._loading_since
+        fraction = self.app.load_progress if self.app.loading else 0.0
+        if not self.app.loading:
+            phase = "stopping the answer being written"
+        elif fraction <= 0.0:
+            phase = "reading the header and vocabulary"
+        elif fraction < 1.0:
+            phase = f"weights {fraction:.0%}"
+        else:
+            phase = "setting up the context"
+        return f"Loading {self._loading_name} · {elapsed:.1f} s · {phase} (escape cancels)"
+
+    @property
+    def _active_tab(self) -> str:
+        return self.query_one(TabbedContent).active or "local"
+
+    def _status(self, text: str, error: bool = False, tab: str | None = None) -> None:
+        """Say `text` in `tab` (the tab shown when None): shown while that tab is."""
+        self._messages[tab or self._active_tab] = (text, error)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        if self._loading_since is not None:
+            text, error = self._loading_text(), False
+        else:
+            text, error = self._messages.get(self._active_tab, ("", False))
         status = self.query_one("#picker-status", Static)
-        status.update(text)
+        status.update(literal(text))
         status.set_class(error, "error")
 
     # -- actions -----------------------------------------------------------------------------------
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
         self._focus_tab(tab)
+        self._show_status()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_download":
+            task = self.app.current_download
+            return task is not None and task.active
+        return True
 
     def _focus_tab(self, tab: str) -> None:
         focus = {"local": "#local-filter", "hub": "#hub-search", "servers": "#server-table"}
@@ -207,7 +332,10 @@ class ModelPicker(Screen[ModelInfo | None]):
     def action_close(self) -> None:
         if self._loading_since is None:
             self.dismiss(None)
+        elif self.app.cancel_load():
+            self._status("Cancelling the load …", False, self._active_tab)
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._focus_tab(event.pane.id or "local")
+        self._show_status()

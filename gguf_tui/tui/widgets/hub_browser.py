@@ -1,4 +1,8 @@
-"""The Hugging Face view of the model picker: search repos, see their quantizations."""
+"""The Hugging Face view of the model picker: search repos, see their quantizations.
+
+What the Hub sends (repository ids, file names) is shown as plain text; a search or
+listing overtaken by a newer one is dropped when it comes back.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message as TextualMessage
 from textual.widgets import DataTable, Input, Static
+from textual.worker import get_current_worker
 
 from gguf_tui.models.hub import RemoteQuant, RemoteRepo
 from gguf_tui.models.units import format_bytes
-from gguf_tui.tui.text import cell
+from gguf_tui.tui.text import cell, literal
 from gguf_tui.tui.widgets.local_models import TABLE_MOVES
 
 FIT_KINDS = {"gpu": "ok", "ram": "ok", "tight": "warn", "too big": "bad"}
@@ -48,9 +53,27 @@ class HubBrowser(Vertical):
             "quant", "size", "bits/w", "guidance", f"memory at {self.n_ctx:,} ctx"
         )
         self.query_one("#hub-quants").display = False
+        self._say(self._hint())
+
+    def _hint(self) -> str:
+        from gguf_tui.models.hub_client import HubEnv
+
+        env = HubEnv.from_environ()
+        hint = "Type a search (qwen 0.5b instruct) or a repository id (owner/name) and press enter."
+        if env.offline:
+            hint += (
+                "\nOffline: HF_HUB_OFFLINE is set, so only repositories already in the "
+                "Hugging Face cache can be listed; downloaded models are in the Local view."
+            )
+        return hint
 
     def _say(self, text: str) -> None:
-        self.query_one("#hub-detail", Static).update(text)
+        self.query_one("#hub-detail", Static).update(literal(text))
+
+    def _say_unless_overtaken(self, text: str) -> None:
+        """From a worker: say `text` unless a newer search or listing replaced this one."""
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._say, text)
 
     # -- search ------------------------------------------------------------------------------
     @on(Input.Submitted, "#hub-search")
@@ -72,9 +95,10 @@ class HubBrowser(Vertical):
         try:
             repos = search_repos(query)
         except HubError as exc:
-            self.app.call_from_thread(self._say, str(exc))
+            self._say_unless_overtaken(str(exc))
             return
-        self.app.call_from_thread(self._show_repos, query, repos)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_repos, query, repos)
 
     def _show_repos(self, query: str, repos: list[RemoteRepo]) -> None:
         self.repos = repos
@@ -82,8 +106,8 @@ class HubBrowser(Vertical):
         table.clear()
         for repo in repos:
             name = repo.repo_id + (" (gated)" if repo.gated else "")
-            table.add_row(
-                name,
+            table.add_row(  # cells as Text: a str cell would be read as markup
+                cell(literal(name)),
                 f"{repo.downloads:,}" if repo.downloads is not None else "",
                 str(repo.likes or ""),
             )
@@ -114,9 +138,10 @@ class HubBrowser(Vertical):
         try:
             quants = list_quants(repo_id, n_ctx=self.n_ctx)
         except HubError as exc:
-            self.app.call_from_thread(self._say, str(exc))
+            self._say_unless_overtaken(str(exc))
             return
-        self.app.call_from_thread(self._show_quants, repo_id, quants)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_quants, repo_id, quants)
 
     def _show_quants(self, repo_id: str, quants: list[RemoteQuant]) -> None:
         self.quants = quants
@@ -135,7 +160,9 @@ class HubBrowser(Vertical):
                     FIT_KINDS.get(q.memory.fit, ""),
                 )
             shards = f" ({q.n_shards} files)" if q.n_shards > 1 else ""
-            table.add_row(q.quant + shards, format_bytes(q.size), bpw, q.hint, fit)
+            table.add_row(
+                cell(literal(q.quant + shards)), format_bytes(q.size), bpw, cell(q.hint), fit
+            )
         self._show_tables(quants=True)
         gated = (
             " · gated: log in with `hf auth login` or set HF_TOKEN"

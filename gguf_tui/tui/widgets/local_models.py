@@ -1,8 +1,16 @@
-"""The Local view of the model picker: every GGUF on disk, filtered as you type."""
+"""The Local view of the model picker: every GGUF on disk, filtered as you type.
+
+The filter box also opens what is typed or pasted into it when that is a path: a
+.gguf file loads, a folder becomes a model folder. With nothing on disk yet it says
+where models are looked for and offers a few small starter models to download.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
+from urllib.parse import unquote
 
 from rich.text import Text
 from textual import on
@@ -23,13 +31,66 @@ TABLE_MOVES = {
     "pageup": "page_up",
     "pagedown": "page_down",
 }
+FILTER_HINT = "Type to filter, or paste a .gguf file or folder · ↑↓ move · enter loads"
 
-# Small instruct models with chat templates, offered when nothing is on disk yet.
-STARTERS: tuple[tuple[str, str, str], ...] = (
-    ("bartowski/SmolLM2-360M-Instruct-GGUF", "Q4_K_M", "SmolLM2 360M Instruct: tiny, fast"),
-    ("Qwen/Qwen2.5-0.5B-Instruct-GGUF", "Q4_K_M", "Qwen2.5 0.5B Instruct: small, multilingual"),
-    ("bartowski/Llama-3.2-1B-Instruct-GGUF", "Q4_K_M", "Llama 3.2 1B Instruct: better answers"),
+
+class Starter:
+    """A small instruct model with a chat template, offered when nothing is on disk yet."""
+
+    def __init__(self, repo_id: str, quant: str, name: str, about: str) -> None:
+        self.repo_id, self.quant, self.name, self.about = repo_id, quant, name, about
+
+    @property
+    def haystack(self) -> str:
+        return f"{self.repo_id} {self.quant} {self.name} {self.about}".lower()
+
+
+STARTERS: tuple[Starter, ...] = (
+    Starter(
+        "bartowski/SmolLM2-360M-Instruct-GGUF", "Q4_K_M", "SmolLM2 360M Instruct", "tiny, fast"
+    ),
+    Starter("Qwen/Qwen2.5-0.5B-Instruct-GGUF", "Q4_K_M", "Qwen2.5 0.5B Instruct", "multilingual"),
+    Starter(
+        "bartowski/Llama-3.2-1B-Instruct-GGUF", "Q4_K_M", "Llama 3.2 1B Instruct", "better answers"
+    ),
 )
+
+_EXPLICIT_PATH = re.compile(r"^(/|~|\.{1,2}/|\$|file://|[A-Za-z]:[\\/])")
+
+
+def typed_path(text: str) -> Path | None:
+    """The path in the filter box, when what was typed or pasted is one.
+
+    `/…`, `~/…`, `./…`, `$VAR/…`, `file://…` are paths even when nothing is there (so
+    the picker can say so); other text is a path only when it names something that
+    exists and looks like one (a `/` in it, or `.gguf` at the end): `q4_k_m` and an
+    `owner/repo` filter stay filters. Quotes and backslash-escaped spaces, as terminals
+    paste a dropped file, are undone.
+    """
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1].strip()
+    if not text:
+        return None
+    if text.startswith("file://"):
+        text = unquote(text[len("file://") :])
+    if "\\ " in text and not Path(text).expanduser().exists():
+        text = re.sub(r"\\(.)", r"\1", text)
+    path = Path(os.path.expandvars(text)).expanduser()
+    if _EXPLICIT_PATH.match(text):
+        return path
+    if ("/" in text or text.lower().endswith(".gguf")) and path.exists():
+        return path
+    return None
+
+
+def short_path(path: Path | str) -> str:
+    """A path with the home folder written as ~ (shorter on a narrow terminal)."""
+    text = str(path)
+    home = str(Path.home())
+    if home not in ("", "/") and (text == home or text.startswith(home + os.sep)):
+        return "~" + text[len(home) :]
+    return text
 
 
 def _sort_key(sort: str):
@@ -49,6 +110,10 @@ def _status(model: ModelFile) -> Text:
     return cell("ready", "ok")
 
 
+MODEL_COLUMNS = ("model", "quant", "bits/w", "size", "context", "template", "status")
+STARTER_COLUMNS = ("starter model (downloads)", "quant", "about")
+
+
 class LocalModels(Vertical):
     """Filter box, table, and a detail line for the highlighted model."""
 
@@ -65,57 +130,91 @@ class LocalModels(Vertical):
             self.repo_id = repo_id
             self.quant = quant
 
+    class PathEntered(TextualMessage):
+        """A path typed or pasted into the filter box, and enter."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.models: list[ModelFile] = []
         self.shown: list[ModelFile] = []
+        self.starters: list[Starter] = []
         self.sort = "name"
         self.current_path: str | None = None
+        # (what it is, the folder) for each place models are looked for.
+        self.places: list[tuple[str, Path]] = []
         self._scanned = False
+        self._enter_pending = False  # enter pressed before the first scan finished
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="Type to filter · ↑↓ to move · enter to load", id="local-filter")
+        yield Input(placeholder=FILTER_HINT, id="local-filter")
         yield DataTable(id="local-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="local-detail", markup=False)
 
-    def _table(self) -> DataTable:
-        """The table, with its columns (the scan may finish before this widget's on_mount)."""
+    def _table(self, columns: tuple[str, ...] = MODEL_COLUMNS) -> DataTable:
+        """The table, with these columns (the scan may finish before this widget's on_mount)."""
         table = self.query_one(DataTable)
-        if not table.columns:
-            table.add_columns("model", "quant", "bits/w", "size", "context", "template", "status")
+        if tuple(str(c.label) for c in table.columns.values()) != columns:
+            table.clear(columns=True)
+            table.add_columns(*columns)
         return table
 
-    def set_models(self, models: list[ModelFile], current: str | None = None) -> None:
+    def set_models(
+        self,
+        models: list[ModelFile],
+        current: str | None = None,
+        places: list[tuple[str, Path]] | None = None,
+    ) -> None:
         self.models = models
         self.current_path = current
+        if places is not None:
+            self.places = places
         self._scanned = True
-        self.call_after_refresh(self.refresh_table)  # the table sizes its columns once laid out
+        self.call_after_refresh(self._after_scan)  # the table sizes its columns once laid out
+
+    def _after_scan(self) -> None:
+        self.refresh_table()
+        if self._enter_pending:
+            self._enter_pending = False
+            if self.shown:  # never start a starter download nobody saw
+                self._choose(self.query_one(DataTable).cursor_row)
 
     @property
     def filter_text(self) -> str:
         return self.query_one("#local-filter", Input).value.strip().lower()
 
+    @property
+    def typed_path(self) -> Path | None:
+        return typed_path(self.query_one("#local-filter", Input).value)
+
     def refresh_table(self) -> None:
+        path = self.typed_path
+        table = self.query_one(DataTable)
+        table.display = path is None  # a path is opened, not looked for in the list
+        if path is not None:
+            self.shown, self.starters = [], []
+            table.clear()
+            self._detail(self._path_hint(path))
+            return
         words = self.filter_text.split()
+        if not self.models:
+            self._show_starters(words)
+            return
+        self.starters = []
         self.shown = sorted(
             (m for m in self.models if all(w in _haystack(m) for w in words)),
             key=_sort_key(self.sort),
         )
         table = self._table()
         table.clear()
-        if not self.models:
-            for repo, quant, about in STARTERS:
-                table.add_row(about, quant, "", "", "", "", f"download from {repo}", key=repo)
-            self.query_one("#local-detail", Static).update(
-                "No models on disk yet. Enter downloads the highlighted starter model "
-                "(or search the Hugging Face tab)."
-            )
-            return
         for model in self.shown:
             mark = "● " if os.path.realpath(model.path) == self.current_path else ""
-            table.add_row(
-                mark + literal(model.display_name),
-                model.quant,
+            table.add_row(  # cells as Text: a str cell would be read as markup
+                cell(mark + literal(model.display_name)),
+                cell(literal(model.quant)),
                 f"{model.bits_per_weight:.2f}" if model.bits_per_weight else "",
                 format_bytes(model.file_size),
                 f"{model.context_length:,}" if model.context_length else "",
@@ -125,25 +224,78 @@ class LocalModels(Vertical):
             )
         self._show_detail(0)
 
+    # -- nothing on disk yet ----------------------------------------------------------------
+    def _show_starters(self, words: list[str]) -> None:
+        self.shown = []
+        self.starters = [s for s in STARTERS if all(w in s.haystack for w in words)]
+        table = self._table(STARTER_COLUMNS)
+        table.clear()
+        for starter in self.starters:
+            table.add_row(starter.name, starter.quant, starter.about, key=starter.repo_id)
+        self._show_starter_detail(0)
+
+    def _show_starter_detail(self, row: int) -> None:
+        if 0 <= row < len(self.starters):
+            s = self.starters[row]
+            first = f"Enter downloads {s.repo_id} ({s.quant}) and loads it."
+        elif self.filter_text:
+            first = "No starter model matches the filter."
+        else:
+            first = "Nothing to offer."
+        self._detail(f"{first}\n{self.where_text()}")
+
+    def where_text(self) -> str:
+        """Where models are looked for, and the ways to add some."""
+        if not self._scanned:
+            return "Looking for models …"
+        lines = ["No models on disk yet. Looked for .gguf files in:"]
+        lines += [f"  {short_path(folder)} ({what})" for what, folder in self.places]
+        lines.append(
+            "Type or paste a .gguf file or a folder of them above and press enter (a folder "
+            "is added to model_dirs in config.toml), start with `gguf-tui PATH` or "
+            "`--models-dir DIR`, or search Hugging Face (ctrl+g)."
+        )
+        return "\n".join(lines)
+
+    # -- a path in the filter box -----------------------------------------------------------
+    def _path_hint(self, path: Path) -> str:
+        shown = literal(short_path(path))
+        if path.is_dir():
+            if self._is_searched(path):
+                return f"{shown} is already searched for models; enter scans it again."
+            return (
+                f"Enter adds the folder {shown} to model_dirs in config.toml and lists its models."
+            )
+        if path.is_file():
+            return f"Enter loads {shown}."
+        return f"Nothing at {shown}: type a .gguf file or a folder of them."
+
+    def _is_searched(self, folder: Path) -> bool:
+        real = os.path.realpath(folder)
+        return any(os.path.realpath(p) == real for _, p in self.places)
+
+    # -- the detail line --------------------------------------------------------------------
+    def _detail(self, text: str) -> None:
+        self.query_one("#local-detail", Static).update(text)
+
     def _show_detail(self, row: int) -> None:
-        detail = self.query_one("#local-detail", Static)
         if not self.shown or not 0 <= row < len(self.shown):
-            detail.update(
+            self._detail(
                 f"Nothing matches; {len(self.models)} models on disk. "
                 f"Sorted by {self.sort} (ctrl+s)."
             )
             return
         m = self.shown[row]
         if not m.usable:
-            detail.update(
-                f"Cannot be loaded: {m.error or 'missing ' + ', '.join(m.missing_shards)}"
-            )
+            self._detail(f"Cannot be loaded: {m.error or 'missing ' + ', '.join(m.missing_shards)}")
             return
-        where = f"{m.repo_id} (Hugging Face cache)" if m.repo_id else str(m.path.parent)
+        where = f"{m.repo_id} (Hugging Face cache)" if m.repo_id else short_path(m.path.parent)
         shards = f" · {m.n_shards} shards" if m.n_shards > 1 else ""
-        detail.update(
-            f"{m.path.name}{shards} · {m.size_label} params · {m.architecture or '?'} "
-            f"· {where} · sorted by {self.sort} (ctrl+s)"
+        self._detail(
+            literal(
+                f"{m.path.name}{shards} · {m.size_label} params · {m.architecture or '?'} "
+                f"· {where} · sorted by {self.sort} (ctrl+s)"
+            )
         )
 
     # -- keys ---------------------------------------------------------------------------------
@@ -155,6 +307,8 @@ class LocalModels(Vertical):
     def _filter(self) -> None:
         if self._scanned:
             self.refresh_table()
+        elif self.typed_path is not None:
+            self._detail(self._path_hint(self.typed_path))
 
     def on_key(self, event) -> None:
         """Arrow keys in the filter box move the table, so typing and picking flow."""
@@ -164,7 +318,13 @@ class LocalModels(Vertical):
 
     @on(Input.Submitted, "#local-filter")
     def _submit_from_filter(self) -> None:
-        self._choose(self.query_one(DataTable).cursor_row)
+        path = self.typed_path
+        if path is not None:
+            self.post_message(self.PathEntered(path))
+        elif not self._scanned:
+            self._enter_pending = True  # chosen as soon as the list is there
+        else:
+            self._choose(self.query_one(DataTable).cursor_row)
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
@@ -172,14 +332,19 @@ class LocalModels(Vertical):
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.typed_path is not None:
+            return
         if self.models:
             self._show_detail(event.cursor_row)
+        elif self._scanned:
+            self._show_starter_detail(event.cursor_row)
 
     def _choose(self, row: int) -> None:
-        if not self.models:
-            if 0 <= row < len(STARTERS):
-                repo, quant, _ = STARTERS[row]
-                self.post_message(self.StarterChosen(repo, quant))
+        if self.starters:
+            if 0 <= row < len(self.starters):
+                self.post_message(
+                    self.StarterChosen(self.starters[row].repo_id, self.starters[row].quant)
+                )
             return
         if 0 <= row < len(self.shown):
             self.post_message(self.Chosen(self.shown[row]))

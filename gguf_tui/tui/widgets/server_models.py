@@ -2,7 +2,8 @@
 
 Servers come from `[servers.NAME]` in config.toml (and the one given with
 --server); each is asked for its models (`GET /v1/models`) in a worker, so a
-slow or dead server only costs its own row.
+slow or dead server only costs its own row. The line under the table counts the
+answers as they come, and says how it went once every server has answered.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from textual.widgets import DataTable, Static
 
 from gguf_tui.engine.endpoint import Endpoint
 from gguf_tui.engine.remote_models import RemoteModel
-from gguf_tui.tui.text import cell
+from gguf_tui.tui.text import cell, literal
 
 
 class ServerModels(Vertical):
@@ -26,7 +27,11 @@ class ServerModels(Vertical):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.models: list[RemoteModel] = []
+        self.models: list[RemoteModel | None] = []  # one per row; None: a server's message
+        self.asked = 0
+        self.answered = 0
+        self.failed = 0
+        self.problems: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="server-table", cursor_type="row", zebra_stripes=True)
@@ -36,16 +41,31 @@ class ServerModels(Vertical):
         self.query_one(DataTable).add_columns("server", "model", "quant", "context")
 
     def show_servers(self, endpoints: dict[str, Endpoint], problems: list[str]) -> None:
-        detail = self.query_one("#server-detail", Static)
-        if not endpoints:
-            detail.update(
+        self.problems = [literal(p) for p in problems]
+        self.asked = len(endpoints)
+        self._update_detail()
+        for name, endpoint in endpoints.items():
+            self.ask(name, endpoint)
+
+    def _update_detail(self) -> None:
+        servers = self.asked
+        n_models = sum(m is not None for m in self.models)
+        if not servers:
+            text = (
                 'No servers configured. Add [servers.NAME] url = "http://host:8080/v1" '
                 "to config.toml, or start with --server URL (see docs/remote.md)."
             )
-            return
-        detail.update("Asking the servers for their models …" + "".join(f"\n{p}" for p in problems))
-        for name, endpoint in endpoints.items():
-            self.ask(name, endpoint)
+        elif self.answered < servers:
+            text = f"Asking the servers for their models … ({self.answered} of {servers} answered)"
+        elif n_models:
+            ok = servers - self.failed
+            on = f"{servers} servers" if ok == servers else f"{ok} of {servers} servers"
+            text = f"{n_models} model{'s' if n_models != 1 else ''} on {on} · enter uses one"
+        else:
+            text = "No server listed a model: each row says why."
+        self.query_one("#server-detail", Static).update(
+            "\n".join([text, *self.problems]), layout=True
+        )
 
     @work(thread=True, group="servers")
     def ask(self, name: str, endpoint: Endpoint) -> None:
@@ -61,17 +81,30 @@ class ServerModels(Vertical):
 
     def _add_models(self, name: str, models: list[RemoteModel]) -> None:
         table = self.query_one(DataTable)
+        self.answered += 1
+        if not models:
+            self.failed += 1
+            table.add_row(cell(literal(name)), cell("lists no models", "warn"), "", "")
+            self.models.append(None)
         for model in models:
             self.models.append(model)
             ctx = model.n_ctx or model.n_ctx_train
-            table.add_row(name, model.name, model.quant, f"{ctx:,}" if ctx else "", key=model.id)
-        self.query_one("#server-detail", Static).update(
-            f"{len(self.models)} models on servers · enter uses one"
-        )
+            table.add_row(  # cells as Text: a str cell would be read as markup
+                cell(literal(name)),
+                cell(literal(model.name)),
+                cell(literal(model.quant)),
+                f"{ctx:,}" if ctx else "",
+            )
+        self._update_detail()
 
     def _add_error(self, name: str, message: str) -> None:
-        self.query_one(DataTable).add_row(name, cell(message, "bad"), "", "")
+        self.answered += 1
+        self.failed += 1
+        self.query_one(DataTable).add_row(
+            cell(literal(name)), cell(literal(message), "bad"), "", ""
+        )
         self.models.append(None)  # keep rows and models aligned
+        self._update_detail()
 
     @on(DataTable.RowSelected, "#server-table")
     def _selected(self, event: DataTable.RowSelected) -> None:
