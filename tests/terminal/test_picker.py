@@ -246,3 +246,15 @@ def test_load_progress_is_not_stuck_at_zero(home, gemma_path):
     assert seen, "no frame showed the load"
     assert not any("(0%)" in line for line in seen), seen
     assert any("reading the header and vocabulary" in line for line in seen), seen
+
+
+def test_markup_in_a_server_model_name_is_shown_as_written(home):
+    from tests.support.fake_openai import FakeOpenAI
+
+    with FakeOpenAI(models=["[red]Evil[bold] Q4_K_M.gguf"]) as lab:
+        write_config(home, f'[servers.lab]\nurl = "{lab.url}"\n')
+        with launched(home, cols=120, rows=40) as term:
+            picker_shown(term)
+            term.write(ctrl("r"))
+            term.wait_for("[red]Evil[bold]", 30, "the name as the server sent it")
+            assert term.quit() == 0
