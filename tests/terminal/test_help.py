@@ -32,7 +32,7 @@ def read_all_help(term: Terminal) -> list[list[str]]:
         before = term.text()
         term.press("down")
         try:
-            term.wait_for(lambda s, b=before: s != b, 1.5, "the help to scroll")
+            term.wait_for(lambda s, b=before: s != b, 3, "the help to scroll")
         except AssertionError:
             return views  # it no longer moves: the end
         views.append(inside(term.text()))
@@ -50,6 +50,7 @@ def test_help_lists_every_screens_keys_with_their_ids(home, ladder, size):
     model = home.add_model(ladder["Q4_K_M"])
     with launched(home, model, cols=size[0], rows=size[1]) as term:
         term.wait_for(lambda s: "Q4_K_M" in s and "ctx 0/" in s, 120, "the model to load")
+        term.wait_gone("Loaded", 15)  # the notice would sit over the help's first lines
         term.press("f1")
         first = term.wait_for("config.toml", 10, "the help")
         assert "[keymap]" in first, first
