@@ -76,3 +76,8 @@ def test_the_model_name_is_shortened_last_and_never_the_quantization():
 
 def test_no_model_points_to_the_picker():
     assert "ctrl+o" in line(None, speed=0, used=0, width=40)
+
+
+def test_a_long_state_of_any_shape_is_cut_at_its_end_not_dropped():
+    text = line(info(), state="reading the conversation into the model (escape cancels)", width=50)
+    assert cell_len(text) <= 50 and "Q4_K_M" in text and "reading the" in text, text

@@ -148,7 +148,15 @@ class StatusLine(Static):
             name = literal(self.model.name)
             short = name[: room - 1] + "…" + quant if room >= 4 else literal(self.model.quant)
             forms["model"] = [short]
+            chosen["model"] = 0
             text = line()
+        if cell_len(text) > width:  # a state of another shape than a load's: cut its end
+            state = forms["state"][chosen["state"]]
+            room = width - (cell_len(text) - cell_len(state))
+            if room >= 8:
+                forms["state"] = [state[: room - 1] + "…"]
+                chosen["state"] = 0
+                text = line()
         return text
 
     def refresh_line(self) -> None:
