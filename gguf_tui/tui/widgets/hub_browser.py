@@ -25,7 +25,9 @@ FIT_KINDS = {"gpu": "ok", "ram": "ok", "tight": "warn", "too big": "bad"}
 class HubBrowser(Vertical):
     """A search box; repositories; the quantizations of the chosen one."""
 
-    BINDINGS = [Binding("escape", "back", "Back", show=False)]
+    # Escape goes back from a repository's quantizations to the search results; with
+    # nothing to go back to it is the picker's own escape (close).
+    BINDINGS = [Binding("escape", "back", "Back")]
 
     class QuantChosen(TextualMessage):
         def __init__(self, quant: RemoteQuant) -> None:
@@ -186,13 +188,17 @@ class HubBrowser(Vertical):
     def _show_tables(self, quants: bool) -> None:
         self.query_one("#hub-quants").display = quants
         self.query_one("#hub-repos").display = not quants
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            quants = self.query("#hub-quants")
+            return bool(quants and quants.first().display and self.repos)
+        return True
 
     def action_back(self) -> None:
-        if self.query_one("#hub-quants").display and self.repos:
-            self._show_tables(quants=False)
-            self.query_one("#hub-repos").focus()
-        else:
-            self.screen.action_close()
+        self._show_tables(quants=False)
+        self.query_one("#hub-repos").focus()
 
     def on_key(self, event) -> None:
         if event.key in TABLE_MOVES and self.query_one(Input).has_focus:

@@ -110,7 +110,8 @@ def _status(model: ModelFile) -> Text:
     return cell("ready", "ok")
 
 
-MODEL_COLUMNS = ("model", "quant", "bits/w", "size", "context", "template", "status")
+# What decides a choice first, so an 80-column terminal shows it without scrolling.
+MODEL_COLUMNS = ("model", "quant", "size", "status", "bits/w", "context", "template")
 STARTER_COLUMNS = ("starter model (downloads)", "quant", "about")
 
 
@@ -215,11 +216,11 @@ class LocalModels(Vertical):
             table.add_row(  # cells as Text: a str cell would be read as markup
                 cell(mark + literal(model.display_name)),
                 cell(literal(model.quant)),
-                f"{model.bits_per_weight:.2f}" if model.bits_per_weight else "",
                 format_bytes(model.file_size),
+                _status(model),
+                f"{model.bits_per_weight:.2f}" if model.bits_per_weight else "",
                 f"{model.context_length:,}" if model.context_length else "",
                 "yes" if model.has_chat_template else "no",
-                _status(model),
                 key=str(model.path),
             )
         self._show_detail(0)

@@ -32,6 +32,7 @@ class ServerModels(Vertical):
         self.answered = 0
         self.failed = 0
         self.problems: list[str] = []
+        self.row_notes: list[str] = []  # per row: what the detail line says when highlighted
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="server-table", cursor_type="row", zebra_stripes=True)
@@ -63,8 +64,11 @@ class ServerModels(Vertical):
             text = f"{n_models} model{'s' if n_models != 1 else ''} on {on} · enter uses one"
         else:
             text = "No server listed a model: each row says why."
+        table = self.query_one(DataTable)
+        row = table.cursor_row if table.row_count else -1
+        note = self.row_notes[row] if 0 <= row < len(self.row_notes) else ""
         self.query_one("#server-detail", Static).update(
-            "\n".join([text, *self.problems]), layout=True
+            "\n".join(line for line in (text, note, *self.problems) if line), layout=True
         )
 
     @work(thread=True, group="servers")
@@ -86,8 +90,10 @@ class ServerModels(Vertical):
             self.failed += 1
             table.add_row(cell(literal(name)), cell("lists no models", "warn"), "", "")
             self.models.append(None)
+            self.row_notes.append(f"{literal(name)}: the server answered with an empty list")
         for model in models:
             self.models.append(model)
+            self.row_notes.append(literal(f"{model.id} · {model.endpoint.url}"))
             ctx = model.n_ctx or model.n_ctx_train
             table.add_row(  # cells as Text: a str cell would be read as markup
                 cell(literal(name)),
@@ -100,10 +106,15 @@ class ServerModels(Vertical):
     def _add_error(self, name: str, message: str) -> None:
         self.answered += 1
         self.failed += 1
-        self.query_one(DataTable).add_row(
-            cell(literal(name)), cell(literal(message), "bad"), "", ""
-        )
+        # The reason is long ("cannot reach … Is the server running …"): the row says that
+        # the list failed, the line under the table says why while the row is highlighted.
+        self.query_one(DataTable).add_row(cell(literal(name)), cell("no model list", "bad"), "", "")
         self.models.append(None)  # keep rows and models aligned
+        self.row_notes.append(literal(f"{name}: {message}"))
+        self._update_detail()
+
+    @on(DataTable.RowHighlighted, "#server-table")
+    def _highlighted(self) -> None:
         self._update_detail()
 
     @on(DataTable.RowSelected, "#server-table")
