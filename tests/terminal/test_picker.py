@@ -14,6 +14,8 @@ import pytest
 
 from tests.terminal.harness import ENTER, Home, ctrl, launched
 
+pytest_plugins = ["tests.conftest_hub"]
+
 SIZES = [(80, 24), (120, 40)]
 
 
@@ -209,6 +211,29 @@ def test_cancel_download_is_offered_only_during_a_download(home):
             term.wait_for("Quit", 10, "the footer")
             assert "Cancel download" not in term.text(), screen
         assert term.quit() == 0
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_download_offers_cancel_and_cancel_stops_it(tmp_path, fake_hub, size):
+    from tests.support.fake_hub import LADDER_REPO
+
+    fake_hub.rate = 4_000_000  # bytes a second: the download lasts long enough to cancel
+    home = Home(tmp_path / "home", extra_env={"HF_ENDPOINT": fake_hub.url, "HF_HUB_OFFLINE": "0"})
+    with launched(home, cols=size[0], rows=size[1]) as term:
+        picker_shown(term)
+        term.write(ctrl("g"))
+        term.wait_for("Type a search", 10, "the Hugging Face view")
+        term.type_line(LADDER_REPO)
+        term.wait_for("good default", 30, "the quantizations")
+        term.press("down", "down")  # smallest first: Q3_K_S, IQ4_NL, Q4_K_M
+        term.write(ENTER)
+        term.wait_for("Cancel", 30, "ctrl+x offered in the footer")
+        term.wait_for(lambda s: "MB of" in s and "MB/s" in s, 30, "the download's progress")
+        term.write(ctrl("x"))
+        term.wait_for("cancelled", 30)
+        term.wait_gone("Cancel", 10)
+        assert term.quit() == 0
+    assert not list(home.root.rglob("*Q4_K_M.gguf"))  # nothing half-written left looking whole
 
 
 def test_a_hub_error_stays_in_its_own_tab(home):

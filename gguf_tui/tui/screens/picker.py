@@ -128,11 +128,8 @@ class ModelPicker(Screen[ModelInfo | None]):
         current = os.path.realpath(info.path) if info and not info.server else None
         self.query_one(LocalModels).set_models(models, current, places)
         usable = sum(m.usable for m in models)
-        found = (
-            f"{usable} model{'' if usable == 1 else 's'} on disk"
-            + (f", {len(models) - usable} unusable" if usable < len(models) else "")
-            if models
-            else "No models on disk"
+        found = f"{usable} model{'' if usable == 1 else 's'} on disk" + (
+            f", {len(models) - usable} unusable" if usable < len(models) else ""
         )
         self._status(f"{note} · {found}" if note else found, False, "local")
 

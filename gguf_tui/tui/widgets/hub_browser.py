@@ -51,8 +51,9 @@ class HubBrowser(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#hub-repos", DataTable).add_columns("repository", "downloads", "likes")
+        # What decides a choice first, so an 80-column terminal shows it without scrolling.
         self.query_one("#hub-quants", DataTable).add_columns(
-            "quant", "size", "bits/w", "guidance", f"memory at {self.n_ctx:,} ctx"
+            "quant", "size", f"memory at {self.n_ctx:,} ctx", "guidance", "bits/w"
         )
         self.query_one("#hub-quants").display = False
         self._say(self._hint())
@@ -115,7 +116,8 @@ class HubBrowser(Vertical):
             )
         self._show_tables(quants=False)
         self._say(
-            f"{len(repos)} repositories for “{query}” · enter shows the quantizations"
+            f"{len(repos)} repositor{'y' if len(repos) == 1 else 'ies'} for “{query}” · "
+            "enter shows the quantizations"
             if repos
             else f"Nothing found for “{query}”."
         )
@@ -163,7 +165,7 @@ class HubBrowser(Vertical):
                 )
             shards = f" ({q.n_shards} files)" if q.n_shards > 1 else ""
             table.add_row(
-                cell(literal(q.quant + shards)), format_bytes(q.size), bpw, cell(q.hint), fit
+                cell(literal(q.quant + shards)), format_bytes(q.size), fit, cell(q.hint), bpw
             )
         self._show_tables(quants=True)
         gated = (
