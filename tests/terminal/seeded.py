@@ -73,11 +73,13 @@ def notices(term: Terminal) -> str:
     return re.sub(r"\s+", " ", " ".join(p for p in parts if p))
 
 
-def background(term: Terminal, phrase: str) -> str:
-    """The background colour the screen shows under the first letter of `phrase`."""
+def background(term: Terminal, phrase: str, columns: tuple[int, int] | None = None) -> str:
+    """The background colour the screen shows under the first letter of `phrase` (the
+    first one found starting within `columns`, e.g. the sidebar's (0, 34))."""
+    first, last = columns or (0, term.screen.columns)
     with term._lock:
         for y, line in enumerate(term.screen.display):
-            x = line.find(phrase)
-            if x >= 0:
+            x = line.find(phrase, first)
+            if 0 <= x < last:
                 return term.screen.buffer[y][x].bg
     raise AssertionError(f"{phrase!r} is not on the screen:\n{term.text()}")

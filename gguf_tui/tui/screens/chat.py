@@ -136,8 +136,8 @@ class ChatScreen(CopyActions, ConversationActions, Screen):
 
     @on(Sidebar.Opened)
     async def _sidebar_opened(self, event: Sidebar.Opened) -> None:
+        self.prompt.focus()  # first: a key typed while it opens goes where the user expects
         await self.open_conversation(event.conversation_id)
-        self.prompt.focus()
 
     # -- sending -----------------------------------------------------------------------------
     @on(PromptArea.Submitted)

@@ -66,6 +66,7 @@ class Sidebar(Vertical):
         self._loaded = 0
         self._total = 0
         self.ids: list[int] = []
+        self._opened_here: int | None = None  # picked in this list, the screen still opening it
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="Search conversations", id="search", classes="hidden")
@@ -85,6 +86,7 @@ class Sidebar(Vertical):
         query = self.query_text or None
         self._total = self.store.count_conversations(query)
         self._load_page()
+        self._opened_here = None  # a new list: nothing is highlighted in it yet
         if select is not None:
             self.highlight(select)
         self._update_count()
@@ -103,6 +105,11 @@ class Sidebar(Vertical):
         self.query_one("#sidebar-count", Static).update(text)
 
     def highlight(self, conversation_id: int) -> None:
+        if conversation_id == self._opened_here:
+            # The screen echoing a conversation picked in this list: it is highlighted
+            # already, and the user may have moved on in the list while it opened.
+            self._opened_here = None
+            return
         while conversation_id not in self.ids and self._loaded < self._total:
             self._load_page()
         if conversation_id in self.ids:
@@ -152,6 +159,7 @@ class Sidebar(Vertical):
             message_id = first_match(self.store, conversation_id, self.query_text)
             for view in self.screen.query(ConversationView):
                 view.reveal_on_show(conversation_id, message_id)
+        self._opened_here = conversation_id
         self.post_message(self.Opened(conversation_id))
 
     def close_search(self) -> None:
