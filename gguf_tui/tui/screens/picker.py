@@ -62,6 +62,7 @@ class ModelPicker(Screen[ModelInfo | None]):
         self.initial_tab = tab
         self._loading_since: float | None = None
         self._loading_name = ""
+        self._loading_server = False
         self._reported: DownloadTask | None = None
         self._download_tab: dict[int, str] = {}  # id(task) -> the tab that started it
         self._messages: dict[str, tuple[str, bool]] = {}  # tab -> (text, is an error)
@@ -235,14 +236,17 @@ class ModelPicker(Screen[ModelInfo | None]):
         path = what if isinstance(what, Path) else Path(what.id)
         self._loading_since = time.monotonic()
         self._loading_name = literal(path.name)
+        self._loading_server = not isinstance(what, Path)
         self.query_one("#picker-spinner").display = True
         self._tick()
-        if isinstance(what, Path):
-            info = await self.app.load_local(what)
-        else:
-            info = await self.app.use_server_model(what)
-        self._loading_since = None
-        self.query_one("#picker-spinner").display = False
+        try:
+            if isinstance(what, Path):
+                info = await self.app.load_local(what)
+            else:
+                info = await self.app.use_server_model(what)
+        finally:
+            self._loading_since = None
+            self.query_one("#picker-spinner").display = False
         if info is None:
             self._status(f"Could not load {path.name}: {self.app.last_load_error}", True, tab)
             return
@@ -278,6 +282,8 @@ class ModelPicker(Screen[ModelInfo | None]):
         fraction = self.app.load_progress if self.app.loading else 0.0
         if not self.app.loading:
             phase = "stopping the answer being written"
+        elif self._loading_server:
+            phase = "asking the server"
         elif fraction <= 0.0:
             phase = "reading the header and vocabulary"
         elif fraction < 1.0:
