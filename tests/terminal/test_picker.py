@@ -106,6 +106,22 @@ def test_a_pasted_folder_becomes_a_model_folder_and_its_model_loads(home, ladder
         assert term.quit() == 0
 
 
+def test_a_folder_is_searched_for_the_session_when_config_toml_cannot_be_written(home, ladder):
+    folder = home.root / "llm"
+    link(ladder["Q4_K_M"], folder)
+    broken = "model_dirs = [ this is not toml\n"
+    config = write_config(home, broken)
+    with launched(home) as term:
+        picker_shown(term)
+        term.wait_for("Looked for .gguf files in", 30)
+        term.type_line("~/llm")
+        term.wait_for("until you quit", 30, "the folder searched for this session")
+        term.wait_for("ready", 30, "its model listed")
+        assert "cannot save config.toml" in term.flat()
+        assert term.quit() == 0
+    assert config.read_text(encoding="utf-8") == broken  # the user's text is left alone
+
+
 def test_a_typed_gguf_path_loads_it(home, ladder):
     model = link(ladder["Q8_0"], home.root / "elsewhere")
     with launched(home) as term:
