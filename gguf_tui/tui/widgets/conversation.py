@@ -240,7 +240,7 @@ class ConversationView(VerticalScroll, can_focus=True):
                 self.release_anchor()  # a streaming answer must not pull the view away
             self.scroll_to_widget(widget, animate=False, immediate=True)
 
-    def _on_focus(self, event: events.Focus) -> None:
+    def on_focus(self, event: events.Focus) -> None:
         if self.highlighted is None and self.message_widgets:
             self.set_highlight(self.message_widgets[-1], scroll=False)
 
