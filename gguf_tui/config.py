@@ -244,6 +244,12 @@ def save_state(paths: Paths, **values: Any) -> None:
         pass
 
 
+def last_conversation(paths: Paths) -> int | None:
+    """The conversation open when the app last closed (it reopens there)."""
+    value = load_state(paths).get("last_conversation")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def last_used_model(paths: Paths, settings: Settings) -> str:
     """`default_model` from config.toml when set, else the last model the app loaded."""
     return settings.default_model or str(load_state(paths).get("last_model") or "")

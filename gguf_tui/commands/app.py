@@ -44,6 +44,19 @@ def with_quant(path: Path | None, quant: str, ctx: common.Context, args) -> Path
     )
 
 
+def reopened(ctx: common.Context, store) -> int | None:
+    """The conversation the app was closed on, if it still exists: a relaunch goes on
+    where the user left off instead of opening an empty chat."""
+    from gguf_tui.config import last_conversation
+    from gguf_tui.store.errors import StoreError
+
+    cid = last_conversation(ctx.paths)
+    try:
+        return cid if cid is not None and store.get_conversation(cid) is not None else None
+    except StoreError:  # an unreadable database is reported when the app opens it
+        return None
+
+
 def run_app(args: argparse.Namespace) -> int:
     from gguf_tui.store.database import Store, StoreError
 
@@ -58,7 +71,7 @@ def run_app(args: argparse.Namespace) -> int:
         store = Store(ctx.paths.database)
     except StoreError as exc:
         raise common.CliError(str(exc)) from None
-    open_conversation = None
+    open_conversation = reopened(ctx, store)
     if getattr(args, "import_file", None):
         from gguf_tui.store.export import import_history_file
         from gguf_tui.store.history import HistoryError

@@ -206,7 +206,10 @@ class ModelActions:
     def offer_conversation_model(self: GgufTuiApp, conversation_id: int) -> None:
         conv = self.store.get_conversation(conversation_id)
         info = self.engine.info
-        if conv is None or not conv.model_file or (info and info.model_file == conv.model_file):
+        # At start the model given on the command line may still be loading.
+        starting = self._initial_model.name if self._initial_model else None
+        current = info.model_file if info else starting
+        if conv is None or not conv.model_file or current == conv.model_file:
             return
         self.notify(
             f"This conversation was last answered by {conv.model_file}"

@@ -40,9 +40,17 @@ def in_use(term, quant: str) -> None:
     )
 
 
-def answers(n: int):
-    """A test on the screen: `n` finished answers (each ends with its figures)."""
-    return lambda s: s.count("first token") >= n and "writing …" not in s
+def answers(home: Home, n: int):
+    """A test on the screen: `n` answers finished (saved with how they ended) and none
+    being written any more."""
+
+    def finished(screen: str) -> bool:
+        if "writing …" in screen or not home.database.exists():
+            return False
+        sql = "SELECT count(*) FROM messages WHERE role = 'assistant' AND finish_reason IS NOT NULL"
+        return home.query(sql)[0][0] >= n
+
+    return finished
 
 
 def last_model(home: Home) -> str:
@@ -66,7 +74,7 @@ def test_compare_escape_while_the_other_loads_keeps_the_first_model_everywhere(h
     with launched(home, downloads["Q4_K_M"], cols=120, rows=40) as term:
         in_use(term, "Q4_K_M")
         term.type_line("Name a colour.")
-        term.wait_for(answers(1), 120, "the first answer")
+        term.wait_for(answers(home, 1), 120, "the first answer")
         term.write(ctrl("k"))
         term.wait_for("Answer again with", 30, "the switcher")
         term.wait_for("3 on disk", 30, "the siblings")
@@ -77,7 +85,7 @@ def test_compare_escape_while_the_other_loads_keeps_the_first_model_everywhere(h
         in_use(term, "Q4_K_M")
         # It stays so: nothing loads Q3_K_S behind the user's back.
         term.type_line("And another?")
-        term.wait_for(answers(2), 120, "the second answer")
+        term.wait_for(answers(home, 2), 120, "the second answer")
         in_use(term, "Q4_K_M")
         assert term.quit() == 0
     assert last_model(home) == str(downloads["Q4_K_M"])
@@ -89,13 +97,28 @@ def test_compare_keep_right_continues_with_the_other_quant(home, downloads):
     with launched(home, downloads["Q4_K_M"], cols=120, rows=40) as term:
         in_use(term, "Q4_K_M")
         term.type_line("Name a colour.")
-        term.wait_for(answers(1), 120, "the first answer")
+        term.wait_for(answers(home, 1), 120, "the first answer")
         term.write(ctrl("k"))
         term.wait_for("3 on disk", 30, "the siblings")
         term.type_line("Q8")
-        term.wait_for(answers(2), 120, "both answers side by side")
+        term.wait_for("2 · Q8_0", 60, "the compare screen with Q8_0's side")
+        term.wait_for("Q8_0.gguf · Q8_0 ·", 120, "Q8_0's answer and its figures")
         term.write("2")
         term.wait_for("Keeping the Q8_0 answer", 30)
         in_use(term, "Q8_0")
         assert term.quit() == 0
     assert last_model(home) == str(downloads["Q8_0"])
+
+
+def test_a_relaunch_reopens_the_last_conversation_with_its_model(home, downloads):
+    with launched(home, downloads["Q4_K_M"]) as term:
+        in_use(term, "Q4_K_M")
+        term.type_line("Remember the word teapot.")
+        term.wait_for(answers(home, 1), 120, "the answer")
+        assert term.quit() == 0
+    with launched(home) as term:  # no arguments: the last model, the last conversation
+        in_use(term, "Q4_K_M")
+        screen = term.wait_for("Remember the word teapot.", 30, "the conversation reopened")
+        assert "Start typing below" not in screen
+        assert "ctrl+l" not in screen, "offered to load the model that is already loading"
+        assert term.quit() == 0

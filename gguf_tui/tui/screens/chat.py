@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
+from gguf_tui.config import save_state
 from gguf_tui.engine import Sampling
 from gguf_tui.engine.llama_model import effective_n_ctx
 from gguf_tui.store.errors import StoreError
@@ -89,6 +90,7 @@ class ChatScreen(CopyActions, ConversationActions, Screen):
         self.show_header()
         self.status.context_used = 0
         if conversation_id is not None:
+            save_state(self.app.paths, last_conversation=conversation_id)
             if conversation_id not in self.sidebar.ids:
                 self.sidebar.reload()
             self.sidebar.highlight(conversation_id)
@@ -160,6 +162,7 @@ class ChatScreen(CopyActions, ConversationActions, Screen):
                 conv = store.create_conversation(model_file=info.model_file, quant=info.quant)
                 self.conversation_id = conv.id
                 self.view.conversation_id = conv.id
+                save_state(app.paths, last_conversation=conv.id)
             if self._editing_id is not None:
                 store.delete_messages_from(self.conversation_id, self._editing_id)
             message = store.add_message(self.conversation_id, "user", text)

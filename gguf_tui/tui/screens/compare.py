@@ -55,6 +55,8 @@ class CompareScreen(ModalScreen[CompareResult]):
         self.sampling = sampling
         self.new_answer: Message | None = None
         self._gen: Generation | None = None
+        self._keep_new_when_done = False  # "2" pressed while the answer was written
+        self._failed = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog compare"):
@@ -118,8 +120,11 @@ class CompareScreen(ModalScreen[CompareResult]):
                         finish_reason=event.reason,
                     )
                     await widget.finish(self.new_answer)
+                    if self._keep_new_when_done:
+                        self.action_keep(KEEP_NEW)
                     return
                 elif isinstance(event, Failed):
+                    self._failed = event.message
                     widget.show_error(event.message)
                     return
 
@@ -128,15 +133,27 @@ class CompareScreen(ModalScreen[CompareResult]):
         return gen.drain()
 
     def action_keep(self, which: str) -> None:
+        """1 / escape keep the first answer (stopping the other, or its load); 2 keeps
+        the other one, at once when it is written, else as far as it gets once stopped."""
         if which == KEEP_ORIGINAL and self.app.cancel_load():
             # Still loading the other quantization: the engine puts the first back.
             self.dismiss(CompareResult(which, None))
             return
-        if self._gen is not None and not self._gen.done:
-            self._gen.stop()
-            if which == KEEP_NEW:
-                return  # let it finish writing what it has first
-        if which == KEEP_NEW and self.new_answer is None:
-            self.notify("The other answer is not ready yet.")
+        writing = self._gen is not None and not self._gen.done
+        if which == KEEP_ORIGINAL:
+            if writing:
+                self._gen.stop()
+            self.dismiss(CompareResult(which, None))
             return
-        self.dismiss(CompareResult(which, self.new_answer))
+        if self.new_answer is not None and self.new_answer.content:
+            self.dismiss(CompareResult(which, self.new_answer))
+        elif self.new_answer is not None:
+            self.notify("The other answer was stopped before its first token: nothing to keep.")
+        elif writing:
+            self._keep_new_when_done = True
+            self._gen.stop()
+            self.notify("Stopping the other answer; it is kept as far as it got.")
+        elif self._failed:
+            self.notify(f"The other answer failed ({self._failed}): nothing to keep.")
+        else:
+            self.notify("The other answer is not ready yet.")
