@@ -34,6 +34,9 @@ class Generation:
         self.requested_at = time.perf_counter()
         self.waited_seconds = 0.0  # queued behind other jobs, set when it starts
         self.waited_for = ""  # what took most of that wait ("loading the model" …)
+        # The context this reply fills so far (prompt + tokens written), kept by the
+        # engine thread as it goes: a front end can show it while the reply streams.
+        self.context_used = 0
         self._cond = threading.Condition()
         self._pending: list[Event] = []
         self._outcome: Finished | Failed | None = None

@@ -353,6 +353,7 @@ class LlamaModel:
                     reason = STOP
                     break
                 n_generated += 1
+                gen.context_used = len(prompt_tokens) + n_generated
                 chunk, hit = stops.feed(decoder.decode(self._piece(token)))
                 emit(chunk)
                 if hit:

@@ -59,3 +59,26 @@ def test_corrections_inside_a_burst_apply_in_order(home, ladder):
         term.wait_for("tok/s", 120, "the answer")
         assert term.quit() == 0
     assert home.sent() == ["Hello, there"]
+
+
+def test_the_context_count_moves_while_the_answer_is_written(home, ladder):
+    import re
+    import time
+
+    model = home.add_model(ladder["Q4_K_M"])
+    with launched(home, model, "--temperature", "0", cols=120, rows=40) as term:
+        ready(term)
+        term.type_line("Count from 1 to 200, one number per line.")
+        term.wait_for("writing …", 60, "the answer to start")
+        seen: set[str] = set()
+        deadline = time.monotonic() + 60
+        while len(seen) < 3 and time.monotonic() < deadline:
+            screen = term.text()
+            if "writing …" not in screen:
+                break
+            if m := re.search(r"ctx ([\d,]+)/", screen):
+                seen.add(m[1])
+            time.sleep(0.05)
+        term.write("\x1b")  # stop the answer: it is kept
+        assert len(seen) >= 3, f"ctx values seen while writing: {seen}"
+        assert term.quit() == 0

@@ -48,6 +48,7 @@ class ChatScreen(CopyActions, ConversationActions, Screen):
         self._pump_timer: Timer | None = None
         self._editing_id: int | None = None  # the user message being edited, if any
         self._told_trimmed: set[int] = set()
+        self._pumps = 0
 
     def compose(self) -> ComposeResult:
         store = self.app.store
@@ -246,6 +247,11 @@ class ChatScreen(CopyActions, ConversationActions, Screen):
         reply = self.reply
         if reply is None:
             return
+        # The context fills as the answer is written: shown twice a second, not per
+        # token (a status line redraw per drain would cost more than the count is worth).
+        self._pumps += 1
+        if self._pumps % (PUMP_HZ // 2) == 0 and reply.gen.context_used:
+            self.status.context_used = reply.gen.context_used
         outcome = await reply.pump()
         if outcome is not None:
             await self._reply_done(outcome)
