@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -216,12 +215,10 @@ class GgufTuiApp(ModelActions, App):
 
     def sampling_for(self, conversation_id: int | None) -> Sampling:
         """The run's sampling with the conversation's own overrides on top."""
-        if conversation_id is None:
-            return self.sampling
-        conv = self.store.get_conversation(conversation_id)
-        overrides = conv.settings if conv else {}
-        known = {k: v for k, v in overrides.items() if k in Sampling.__dataclass_fields__}
-        return replace(self.sampling, **known) if known else self.sampling
+        from gguf_tui.chat.context import sampling_for
+
+        conv = self.store.get_conversation(conversation_id) if conversation_id else None
+        return sampling_for(self.sampling, conv.settings if conv else {})
 
     # -- export ---------------------------------------------------------------------------------
     def export_conversation(self, conversation_id: int, fmt: str, path: Path) -> None:

@@ -14,9 +14,9 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
+from gguf_tui.chat.context import model_messages, system_prompt_for, wanted_n_ctx
 from gguf_tui.config import save_state
 from gguf_tui.engine import Sampling
-from gguf_tui.engine.llama_model import effective_n_ctx
 from gguf_tui.store.errors import StoreError
 from gguf_tui.tui.keymap import CHAT_ACTIONS, to_bindings
 from gguf_tui.tui.screens.chat_actions import ConversationActions
@@ -191,36 +191,21 @@ class ChatScreen(CopyActions, ConversationActions, Screen):
         """A conversation with its own n_ctx gets the model reloaded at that size."""
         app = self.app
         conv = app.store.get_conversation(self.conversation_id)
-        wanted = conv.settings.get("n_ctx") if conv else None
         info = app.engine.info
-        if not wanted or info is None or info.server:
+        if conv is None or info is None or info.server:
             return
-        if effective_n_ctx(int(wanted), info.n_ctx_train) != info.n_ctx:
+        wanted = wanted_n_ctx(conv.settings, info.n_ctx, info.n_ctx_train)
+        if wanted is not None:
             self.notify(f"This conversation uses a context of {wanted} tokens: reloading.")
-            await app.load_model(info.path, replace(app.load_options, n_ctx=int(wanted)))
+            await app.load_model(info.path, replace(app.load_options, n_ctx=wanted))
 
     def model_messages(self) -> list[dict[str, str]]:
-        """What the model sees: the system prompt, then every message (the engine trims).
-
-        Empty answers (cut off by a crash before any text was saved) are left out: the
-        model would take them as an example and answer nothing from then on."""
+        """What the model sees of the open conversation (rules in chat/context.py)."""
         assert self.conversation_id is not None
         store = self.app.store
         conv = store.get_conversation(self.conversation_id)
-        messages: list[dict[str, str]] = []
-        for m in store.messages(self.conversation_id):
-            if not m.content and m.role == "assistant":
-                continue
-            if messages and messages[-1]["role"] == m.role == "user":
-                # A failed answer left two questions in a row; templates that insist on
-                # alternating roles would refuse the conversation from then on.
-                messages[-1]["content"] += "\n\n" + m.content
-            else:
-                messages.append({"role": m.role, "content": m.content})
-        system = (conv.settings.get("system_prompt") if conv else None) or self.app.system_prompt
-        if system and not (messages and messages[0]["role"] == "system"):
-            messages.insert(0, {"role": "system", "content": system})
-        return messages
+        system = system_prompt_for(conv.settings if conv else {}, self.app.system_prompt)
+        return model_messages(store.messages(self.conversation_id), system)
 
     async def start_reply(self, sampling: Sampling | None = None) -> None:
         app = self.app

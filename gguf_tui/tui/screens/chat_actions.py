@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gguf_tui.chat.context import before_last_answer
 from gguf_tui.tui.screens.dialogs import ConfirmScreen, ExportScreen, TextPromptScreen
 from gguf_tui.tui.streaming import with_seed
 from gguf_tui.tui.widgets.sidebar import ConversationList
@@ -79,9 +80,7 @@ class ConversationActions:
             self.notify("There is no answer to compare yet.")
             return
         original = stored[-1]
-        before = self.model_messages()
-        if before and before[-1]["role"] == "assistant":  # (an empty answer is not there)
-            before = before[:-1]  # everything up to the answer
+        before = before_last_answer(self.model_messages())
         seed = (original.stats or {}).get("seed")
         sampling = with_seed(replace(app.sampling_for(self.conversation_id), seed=seed))
         original_path = info.path

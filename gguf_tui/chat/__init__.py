@@ -1,0 +1,6 @@
+"""The rules of a conversation, without any user interface.
+
+What the model is sent, which sampling and context size a conversation answers with:
+decided here once, for the chat screen, compare and any other front end, and testable
+without Textual (an import-linter contract keeps it so).
+"""
