@@ -2,13 +2,8 @@ import time
 
 import pytest
 
-from gguf_tui.models.gguf_file import (
-    GGML_TYPE_SIZES,
-    GGUFError,
-    check_loadable,
-    read_header,
-    shard_info,
-)
+from gguf_tui.models.gguf_checks import check_loadable
+from gguf_tui.models.gguf_file import GGML_TYPE_SIZES, GGUFError, read_header, shard_info
 
 
 def test_type_sizes_match_the_gguf_package():

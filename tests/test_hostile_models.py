@@ -26,7 +26,8 @@ from gguf_tui.engine.chat_format import (
     make_renderer,
 )
 from gguf_tui.models.catalog import scan
-from gguf_tui.models.gguf_file import GGUFError, check_loadable
+from gguf_tui.models.gguf_checks import check_loadable
+from gguf_tui.models.gguf_file import GGUFError
 from tests.support.hostile_gguf import base_model, sandbox_escapes, template_model, write_variants
 from tests.support.hostile_variants import LOADS, READER, VARIANTS
 from tests.support.tui import make_app, notifications, type_and_send, wait_idle, wait_until

@@ -44,7 +44,8 @@ from gguf_tui.engine.model_info import EngineError, ModelInfo
 from gguf_tui.engine.options import LoadOptions, Sampling
 from gguf_tui.engine.stop_strings import StopMatcher, tokens_to_read
 from gguf_tui.engine.think import REASONING, ThinkSplitter
-from gguf_tui.models.gguf_file import GGUFError, check_loadable, shard_paths
+from gguf_tui.models.gguf_checks import check_loadable
+from gguf_tui.models.gguf_file import GGUFError, shard_paths
 from gguf_tui.models.quant import model_base_name, quant_name
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,16 @@ catalog (a broken entry) and before every load.
 
 from __future__ import annotations
 
-from gguf_tui.models.gguf_file import GGML_TYPE_SIZES, GGUFError, GGUFHeader
+from pathlib import Path
+
+from gguf_tui.models.gguf_file import (
+    GGML_TYPE_SIZES,
+    GGUFError,
+    GGUFHeader,
+    check_magic,
+    read_header,
+    shard_paths,
+)
 
 # llama.cpp's compile-time limits (src/llama-hparams.h in the llama.cpp that
 # llama-cpp-python 0.3.36 vendors); beyond them its loader aborts the process.
@@ -86,3 +95,29 @@ def check_model(header: GGUFHeader) -> None:
         problem = f"{groups} expert groups but no experts"
     if problem:
         raise GGUFError(f"{name} claims {problem}: corrupt")
+
+
+def check_loadable(path: str | Path) -> GGUFHeader:
+    """Everything that can be known about a model file before llama.cpp sees it.
+
+    Catches the common faults with a message a person understands: missing
+    file, empty or non-GGUF file, a truncated download, a missing shard.
+    """
+    path = Path(path)
+    check_magic(path)
+    shards = shard_paths(path)
+    missing = [p.name for p in shards if not p.exists()]
+    if missing:
+        raise GGUFError(f"{path.name} is one shard of a split model; missing: {', '.join(missing)}")
+    headers = [read_header(p) for p in shards]
+    check_model(headers[0])
+    for shard in headers:
+        check_tensor_table(shard)
+        end = shard.data_end
+        if end is not None and end > shard.file_size:
+            have = shard.file_size
+            raise GGUFError(
+                f"{shard.path.name} is truncated: {have:,} of {end:,} bytes "
+                f"({have / end:.0%}); download it again"
+            )
+    return headers[0]

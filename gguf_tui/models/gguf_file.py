@@ -370,31 +370,3 @@ def shard_paths(first: Path) -> list[Path]:
         return [first]
     base, _, count = info
     return [first.with_name(f"{base}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
-
-
-def check_loadable(path: str | Path) -> GGUFHeader:
-    """Everything that can be known about a model file before llama.cpp sees it.
-
-    Catches the common faults with a message a person understands: missing
-    file, empty or non-GGUF file, a truncated download, a missing shard.
-    """
-    path = Path(path)
-    check_magic(path)
-    shards = shard_paths(path)
-    missing = [p.name for p in shards if not p.exists()]
-    if missing:
-        raise GGUFError(f"{path.name} is one shard of a split model; missing: {', '.join(missing)}")
-    from gguf_tui.models.gguf_checks import check_model, check_tensor_table
-
-    headers = [read_header(p) for p in shards]
-    check_model(headers[0])
-    for shard in headers:
-        check_tensor_table(shard)
-        end = shard.data_end
-        if end is not None and end > shard.file_size:
-            have = shard.file_size
-            raise GGUFError(
-                f"{shard.path.name} is truncated: {have:,} of {end:,} bytes "
-                f"({have / end:.0%}); download it again"
-            )
-    return headers[0]
