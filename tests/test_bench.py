@@ -1,7 +1,7 @@
 """`gguf-tui bench` and the measuring module behind it, on real models.
 
 These tests check behaviour (fields, counts, rows, errors), never speed: the
-figures themselves are what bench/ and docs/performance.md are for.
+figures themselves are what benchmarks/ and docs/performance.md are for.
 """
 
 from __future__ import annotations

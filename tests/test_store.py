@@ -420,7 +420,7 @@ def test_a_closed_store_says_so(db_path):
         store.list_conversations()
 
 
-# --- scale (loose bounds: real benchmarks belong in bench/) ---------------------------------
+# --- scale (loose bounds: real benchmarks belong in benchmarks/) ---------------------------------
 
 
 def fill(store: Store, conversations: int, long_messages: int) -> int:

@@ -9,7 +9,7 @@ usual prefix match takes over, so only the new turn is processed.
 
 Why not `Llama.save_state()` / `LlamaRAMCache`: they also copy `Llama.scores`
 (n_batch × n_vocab floats, 100 MB for a 49k vocabulary) and took 15× longer in
-bench/prefix_reuse.py; and `set_cache` is only consulted by
+benchmarks/prefix_reuse.py; and `set_cache` is only consulted by
 `create_completion`, which our decode loop does not use.
 
 Runs on the engine thread only. States belong to one loaded model: `clear()`

@@ -4,7 +4,7 @@ Each switch loads the other quantization of SmolLM2 (Q4_K_M <-> Q8_0) through th
 real Engine and answers a short prompt, like a user comparing quantizations.
 The reference is the resident set measured after the first switch, in this run.
 
-    python -m bench.switch_memory [--switches 20]
+    python -m benchmarks.switch_memory [--switches 20]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 import gc
 import sys
 
-from bench.common import machine, machine_line, save
+from benchmarks.common import machine, machine_line, save
 from gguf_tui.engine import Engine, LoadOptions, Sampling
 from tests.support.models import ladder
 

@@ -1,6 +1,6 @@
 """Scan 200 GGUF files with no scan cache (cold) and again with it (warm).
 
-    python -m bench.scan [--files 200] [--repeat 5]
+    python -m benchmarks.scan [--files 200] [--repeat 5]
 
 Cold: `models.catalog.scan` with a fresh cache file, so every header is parsed.
 Warm: the same tree with the cache that cold scan wrote: `stat` calls only.
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import machine, machine_line, median, save, spread
+from benchmarks.common import machine, machine_line, median, save, spread
 
 FAMILIES = [
     f"{n}-{s}"

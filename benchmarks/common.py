@@ -1,7 +1,7 @@
 """What every benchmark script shares: medians, ratios, the machine, the JSON file.
 
 Every script compares against a reference measured in the same run (the machine
-is shared and noisy), quotes medians, and writes its figures to bench/results/
+is shared and noisy), quotes medians, and writes its figures to benchmarks/results/
 (gitignored) with the machine they ran on.
 """
 
@@ -60,7 +60,7 @@ def machine_line(info: dict) -> str:
 
 
 def save(name: str, data: dict) -> Path:
-    """bench/results/NAME-YYYYmmdd-HHMMSS.json, and the path on stderr."""
+    """benchmarks/results/NAME-YYYYmmdd-HHMMSS.json, and the path on stderr."""
     RESULTS.mkdir(exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = RESULTS / f"{name}-{stamp}.json"

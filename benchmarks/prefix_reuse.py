@@ -1,6 +1,6 @@
 """Time to first token late in a conversation, and after visiting another one.
 
-    python -m bench.prefix_reuse [--model PATH] [--turns 10] [--repeat 3]
+    python -m benchmarks.prefix_reuse [--model PATH] [--turns 10] [--repeat 3]
 
 A conversation grows to about 1,500 tokens over `--turns` turns (real answers,
 greedy, 90 tokens at most each). Figures, each relative to turn 1 of the same
@@ -21,7 +21,7 @@ import argparse
 import time
 from pathlib import Path
 
-from bench.common import machine, machine_line, median, save, spread, verdict
+from benchmarks.common import machine, machine_line, median, save, spread, verdict
 from gguf_tui.engine import Engine, Failed, LoadOptions, Sampling, TextDelta
 
 ANSWER = Sampling(temperature=0.0, seed=1, max_tokens=90)

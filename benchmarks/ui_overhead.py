@@ -1,6 +1,6 @@
 """Generation speed through the whole app vs raw llama-cpp-python, same model and settings.
 
-    python -m bench.ui_overhead [--model PATH] [--threads N] [--tokens 400] [--repeat 5]
+    python -m benchmarks.ui_overhead [--model PATH] [--threads N] [--tokens 400] [--repeat 5]
 
 Three ways to get the same answer (same model file, n_ctx, threads, prompt,
 sampling chain and seed), interleaved raw, engine, app, raw, engine, app …:
@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import machine, machine_line, median, save, spread, verdict
+from benchmarks.common import machine, machine_line, median, save, spread, verdict
 from gguf_tui.engine import Engine, LoadOptions, Sampling
 
 SYSTEM = "You are a helpful assistant."  # what tests.support.tui.make_app sends

@@ -1,6 +1,6 @@
 """UI cost per streamed token early and late in a long answer, and key-press latency.
 
-    python -m bench.render_scaling [--tokens 4100] [--per-pump 4] [--presses 40]
+    python -m benchmarks.render_scaling [--tokens 4100] [--per-pump 4] [--presses 40]
 
 The real app (ChatScreen, ReplyStream, AssistantMessage, MarkdownStream) runs
 headless with a scripted engine whose Generation hands the UI `--per-pump` new
@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import machine, machine_line, median, percentile, save, verdict
+from benchmarks.common import machine, machine_line, median, percentile, save, verdict
 from gguf_tui.engine import STOP, Finished, Generation, GenerationStats, TextDelta
 from tests.support.fake_engine import FakeEngine
 

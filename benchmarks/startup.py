@@ -1,7 +1,7 @@
 """Start-up figures: first paint with 10,000 conversations, opening a 2,000-message
 conversation, and `gguf-tui --help`.
 
-    python -m bench.startup [--conversations 10000] [--messages 2000] [--repeat 5]
+    python -m benchmarks.startup [--conversations 10000] [--messages 2000] [--repeat 5]
 
 - Launch to first paint (target < 1 s): a fresh process builds the app on a
   database of N conversations and runs it headless (`App.run_test`) until the
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, machine, machine_line, median, save, spread, verdict
+from benchmarks.common import ROOT, machine, machine_line, median, save, spread, verdict
 
 
 def build_database(data_dir: Path, conversations: int, long_messages: int) -> dict[str, int]:

@@ -1,1 +1,0 @@
-"""Benchmarks for the team: `python -m bench.NAME` from the repository root (see README.md)."""
