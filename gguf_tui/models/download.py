@@ -9,6 +9,12 @@ or failed download leaves nothing behind; the next download of that file starts 
 
 Shards are fetched with the first shard last: until the whole set is there, no file that
 a loader would open first exists, and the scan shows the set as incomplete.
+
+Nothing is written outside the cache (or `local_dir`): every file name, the revision, and
+each file's ETag and commit as the Hub reports them are checked before the first byte is
+downloaded (huggingface_hub makes paths of all four); one that could point elsewhere is an
+`UnsafeHubAnswer`. The client checks the ETag and commit of every later answer the same
+way (hub_client.py), so a Hub cannot pass this check and then answer differently.
 """
 
 from __future__ import annotations
@@ -21,8 +27,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gguf_tui.models.hf_cache import cached_ggufs, repo_folder
-from gguf_tui.models.hub_client import HubEnv, hub_session
-from gguf_tui.models.hub_errors import DiskFull, DownloadCancelled, HubOffline
+from gguf_tui.models.hub_client import (
+    HubEnv,
+    check_file_answer,
+    hub_session,
+    is_safe_path,
+)
+from gguf_tui.models.hub_errors import (
+    DiskFull,
+    DownloadCancelled,
+    HubOffline,
+    UnsafeHubAnswer,
+    quoted,
+)
 from gguf_tui.models.units import format_bytes
 
 # progress(done_bytes, total_bytes, bytes_per_second, eta_seconds or None)
@@ -118,6 +135,7 @@ def download(
         raise ValueError("no files to download")
     env = env or HubEnv.from_environ()
     names = list(filenames)
+    check_names(repo_id, names, revision)
     if env.offline:
         return _offline(repo_id, names, local_dir, env)
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
@@ -128,7 +146,9 @@ def download(
         with hub_session(env, repo_id=repo_id, filename=name):
             url = hf_hub_url(repo_id, name, revision=revision, endpoint=env.endpoint)
             meta = get_hf_file_metadata(url, token=env.token or False, timeout=env.timeout)
-        sizes[name] = meta.size or 0
+        check_file_answer(name, meta.etag, meta.commit_hash, env.endpoint)
+        size = meta.size
+        sizes[name] = size if isinstance(size, int) and size > 0 else 0
         commit = commit or meta.commit_hash
     present = {n: p for n in names if (p := _present(repo_id, n, sizes[n], commit, local_dir, env))}
     target = local_dir if local_dir is not None else env.cache_dir
@@ -143,7 +163,10 @@ def download(
         if name in paths:
             continue
         tracker.check_cancel()
-        with hub_session(env, repo_id=repo_id, filename=name):
+        transfer = hub_session(
+            env, repo_id=repo_id, filename=name, transfer=sizes[name], cancel=cancel
+        )
+        with transfer:
             path = hf_hub_download(
                 repo_id,
                 name,
@@ -158,6 +181,23 @@ def download(
         paths[name] = Path(path)
         tracker.file_done(sizes[name])
     return paths[names[0]]
+
+
+def check_names(repo_id: str, names: Sequence[str], revision: str | None = None) -> None:
+    """Refuse file names (and a revision) that would be written outside the download folder:
+    `..`, an absolute path, a drive, a backslash, a control character."""
+    for name in names:
+        if not is_safe_path(name):
+            raise UnsafeHubAnswer(
+                f"refusing to download {quoted(name)} from {repo_id}: that name would be "
+                "written outside the download folder (it has '..', an absolute path, a "
+                "backslash or a control character); nothing was written"
+            )
+    if revision is not None and not is_safe_path(revision):
+        raise UnsafeHubAnswer(
+            f"refusing the revision {quoted(revision)} of {repo_id}: it would become a path "
+            "outside the cache; nothing was written"
+        )
 
 
 def _present(

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from gguf_tui.models.gguf_file import SHARD_RE, metadata_prefix
-from gguf_tui.models.hub_client import HubEnv, hub_session
+from gguf_tui.models.hub_client import HubEnv, check_commit, hub_session
+from gguf_tui.models.hub_errors import HubServerError, quoted
 from gguf_tui.models.memory import (
     MemoryEstimate,
     SystemMemory,
@@ -22,6 +23,7 @@ from gguf_tui.models.memory import (
 from gguf_tui.models.quant import NOMINAL_BPW, model_base_name, quality_hint, quant_from_filename
 
 HEADER_PROBE_BYTES = 1 << 20  # the hyperparameters sit in the first KiBs of a GGUF
+MAX_TREE_ENTRIES = 50_000  # files and folders of one repository listing
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +100,18 @@ def list_repo_files(
         info = api.model_info(
             repo_id, revision=revision, timeout=env.timeout, expand=["sha", "gated", "gguf"]
         )
+        # The sha becomes the revision of every request below and a folder in the cache.
+        check_commit(info.sha, env.endpoint, repo_id)
         tree = api.list_repo_tree(repo_id, recursive=True, revision=info.sha or revision)
-        files = [
-            RemoteFile(entry.path, entry.lfs.size if entry.lfs else entry.size)
-            for entry in tree
-            if isinstance(entry, RepoFile) and entry.path.lower().endswith(".gguf")
-        ]
+        files = []
+        for n, entry in enumerate(tree):
+            if n >= MAX_TREE_ENTRIES:
+                raise HubServerError(
+                    f"{env.endpoint} lists more than {MAX_TREE_ENTRIES} files in {repo_id}; "
+                    "gguf-tui stopped reading there"
+                )
+            if isinstance(entry, RepoFile) and _text(entry.path).lower().endswith(".gguf"):
+                files.append(RemoteFile(entry.path, _size(entry, env.endpoint)))
     gguf = info.gguf if isinstance(info.gguf, dict) else {}
     total = gguf.get("total")
     return RepoFiles(
@@ -113,6 +121,26 @@ def list_repo_files(
         n_params=total if isinstance(total, int) and total > 0 else None,
         gated=bool(info.gated),
     )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _count(value: Any) -> int | None:
+    """A count from the server: a non-negative int (not a bool), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _size(entry: Any, endpoint: str) -> int:
+    lfs = entry.lfs
+    size = _count(getattr(lfs, "size", None) if lfs else entry.size)
+    if size is None:
+        raise HubServerError(
+            f"{endpoint} gave {quoted(entry.path)} a size that is not a number of bytes "
+            "(JSON of an unexpected shape); is HF_ENDPOINT a Hugging Face Hub?"
+        )
+    return size
 
 
 def is_projector(path: str) -> bool:
@@ -230,14 +258,19 @@ def search_repos(query: str, limit: int = 30, *, env: HubEnv | None = None) -> l
     api = HfApi(endpoint=env.endpoint, token=env.token or False)
     with hub_session(env):
         found = list(api.list_models(search=query, filter="gguf", sort="downloads", limit=limit))
-    return [_repo(m) for m in found]
+    return [repo for m in found[:limit] if (repo := _repo(m)) is not None]
 
 
-def _repo(info: Any) -> RemoteRepo:
+def _repo(info: Any) -> RemoteRepo | None:
+    """A search result as the app uses it; None for one without a usable id."""
+    repo_id = getattr(info, "id", None)
+    if not isinstance(repo_id, str) or not repo_id:
+        return None
+    modified = getattr(info, "last_modified", None)
     return RemoteRepo(
-        repo_id=info.id,
-        downloads=info.downloads,
-        likes=info.likes,
-        gated=bool(info.gated),
-        last_modified=info.last_modified,
+        repo_id=repo_id,
+        downloads=_count(getattr(info, "downloads", None)),
+        likes=_count(getattr(info, "likes", None)),
+        gated=bool(getattr(info, "gated", False)),
+        last_modified=modified if isinstance(modified, datetime) else None,
     )

@@ -7,6 +7,9 @@ a front end should need one `except HubError` and show `str(error)` as it is.
 from __future__ import annotations
 
 import errno
+import logging
+
+log = logging.getLogger(__name__)
 
 TOKEN_HOWTO = "log in with `hf auth login` or set HF_TOKEN to an access token"
 
@@ -56,7 +59,20 @@ class DownloadCancelled(HubError):
 
 
 class HubServerError(HubError):
-    """Any other refusal from the server (5xx, a rejected token, a bad request)."""
+    """Any other refusal from the server (5xx, a rejected token, a bad request), or an
+    answer that cannot be used (not JSON, the wrong shape, too big, a redirect loop)."""
+
+
+class UnsafeHubAnswer(HubServerError):
+    """The Hub named a file, ETag or commit that would become a path outside the cache."""
+
+
+def quoted(value: object, most: int = 80) -> str:
+    """Text from the server for a message: quoted, cut short, every control character
+    (C0, C1, bidi controls) written as an escape, so the message is one inert line."""
+    text = value if isinstance(value, str) else repr(value)
+    short = text[:most]
+    return repr(short) + ("…" if len(text) > most else "")
 
 
 def translate(
@@ -85,9 +101,18 @@ def translate(
         return RemoteFileNotFound(f"{what} is not (or no longer) in {repo}")
     if isinstance(exc, hf.OfflineModeIsEnabled):
         return HubOffline(f"offline mode is on (HF_HUB_OFFLINE) and {repo} is not in the cache")
+    if isinstance(exc, hf.FileMetadataError) or isinstance(
+        exc.__cause__, getattr(hf, "FileMetadataError", ())
+    ):
+        return HubServerError(
+            f"{endpoint} did not say which version of {filename or 'the file'} it serves "
+            "(no ETag or X-Repo-Commit header): is HF_ENDPOINT a Hugging Face Hub?"
+        )
     if isinstance(exc, hf.LocalEntryNotFoundError):
         if isinstance(exc.__cause__, hf.OfflineModeIsEnabled):
             return translate(exc.__cause__, repo_id=repo_id, endpoint=endpoint)
+        if isinstance(exc.__cause__, HubError):
+            return exc.__cause__
         return HubUnreachable(f"cannot reach {endpoint} and {repo} is not in the cache")
     if isinstance(exc, hf.HfHubHTTPError):
         status = exc.response.status_code if exc.response is not None else None
@@ -96,7 +121,7 @@ def translate(
         return HubServerError(f"{endpoint} answered {status or 'an error'} for {repo}")
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return DiskFull(f"the disk is full ({exc.filename or 'while downloading'})")
-    return _translate_transport(exc, endpoint)
+    return _translate_transport(exc, endpoint) or _unreadable(exc, endpoint)
 
 
 def _translate_transport(exc: BaseException, endpoint: str) -> HubError | None:
@@ -108,4 +133,36 @@ def _translate_transport(exc: BaseException, endpoint: str) -> HubError | None:
         return HubTimeout(f"{endpoint} stopped answering (timed out)")
     if isinstance(exc, httpx2.NetworkError | httpx2.RemoteProtocolError):
         return HubUnreachable(f"cannot reach {endpoint} ({exc or type(exc).__name__})")
+    if isinstance(exc, httpx2.TooManyRedirects):
+        return HubServerError(f"{endpoint} redirected too many times (a redirect loop)")
+    if isinstance(exc, httpx2.UnsupportedProtocol):
+        return HubServerError(
+            f"{endpoint} redirected to an address gguf-tui does not follow ({exc}); "
+            "only http and https are"
+        )
+    if isinstance(exc, httpx2.DecodingError):
+        return HubServerError(f"{endpoint} sent an answer that does not decode ({exc})")
+    if isinstance(exc, httpx2.HTTPError | httpx2.InvalidURL):
+        return HubServerError(f"talking to {endpoint} failed ({type(exc).__name__}: {exc})")
     return None
+
+
+def _unreadable(exc: BaseException, endpoint: str) -> HubError | None:
+    """An answer that parsed into something the library or gguf-tui cannot use: not UTF-8,
+    not JSON, JSON of the wrong shape (a field missing, of the wrong type)."""
+    from huggingface_hub.errors import HFValidationError
+
+    if isinstance(exc, HFValidationError):  # a name the caller gave: theirs to report
+        return None
+    if isinstance(exc, UnicodeError):
+        what = "text that is not UTF-8"
+    elif isinstance(exc, ValueError) and type(exc).__name__ == "JSONDecodeError":
+        what = "something that is not JSON"
+    elif isinstance(exc, ValueError | TypeError | KeyError | AttributeError | IndexError):
+        what = "JSON of an unexpected shape"
+    else:
+        return None
+    log.debug("unreadable answer from %s", endpoint, exc_info=exc)
+    return HubServerError(
+        f"{endpoint} sent {what} ({type(exc).__name__}); is HF_ENDPOINT a Hugging Face Hub?"
+    )

@@ -9,6 +9,13 @@ headers the client needs (ETag, X-Repo-Commit, X-Linked-Size, X-Linked-Etag) and
 Faults for tests: a gated repo (401 GatedRepo unless the right token is sent), unknown
 repos (401 RepoNotFound), missing files (404 EntryNotFound), a server that stalls (before
 answering, or after the first chunk of a body), a slow transfer, and a log of every request.
+
+Misbehaviour for the hostile-Hub tests (tests/test_hostile_hub.py): `etag`, `commit` and
+`info_sha` replace what the Hub says a file's ETag, its commit and the repository's sha are
+(a path, an absolute path, …), and `misbehave` picks one of MODES for the answers of the
+endpoints named in `misbehave_on` (info, tree, search, head, get; all when empty): endless
+or compressed-bomb bodies, a byte every `drip_every` seconds, redirect loops, other URL
+schemes, broken encodings, bad JSON and JSON of the wrong shape.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import hashlib
 import json
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -73,6 +81,13 @@ class FakeHub:
     rate: float | None = None  # bytes per second for file bodies; None = as fast as possible
     repos: dict[str, FakeRepo] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
+    # -- misbehaviour (see the module docstring) --
+    etag: str | None = None  # the ETag and X-Linked-Etag header of every file, as sent
+    commit: str | None = None  # the X-Repo-Commit header of every file answer
+    info_sha: str | None = None  # the `sha` model_info reports (and the tree accepts)
+    misbehave: str | None = None  # one of MODES
+    misbehave_on: str = ""  # comma-separated endpoints: info, tree, search, head, get
+    drip_every: float = 5.0  # seconds between the bytes of the drip modes
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -88,7 +103,7 @@ class FakeHub:
         return repo
 
     def start(self) -> FakeHub:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", 0), _Handler)
         server.daemon_threads = True
         server.hub = self  # type: ignore[attr-defined]
         self._server = server
@@ -131,6 +146,14 @@ class FakeHub:
             self.requests.append(request)
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeHub/1.0"
@@ -159,6 +182,14 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         parts = [unquote(p) for p in url.path.strip("/").split("/")]
+        kind = _kind(parts, head)
+        wanted = {k.strip() for k in hub.misbehave_on.split(",") if k.strip()}
+        if hub.misbehave and kind and (not wanted or kind in wanted):
+            try:
+                return _misbehave(self, hub.misbehave, kind)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up: what a test wants
+                return
         try:
             if parts[:2] == ["api", "models"] and len(parts) == 2:
                 return self._search(query)
@@ -188,7 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
         return repo
 
     def _revision(self, repo: FakeRepo, revision: str) -> None:
-        if revision not in ("main", repo.sha):
+        if revision not in ("main", repo.sha, self.hub.info_sha):
             raise _HttpError(404, "RevisionNotFound", f"Invalid rev id: {revision}")
 
     # -- endpoints -----------------------------------------------------------------
@@ -216,6 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _info(self, repo: FakeRepo, query: dict[str, list[str]]) -> None:
         info = self._summary(repo)
+        if self.hub.info_sha is not None:
+            info["sha"] = self.hub.info_sha
         info["siblings"] = [{"rfilename": name} for name in sorted(repo.files)]
         if repo.n_params:
             info["gguf"] = {"total": repo.n_params, "architecture": "llama", "context_length": 8192}
@@ -270,7 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
             start = int(first or 0)
             end = min(int(last), size - 1) if last else size - 1
             status = 206
-        etag = f'"{repo.etag(name)}"'
+        etag = f'"{repo.etag(name)}"' if self.hub.etag is None else self.hub.etag
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(end - start + 1 if not head else size))
@@ -278,7 +311,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("ETag", etag)
         self.send_header("X-Linked-Etag", etag)
         self.send_header("X-Linked-Size", str(size))
-        self.send_header("X-Repo-Commit", repo.sha)
+        self.send_header("X-Repo-Commit", repo.sha if self.hub.commit is None else self.hub.commit)
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.end_headers()
@@ -358,3 +391,185 @@ def _open(data: Path | bytes):
     import io
 
     return io.BytesIO(data) if isinstance(data, bytes) else data.open("rb")
+
+
+# -- misbehaviour ------------------------------------------------------------------------------
+
+MODES = (
+    "endless",  # 200 JSON that never ends (no length, until the client hangs up)
+    "endless-error",  # the same as a 500
+    "gzip-bomb",  # 1 MB of gzip that inflates to 1 GiB
+    "deflate-bomb",  # the same as deflate
+    "drip-headers",  # the status line and headers one byte every drip_every seconds
+    "drip-body",  # good headers, then the body one byte every drip_every seconds
+    "redirect-loop",  # 302 to itself, forever
+    "redirect-file",  # 302 to file:///etc/passwd
+    "redirect-ftp",  # 302 to ftp://
+    "bad-gzip",  # Content-Encoding: gzip on a body that is not gzip
+    "unknown-encoding",  # Content-Encoding: br on a body that is not brotli
+    "bad-utf8",  # bytes that are not UTF-8
+    "bad-json",  # JSON cut off in the middle
+    "html",  # a 200 HTML page
+    "null",  # the JSON `null`
+    "empty",  # a 200 with no body
+    "wrong-types",  # every field of the wrong type
+    "missing-keys",  # objects without the fields the client needs
+    "not-a-list",  # an object where a list belongs (and the other way round)
+    "endless-pages",  # a tree or search page whose Link header always has a next page
+    "huge-header",  # a 1 MiB header line
+    "hang-up",  # the connection closed without an answer
+    "short-body",  # a Content-Length longer than the body, then the connection closed
+)
+
+_BOMB: dict[str, bytes] = {}
+_BOMB_LOCK = threading.Lock()
+
+
+def bomb(kind: str = "gzip", inflated: int = 1 << 30) -> bytes:
+    """`[` then spaces, `inflated` bytes in all, compressed (about 1 MB for 1 GiB)."""
+    key = f"{kind}:{inflated}"
+    with _BOMB_LOCK:
+        if key not in _BOMB:
+            wbits = 16 + zlib.MAX_WBITS if kind == "gzip" else zlib.MAX_WBITS
+            packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+            block = b" " * (1 << 20)
+            parts = [packer.compress(b"[")]
+            for _ in range(inflated // len(block)):
+                parts.append(packer.compress(block))
+            parts.append(packer.flush())
+            _BOMB[key] = b"".join(parts)
+        return _BOMB[key]
+
+
+def _kind(parts: list[str], head: bool) -> str | None:
+    """Which endpoint a request is for: info, tree, search, head or get (a file)."""
+    if parts[:2] == ["api", "models"]:
+        if len(parts) == 2:
+            return "search"
+        return "tree" if len(parts) >= 6 and parts[4] == "tree" else "info"
+    if len(parts) >= 5 and parts[2] == "resolve":
+        return "head" if head else "get"
+    return None
+
+
+# JSON of the wrong shape, per endpoint.
+_WRONG_TYPES = {
+    "info": {"id": 5, "sha": ["x"], "gated": {"a": 1}, "gguf": "lots", "siblings": "x"},
+    "tree": [{"type": "file", "path": 5, "size": "big", "lfs": "x", "oid": None}],
+    "search": [{"id": None, "downloads": "many", "likes": [], "lastModified": 7, "gated": 3}],
+}
+_MISSING_KEYS = {"info": {}, "tree": [{"type": "file"}], "search": [{}]}
+_NOT_A_LIST = {"info": [1, 2], "tree": {"path": "x.gguf"}, "search": {"id": "a/b"}}
+
+
+def _misbehave(handler: _Handler, mode: str, kind: str) -> None:
+    hub = handler.hub
+    w = handler.wfile
+    head = kind == "head"
+
+    def answer(status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        headers = {"Content-Type": "application/json", **(headers or {})}
+        handler.send_response(status)
+        handler.send_header("Content-Length", str(len(body)))
+        if kind in ("head", "get"):  # enough for the client to take it as a file answer
+            handler.send_header("ETag", '"' + "a" * 64 + '"')
+            handler.send_header("X-Repo-Commit", "b" * 40)
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        if not head:
+            w.write(body)
+
+    def redirect(location: str) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", location)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    if mode in ("endless", "endless-error"):
+        handler.send_response(200 if mode == "endless" else 500)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.close_connection = True
+        if head:
+            return
+        entry = b'{"type": "file", "path": "x.gguf", "size": 1},' * 1000
+        w.write(b"[")
+        while not hub._release.is_set():
+            w.write(entry)
+        return
+    if mode in ("gzip-bomb", "deflate-bomb"):
+        body = bomb("gzip" if mode == "gzip-bomb" else "deflate")
+        return answer(200, body, {"Content-Encoding": mode.split("-")[0]})
+    if mode == "drip-headers":
+        handler.close_connection = True
+        for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: " + b"p" * 4096:
+            w.write(bytes([byte]))
+            w.flush()
+            if hub._release.wait(hub.drip_every):
+                return
+        return
+    if mode == "drip-body":
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", "1000000")
+        if kind in ("head", "get"):
+            handler.send_header("ETag", '"' + "a" * 64 + '"')
+            handler.send_header("X-Repo-Commit", "b" * 40)
+        handler.end_headers()
+        handler.close_connection = True
+        if head:
+            return
+        while True:
+            w.write(b" ")
+            w.flush()
+            if hub._release.wait(hub.drip_every):
+                return
+    if mode == "redirect-loop":
+        return redirect(handler.path)
+    if mode == "redirect-file":
+        return redirect("file:///etc/passwd")
+    if mode == "redirect-ftp":
+        return redirect("ftp://127.0.0.1/x")
+    if mode == "bad-gzip":
+        return answer(200, b"this is not gzip at all" * 10, {"Content-Encoding": "gzip"})
+    if mode == "unknown-encoding":
+        return answer(200, b"\x00\x01 not brotli" * 10, {"Content-Encoding": "br"})
+    if mode == "bad-utf8":
+        return answer(200, b'[{"id": "\xff\xfe\xfa"}]\xc3\x28')
+    if mode == "bad-json":
+        return answer(200, b'[{"id": "a/b", "sha": ')
+    if mode == "html":
+        page = b"<html><body>Please log in</body></html>"
+        return answer(200, page, {"Content-Type": "text/html"})
+    if mode == "null":
+        return answer(200, b"null")
+    if mode == "empty":
+        return answer(200, b"")
+    if mode in ("wrong-types", "missing-keys", "not-a-list"):
+        table = {"wrong-types": _WRONG_TYPES, "missing-keys": _MISSING_KEYS}.get(mode, _NOT_A_LIST)
+        return answer(200, json.dumps(table.get(kind, {})).encode())
+    if mode == "endless-pages":
+        url = urlsplit(handler.path)
+        cursor = int((parse_qs(url.query).get("cursor") or ["0"])[0]) + 1
+        nxt = f"{hub.url}{url.path}?recursive=true&cursor={cursor}"
+        page = [{"type": "file", "oid": "c" * 40, "size": 1, "path": f"f{cursor}.bin"}]
+        if kind == "search":
+            page = [{"id": f"o/r{cursor}", "downloads": 1, "likes": 1}]
+        return answer(200, json.dumps(page).encode(), {"Link": f'<{nxt}>; rel="next"'})
+    if mode == "huge-header":
+        return answer(200, b"[]", {"X-Huge": "h" * (1 << 20)})
+    if mode == "hang-up":
+        handler.close_connection = True
+        return
+    if mode == "short-body":
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", "100000")
+        handler.end_headers()
+        handler.close_connection = True
+        if not head:
+            w.write(b'[{"id": ')
+        return
+    raise ValueError(f"unknown misbehaviour {mode!r} (one of {', '.join(MODES)})")
