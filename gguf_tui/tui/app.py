@@ -11,6 +11,7 @@ from typing import ClassVar
 from textual import events
 from textual.app import App, SystemCommand
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from gguf_tui.config import ConfigError, LoadedConfig, Paths, Settings, save_config
@@ -19,6 +20,7 @@ from gguf_tui.store.database import Store
 from gguf_tui.tui.downloads import DownloadTask
 from gguf_tui.tui.keymap import APP_ACTIONS, CHAT_ACTIONS, to_bindings
 from gguf_tui.tui.model_actions import ModelActions
+from gguf_tui.tui.text import literal
 
 # Below this many columns the chat screen folds its sidebar (chat.tcss, `.-narrow`).
 NARROW_COLUMNS = 100
@@ -63,6 +65,23 @@ class GgufTuiApp(ModelActions, App):
         self.downloads: list[DownloadTask] = []
         self._narrow: bool | None = None
         self.theme = self._usable_theme(config.settings.theme)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notice of the app, of every screen and widget (theirs call this one): its
+        text may quote a server's error body, a file name or a model id, so it is shown
+        `literal` and never read as markup, whatever the caller asked (`markup` is ignored;
+        tests/test_display_boundary.py keeps it so)."""
+        super().notify(
+            literal(message), title=literal(title), severity=severity, timeout=timeout, markup=False
+        )
 
     # -- start and stop ---------------------------------------------------------------------
     async def on_mount(self) -> None:

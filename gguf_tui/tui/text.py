@@ -1,16 +1,20 @@
-"""Showing untrusted text (model output, pasted prompts) literally.
+"""Showing untrusted text (model output, pasted prompts, file names, GGUF metadata, Hub
+names, server ids and error bodies) literally: the one display boundary.
 
-Model output may contain Rich/Textual markup (`[bold]`, `[/]`, `[link=…]`) and
-terminal escape sequences. Widgets that render it are created with markup off;
-this module additionally turns control characters into visible symbols, so an
-escape sequence is shown as `␛[31m` instead of reaching the terminal, and names
-the invisible bidi controls (`⟨RLO⟩`).
+Such text may contain Rich/Textual markup (`[bold]`, `[/]`, `[link=…]`) and terminal
+escape sequences. `literal()` turns control characters into visible symbols, so an
+escape sequence is shown as `␛[31m` instead of reaching the terminal, and names the
+invisible bidi controls (`⟨RLO⟩`); markup is neutralised by where the text goes:
+widgets with `markup=False`, notifications (the app's `notify` makes both), table
+cells as rich `Text` (`cell()`, which applies `literal` itself). The rule is checked
+over the whole package by tests/test_display_boundary.py (docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import time
 
+from rich.console import JustifyMethod
 from rich.text import Text
 
 _KEEP = {"\n", "\t"}
@@ -24,11 +28,16 @@ _TABLE[0x0D] = None  # a bare carriage return would overwrite the line: drop it
 _BIDI = {0x202A: "LRE", 0x202B: "RLE", 0x202C: "PDF", 0x202D: "LRO", 0x202E: "RLO"}
 _BIDI.update({0x2066: "LRI", 0x2067: "RLI", 0x2068: "FSI", 0x2069: "PDI"})
 _TABLE.update({c: f"⟨{name}⟩" for c, name in _BIDI.items()})
+# Lone surrogates (a file name that is not UTF-8, `"\\ud800"` in a server's JSON) cannot be
+# written to a UTF-8 terminal at all: encoding them would raise.
+_TABLE.update({c: 0xFFFD for c in range(0xD800, 0xE000)})
 
 
 def literal(text: str) -> str:
-    """`text` with every control character made visible (newlines and tabs kept)."""
-    return text.translate(_TABLE)
+    """`text` with every control character made visible (newlines and tabs kept).
+
+    Idempotent: `literal(literal(s)) == literal(s)`, so passing text twice is harmless."""
+    return str(text).translate(_TABLE)
 
 
 def pasted(text: str) -> str:
@@ -59,6 +68,7 @@ def relative_time(when: float, now: float | None = None) -> str:
 CELL_STYLES = {"ok": "green", "warn": "bold yellow", "bad": "bold red"}
 
 
-def cell(text: str, kind: str = "") -> Text:
-    """A table cell, coloured by meaning: ok, warn or bad."""
-    return Text(text, style=CELL_STYLES.get(kind, ""))
+def cell(text: str, kind: str = "", justify: JustifyMethod | None = None) -> Text:
+    """A table cell, coloured by meaning: ok, warn or bad. Never read as markup, and made
+    `literal`: a cell may show any name from outside."""
+    return Text(literal(text), style=CELL_STYLES.get(kind, ""), justify=justify)

@@ -53,9 +53,9 @@ def stats_line(message: Message) -> str:
     """Model, quantization and the figures of one answer."""
     parts = []
     if message.model_file:
-        parts.append(message.model_file)
+        parts.append(literal(message.model_file))
     if message.quant:
-        parts.append(message.quant)
+        parts.append(literal(message.quant))
     stats = GenerationStats.from_dict(message.stats) if message.stats else None
     if stats is not None and not stats.generated_tokens and not message.content.strip():
         # Nothing was written: "0 tok · first token 0 ms" would be figures of nothing.
