@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.terminal.harness import launched
-from tests.terminal.seeded import copied, notices, seed
+from tests.terminal.seeded import background, copied, notices, seed
 
 QUESTION = "How do I print in Python and list files in bash?"
 FIRST_CODE = 'print("hello, world")\nprint(40 + 2)'
@@ -67,7 +67,10 @@ def test_keys_copy_the_answer_its_code_blocks_and_the_highlighted_message(home, 
         assert len(copied(term)) == 4
 
         # The conversation: shift+tab to it, up to the question, c copies it.
-        term.press("shift+tab")
+        before = background(term, "That is all")
+        term.press("shift+tab")  # the newest message is highlighted: wait for it (keys right
+        # behind a tab from the prompt would still land in the prompt)
+        term.wait_for(lambda s: background(term, "That is all") != before, 10, "the focus")
         term.press("up")
         term.press("c")
         assert wait_copied(term, 5, f"Copied your message ({len(QUESTION)} characters)") == QUESTION
