@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from gguf_tui.engine.bench import BenchConfig, BenchResult, Target, run_benchmark
 from gguf_tui.models.units import format_bytes
-from gguf_tui.tui.text import literal
+from gguf_tui.tui.text import cell, literal
 from gguf_tui.tui.widgets.bar_chart import BarChart
 
 if TYPE_CHECKING:
@@ -36,27 +36,28 @@ COLUMNS = ("Model", "Quant", "Size", "Load s", "Prompt tok/s", "Gen tok/s", "ms/
 COLUMNS += ("TTFT ms", "Peak RSS", "Note")
 
 
-def result_cells(r: BenchResult) -> tuple[str | Text, ...]:
-    """One table row: medians (the CLI shows min–max too; here one run is the default)."""
+def result_cells(r: BenchResult) -> tuple[Text, ...]:
+    """One table row: medians (the CLI shows min–max too; here one run is the default).
+    Every cell `cell()`: a file name is shown as written, never read as markup."""
     if not r.ok:
-        cells = ("-",) * 8
-        return (Path(r.path).name, r.label, *cells, Text(f"error: {r.error}", "red"))
+        dashes = [cell("-")] * 8
+        return (cell(Path(r.path).name), cell(r.label), *dashes, cell(f"error: {r.error}", "bad"))
 
     def num(metric: str, digits: int, scale: float = 1.0) -> Text:
-        return Text(f"{r.spread(metric).median * scale:.{digits}f}", justify="right")
+        return cell(f"{r.spread(metric).median * scale:.{digits}f}", justify="right")
 
     return (
-        r.name,
-        r.label,
-        format_bytes(r.size_bytes),
-        Text(f"{r.load_seconds:.2f}", justify="right"),
+        cell(r.name),
+        cell(r.label),
+        cell(format_bytes(r.size_bytes)),
+        cell(f"{r.load_seconds:.2f}", justify="right"),
         num("prompt_tokens_per_second", 0),
         num("generation_tokens_per_second", 1),
         num("ms_per_token", 1),
         num("seconds_per_100_tokens", 2),
         num("time_to_first_token", 0, 1000.0),
-        format_bytes(r.peak_rss),
-        "",
+        cell(format_bytes(r.peak_rss)),
+        cell(""),
     )
 
 
@@ -92,8 +93,8 @@ class BenchScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="bench-body"):
-            yield Static("Benchmark", id="bench-title")
-            yield Static("finding the quantizations …", id="bench-status")
+            yield Static("Benchmark", id="bench-title", markup=False)
+            yield Static("finding the quantizations …", id="bench-status", markup=False)
             yield Static("", id="bench-errors", markup=False)
             yield DataTable(id="bench-table", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="bench-charts"):
@@ -181,7 +182,7 @@ class BenchScreen(Screen):
 
     # -- showing (UI thread) --------------------------------------------------------------
     def _status(self, text: str) -> None:
-        self.query_one("#bench-status", Static).update(text)
+        self.query_one("#bench-status", Static).update(literal(text))
 
     def _add(self, result: BenchResult) -> None:
         self.results.append(result)

@@ -127,7 +127,7 @@ class HelpScreen(ModalScreen[None]):
             )
             with VerticalScroll(id="help-keys"):
                 for title, rows in help_sections(self.keymap):
-                    yield Static(self._table(title, rows), classes="help-section")
+                    yield Static(self._table(title, rows), classes="help-section", markup=False)
             yield Static("↑↓ pgup pgdn scroll · escape closes", classes="hint", markup=False)
 
     def _table(self, title: str, rows: list[HelpRow]) -> Table:

@@ -70,7 +70,7 @@ class ModelPicker(Screen[ModelInfo | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
-            yield Label("Choose a model", id="picker-title")
+            yield Label("Choose a model", id="picker-title", markup=False)
             with TabbedContent(initial=self.initial_tab):
                 with TabPane("Local", id="local"):
                     yield LocalModels(id="local-models")

@@ -147,10 +147,10 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
             where = "on disk" if c.on_disk else cell("download", "warn")
             table.add_row(
                 "●" if current else "",
-                c.quant,
-                format_bytes(c.size),
-                f"{c.bits_per_weight:.2f}" if c.bits_per_weight else "",
-                c.fit,
+                cell(c.quant),
+                cell(format_bytes(c.size)),
+                cell(f"{c.bits_per_weight:.2f}" if c.bits_per_weight else ""),
+                cell(c.fit),
                 where,
             )
 

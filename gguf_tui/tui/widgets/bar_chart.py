@@ -9,6 +9,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from gguf_tui.tui.text import literal
+
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 FULL = "█"
 
@@ -70,7 +72,7 @@ class BarChart(Widget):
         if not rows:
             text.append("\n(nothing measured yet)", style="dim")
         for label, drawn, value in rows:
-            text.append(f"\n{label}  ")
+            text.append(f"\n{literal(label)}  ")
             text.append(drawn, style="green")
             text.append(f"  {value}")
         return text

@@ -110,9 +110,9 @@ class HubBrowser(Vertical):
         for repo in repos:
             name = repo.repo_id + (" (gated)" if repo.gated else "")
             table.add_row(  # cells as Text: a str cell would be read as markup
-                cell(literal(name)),
-                f"{repo.downloads:,}" if repo.downloads is not None else "",
-                str(repo.likes or ""),
+                cell(name),
+                cell(f"{repo.downloads:,}" if repo.downloads is not None else ""),
+                cell(str(repo.likes or "")),
             )
         self._show_tables(quants=False)
         self._say(
@@ -165,7 +165,7 @@ class HubBrowser(Vertical):
                 )
             shards = f" ({q.n_shards} files)" if q.n_shards > 1 else ""
             table.add_row(
-                cell(literal(q.quant + shards)), format_bytes(q.size), fit, cell(q.hint), bpw
+                cell(q.quant + shards), cell(format_bytes(q.size)), fit, cell(q.hint), cell(bpw)
             )
         self._show_tables(quants=True)
         gated = (

@@ -214,12 +214,12 @@ class LocalModels(Vertical):
         for model in self.shown:
             mark = "● " if os.path.realpath(model.path) == self.current_path else ""
             table.add_row(  # cells as Text: a str cell would be read as markup
-                cell(mark + literal(model.display_name)),
-                cell(literal(model.quant)),
-                format_bytes(model.file_size),
+                cell(mark + model.display_name),
+                cell(model.quant),
+                cell(format_bytes(model.file_size)),
                 _status(model),
-                f"{model.bits_per_weight:.2f}" if model.bits_per_weight else "",
-                f"{model.context_length:,}" if model.context_length else "",
+                cell(f"{model.bits_per_weight:.2f}" if model.bits_per_weight else ""),
+                cell(f"{model.context_length:,}" if model.context_length else ""),
                 "yes" if model.has_chat_template else "no",
                 key=str(model.path),
             )
@@ -232,7 +232,9 @@ class LocalModels(Vertical):
         table = self._table(STARTER_COLUMNS)
         table.clear()
         for starter in self.starters:
-            table.add_row(starter.name, starter.quant, starter.about, key=starter.repo_id)
+            table.add_row(
+                cell(starter.name), cell(starter.quant), cell(starter.about), key=starter.repo_id
+            )
         self._show_starter_detail(0)
 
     def _show_starter_detail(self, row: int) -> None:

@@ -96,10 +96,10 @@ class ServerModels(Vertical):
             self.row_notes.append(literal(f"{model.id} · {model.endpoint.url}"))
             ctx = model.n_ctx or model.n_ctx_train
             table.add_row(  # cells as Text: a str cell would be read as markup
-                cell(literal(name)),
-                cell(literal(model.name)),
-                cell(literal(model.quant)),
-                f"{ctx:,}" if ctx else "",
+                cell(name),
+                cell(model.name),
+                cell(model.quant),
+                cell(f"{ctx:,}" if ctx else ""),
             )
         self._update_detail()
 
