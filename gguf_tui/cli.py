@@ -89,10 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_app(args)
     except common.CliError as exc:
-        from gguf_tui.commands.chat import for_terminal
+        from gguf_tui.commands.output import say
 
-        # A message may quote a server's body or a file's name: shown, never obeyed.
-        print(f"gguf-tui: error: {for_terminal(sys.stderr)(str(exc))}", file=sys.stderr)
+        # A message may quote a server's body or a file's name: shown, never obeyed,
+        # wherever stderr goes (a log is read in a terminal later).
+        say(f"gguf-tui: error: {exc}")
         return 2
     except KeyboardInterrupt:
         return 130

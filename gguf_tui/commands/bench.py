@@ -177,7 +177,7 @@ class ProgressLine:
         n = min(self.done + 1, self.count) if not keep else self.done
         line = literal(f"[{n}/{self.count}] {text}")
         if not self.tty:
-            print(line, file=self.err, flush=True)
+            print(literal(line), file=self.err, flush=True)
             return
         try:
             cols = os.get_terminal_size(self.err.fileno()).columns
@@ -185,7 +185,7 @@ class ProgressLine:
             cols = 80
         if len(line) >= cols:  # a wrapped line could not be rewritten in place
             line = line[: max(1, cols - 2)] + "…"
-        self.err.write("\r" + line + "\x1b[K" + ("\n" if keep else ""))
+        self.err.write("\r" + literal(line) + "\x1b[K" + ("\n" if keep else ""))
         self.err.flush()
         self._pending = not keep
 
@@ -307,6 +307,8 @@ def print_legend(
     dropped: Sequence[str] = (),
 ) -> None:
     """What the figures are, under the table: the runs behind them, then PEAK RSS."""
+    from gguf_tui.tui.text import literal
+
     ok = [r for r in results if r.ok]
     if not ok:
         return
@@ -333,4 +335,4 @@ def print_legend(
         text += f" Left out to fit {width} columns: {left_out} (--json has them)."
     print(file=out)
     for line in textwrap.wrap(text, width):
-        print(line.replace("\xa0", " "), file=out)
+        print(literal(line.replace("\xa0", " ")), file=out)

@@ -8,7 +8,9 @@ written; at the prompt, a second Ctrl+C leaves.
 In a terminal, keys typed while a model loads or an answer is written are not
 echoed into it: they wait, unechoed, and appear at the next `user: ` prompt.
 Answers shown on a terminal have their control characters made visible
-(`gguf_tui.tui.text.literal`), so a model cannot clear the screen or retitle it.
+(`gguf_tui.tui.text.literal`), so a model cannot clear the screen or retitle it; into a
+pipe they are written byte-exact. Messages and the banner are always made visible
+(commands/output.py).
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
 from gguf_tui.commands import common
+from gguf_tui.commands.output import for_terminal, literal, say, write_data
+
+__all__ = ["EXIT_WORDS", "Keys", "LineChat", "for_terminal", "run"]
 
 EXIT_WORDS = {"exit", "quit", "bye"}
 
@@ -77,8 +82,6 @@ class LineChat:
         self.show_stats = show_stats
         self.keys = keys or Keys(None)
         self._told_trimmed = False
-        self.shown = for_terminal(out)  # what reaches the terminal of model (or server) text
-        self.shown_err = for_terminal(err)
 
     def loop(self, read=input) -> None:
         interrupted = False
@@ -117,13 +120,12 @@ class LineChat:
             try:
                 for event in gen:
                     if isinstance(event, TextDelta) and self.stream:
-                        self.out.write(self.shown(event.text))
-                        self.out.flush()
+                        write_data(self.out, event.text, flush=True)
                     elif isinstance(event, ReasoningDelta) and self.show_stats:
-                        self.err.write(self.shown_err(event.text))
+                        self.err.write(literal(event.text))
                     elif isinstance(event, ContextTrimmed) and not self._told_trimmed:
                         self._told_trimmed = True
-                        print(
+                        say(
                             f"\n(the oldest {event.dropped_messages} messages no longer fit the "
                             f"context window and are left out of what the model sees)",
                             file=self.err,
@@ -135,24 +137,24 @@ class LineChat:
         if isinstance(outcome, Failed):
             if outcome.text:  # cut off mid-answer (a server went away): keep what came
                 if not self.stream:
-                    self.out.write(self.shown(outcome.text))
+                    write_data(self.out, outcome.text)
                 self.out.write(" [cut off]")
                 self.messages.append({"role": "assistant", "content": outcome.text})
             else:
                 self.messages.pop()  # it was never answered; do not keep it in the history
             self.out.write("\n")
-            print(f"gguf-tui: error: {self.shown_err(outcome.message)}", file=self.err)
+            say(f"gguf-tui: error: {outcome.message}", file=self.err)
             return
         if not self.stream:
-            self.out.write(self.shown(outcome.text))
+            write_data(self.out, outcome.text)
         suffix = {"stopped": " [stopped]", "context": " [stopped: context full]"}.get(
             outcome.reason, ""
         )
-        self.out.write(suffix + "\n")
+        self.out.write(literal(suffix) + "\n")
         self.out.flush()
         self.messages.append({"role": "assistant", "content": outcome.text})
         if self.show_stats:
-            print(f"[{outcome.stats.summary()}]", file=self.err)
+            say(f"[{outcome.stats.summary()}]", file=self.err)
 
     def save(self) -> None:
         if self.output:
@@ -161,7 +163,7 @@ class LineChat:
             try:
                 save_history(self.output, self.messages)
             except OSError as exc:
-                print(
+                say(
                     f"gguf-tui: error: cannot save {self.output}: {exc.strerror or exc}",
                     file=self.err,
                 )
@@ -194,11 +196,11 @@ def run(args: argparse.Namespace) -> int:
         with engine:
             where = f" on {info.server}" if info.server else ""
             window = f" · context {info.n_ctx}" if info.n_ctx else ""
-            print(f"{info.label}{where}{window} · type exit, quit or bye to leave", file=sys.stderr)
+            say(f"{info.label}{where}{window} · type exit, quit or bye to leave")
             if fresh:
-                print(f"(a new history: {source} is saved after every answer)", file=sys.stderr)
+                say(f"(a new history: {source} is saved after every answer)")
             elif source:
-                print(f"(continuing {len(messages)} messages from {source})", file=sys.stderr)
+                say(f"(continuing {len(messages)} messages from {source})")
             chat = LineChat(
                 engine,
                 common.sampling(args, ctx.settings),
@@ -221,19 +223,6 @@ def check_writable(output: str) -> None:
     where = next((p for p in path.parents if p.exists()), Path())  # saving writes beside it
     if not os.access(where, os.W_OK):
         raise common.CliError(f"cannot write {output}: permission denied")
-
-
-def for_terminal(stream: TextIO) -> Callable[[str], str]:
-    """Text for `stream`: control characters made visible on a terminal, else as is."""
-    try:
-        tty = stream.isatty()
-    except (AttributeError, ValueError):
-        tty = False
-    if not tty:
-        return str
-    from gguf_tui.tui.text import literal
-
-    return literal
 
 
 class Keys:

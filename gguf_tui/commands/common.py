@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from gguf_tui.commands.output import say
 from gguf_tui.config import (
     LoadedConfig,
     Paths,
@@ -120,7 +121,7 @@ def open_context(args: argparse.Namespace, err: TextIO = sys.stderr) -> Context:
     paths = resolve_paths(getattr(args, "data_dir", None))
     config = load_config(paths.config_file)
     for problem in config.problems:
-        print(f"gguf-tui: warning: {problem}", file=err)
+        say(f"gguf-tui: warning: {problem}", file=err)
     from gguf_tui.logsetup import setup_logging
 
     setup_logging(paths.log_file, verbose=getattr(args, "verbose", False))
@@ -186,7 +187,7 @@ def resolve_model(spec: str | None, ctx: Context, remote: str | None = None) -> 
             models=local_models,
             download_progress=bar,
             allow_glob=remote is not None,
-            note=lambda text: print(f"gguf-tui: {text}", file=sys.stderr),
+            note=lambda text: say(f"gguf-tui: {text}"),
         )
     except (SpecError, HubError) as exc:
         raise CliError(str(exc)) from None
@@ -204,7 +205,7 @@ def load_model(engine, path: Path, options, err: TextIO | None = None):
         raise CliError(str(exc)) from None
     if err is not None:
         for note in info.notes:
-            print(f"gguf-tui: {note}", file=err)
+            say(f"gguf-tui: {note}", file=err)
     return info
 
 
@@ -228,7 +229,7 @@ def choose_server(args: argparse.Namespace, ctx: Context, err: TextIO = sys.stde
     if getattr(args, "remote", None):
         raise CliError("give --server or --remote, not both")
     for problem in table.problems:
-        print(f"gguf-tui: warning: {ctx.config.path}: {problem}", file=err)
+        say(f"gguf-tui: warning: {ctx.config.path}: {problem}", file=err)
     if getattr(args, "prompt", "") is None and args.model is not None:
         args.prompt, args.model = args.model, None
     api_model = getattr(args, "api_model", None)

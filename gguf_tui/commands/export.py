@@ -108,10 +108,8 @@ def _one(store, args: argparse.Namespace):
 
 
 def _write(text: str) -> None:
-    """UTF-8 whatever the terminal's locale: the output is usually redirected to a file."""
-    buffer = getattr(sys.stdout, "buffer", None)
-    if buffer is None:
-        sys.stdout.write(text)
-    else:
-        sys.stdout.flush()
-        buffer.write(text.encode("utf-8"))
+    """UTF-8 whatever the terminal's locale, byte-exact: the output is usually redirected
+    to a file. On a terminal, what models wrote is made inert (commands/output.py)."""
+    from gguf_tui.commands.output import write_data
+
+    write_data(sys.stdout, text)

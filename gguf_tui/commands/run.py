@@ -1,7 +1,8 @@
 """`gguf-tui run MODEL [PROMPT]`: one answer on stdout, for scripts and pipes.
 
 Into a pipe or file the answer is written exactly as the model wrote it; on a terminal
-its control characters are made visible (an escape sequence shows as `␛[31m`).
+its control characters are made visible (an escape sequence shows as `␛[31m`):
+`commands/output.py`, the command line's one display boundary.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import sys
 
 from gguf_tui.commands import common
-from gguf_tui.commands.chat import for_terminal
+from gguf_tui.commands.output import literal, say, write_data
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +42,6 @@ def run(args: argparse.Namespace) -> int:
     if not prompt.strip():
         raise common.CliError("the prompt is empty (pass it as an argument or on stdin)")
     sampling = common.sampling(args, ctx.settings)
-    shown = for_terminal(sys.stdout)
     engine, _ = common.make_backend(args, ctx, endpoint, None if args.quiet else sys.stderr)
     with engine:
         if args.raw:
@@ -55,17 +55,16 @@ def run(args: argparse.Namespace) -> int:
         try:
             for event in gen:
                 if isinstance(event, TextDelta):
-                    sys.stdout.write(shown(event.text))
-                    sys.stdout.flush()
+                    write_data(sys.stdout, event.text, flush=True)
                 elif isinstance(event, ReasoningDelta) and args.verbose:
-                    sys.stderr.write(for_terminal(sys.stderr)(event.text))
+                    sys.stderr.write(literal(event.text))
                 elif isinstance(event, Failed):
-                    raise common.CliError(for_terminal(sys.stderr)(event.message))
+                    raise common.CliError(event.message)
                 elif isinstance(event, Finished):
                     if event.text and not event.text.endswith("\n"):
                         sys.stdout.write("\n")
                     if not args.quiet:
-                        print(f"[{event.stats.summary()} · {event.reason}]", file=sys.stderr)
+                        say(f"[{event.stats.summary()} · {event.reason}]")
         except KeyboardInterrupt:
             gen.stop()
             gen.result(timeout=30)

@@ -13,9 +13,11 @@ over the whole package by tests/test_display_boundary.py (docs/architecture.md).
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from rich.console import JustifyMethod
-from rich.text import Text
+if TYPE_CHECKING:  # rich is imported by cell() only: the command line uses literal()
+    from rich.console import JustifyMethod
+    from rich.text import Text
 
 _KEEP = {"\n", "\t"}
 # C0 controls -> U+2400 "control pictures"; DEL -> U+2421; C1 controls -> "�".
@@ -71,4 +73,6 @@ CELL_STYLES = {"ok": "green", "warn": "bold yellow", "bad": "bold red"}
 def cell(text: str, kind: str = "", justify: JustifyMethod | None = None) -> Text:
     """A table cell, coloured by meaning: ok, warn or bad. Never read as markup, and made
     `literal`: a cell may show any name from outside."""
+    from rich.text import Text
+
     return Text(literal(text), style=CELL_STYLES.get(kind, ""), justify=justify)
