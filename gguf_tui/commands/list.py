@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gguf_tui.commands import common
+from gguf_tui.commands.output import literal
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -116,7 +117,7 @@ def _print_models(models: Sequence, args: argparse.Namespace, none_found: str) -
         sys.stdout.write("\n")
         return 0
     if not models:
-        print(none_found, file=sys.stderr)
+        print(literal(none_found), file=sys.stderr)
         return 0
     _print_local(models)
     return 0
@@ -144,12 +145,13 @@ def _print_local(models: Sequence) -> None:
             notes[len(rows) - 1] = f"broken: {m.error}"
         elif m.incomplete:
             notes[len(rows) - 1] = f"incomplete: missing {', '.join(m.missing_shards)}"
+    rows = [tuple(literal(c) for c in r) for r in rows]  # names as shown, then widths
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for n, row in enumerate(rows):
         cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
-        print("  ".join([*cells, row[-1]]))
+        print(literal("  ".join([*cells, row[-1]])))
         if n in notes:
-            print(f"  ! {notes[n]}")
+            print(literal(f"  ! {notes[n]}"))
 
 
 def _remote(repo: str, args: argparse.Namespace, ctx: common.Context) -> int:
@@ -169,7 +171,7 @@ def _remote(repo: str, args: argparse.Namespace, ctx: common.Context) -> int:
         sys.stdout.write("\n")
         return 0
     if not quants:
-        print(f"{repo} has no GGUF files", file=sys.stderr)
+        print(literal(f"{repo} has no GGUF files"), file=sys.stderr)
         return 0
     rows = [("QUANT", "SIZE", "BPW", "FILES", "GUIDANCE", f"MEMORY @ {n_ctx} ctx")]
     for q in quants:
@@ -181,11 +183,12 @@ def _remote(repo: str, args: argparse.Namespace, ctx: common.Context) -> int:
         mem = q.memory
         fit = f"{format_bytes(mem.total)} - {mem.label}" if mem else "-"
         rows.append((q.quant, format_bytes(q.size), bpw, files, q.hint or "-", fit))
+    rows = [tuple(literal(c) for c in r) for r in rows]  # names as shown, then widths
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        print(literal("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()))
     gated = " (gated: needs a token, see docs/models.md)" if quants[0].gated else ""
-    print(f"\nDownload one with: gguf-tui pull {repo}:QUANT{gated}", file=sys.stderr)
+    print(literal(f"\nDownload one with: gguf-tui pull {repo}:QUANT{gated}"), file=sys.stderr)
     return 0
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gguf_tui.commands import common
+from gguf_tui.commands.output import literal, write_data
 
 _BAR = 24
 
@@ -68,9 +69,9 @@ class TerminalProgress:
         with self.lock:
             now = time.monotonic()
             if self.tty:
-                self.stream.write(f"\r{line}\x1b[K")
+                self.stream.write(f"\r{literal(line)}\x1b[K")
             elif not self.ended and (now - self.last_line >= self.every or done >= total):
-                self.stream.write(line + "\n")
+                self.stream.write(literal(line) + "\n")
                 self.last_line = now
                 self.ended = done >= total
             else:
@@ -140,5 +141,5 @@ def run(args: argparse.Namespace) -> int:
         raise common.CliError(str(error))
     if isinstance(error, BaseException):
         raise error
-    print(outcome["path"])
+    write_data(sys.stdout, f"{outcome['path']}\n")  # exact into $(…), inert on a terminal
     return 0

@@ -7,6 +7,7 @@ import json
 import sys
 
 from gguf_tui.commands import common
+from gguf_tui.commands.output import literal
 
 
 def print_server_models(args: argparse.Namespace, ctx: common.Context) -> int:
@@ -41,15 +42,16 @@ def print_server_models(args: argparse.Namespace, ctx: common.Context) -> int:
         sys.stdout.write("\n")
         return 0
     if not models:
-        print(f"{endpoint.url} lists no models", file=sys.stderr)
+        print(literal(f"{endpoint.url} lists no models"), file=sys.stderr)
         return 0
     table = [("MODEL", "QUANT", "CONTEXT", "SIZE", "OWNED BY")]
     for m in models:
         window = m.n_ctx or m.n_ctx_train
         size = format_bytes(m.size_bytes) if m.size_bytes else "-"
         table.append((m.id, m.quant, str(window) if window else "-", size, m.owned_by or "-"))
+    table = [tuple(literal(c) for c in r) for r in table]  # ids as shown, then widths
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for row in table:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    print(f"\nChat with one: gguf-tui chat --server {args.server} MODEL", file=sys.stderr)
+        print(literal("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()))
+    print(literal(f"\nChat with one: gguf-tui chat --server {args.server} MODEL"), file=sys.stderr)
     return 0
