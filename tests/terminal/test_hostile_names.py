@@ -109,3 +109,59 @@ def test_hostile_server_ids_errors_and_answers_stay_inert(home, size):
             assert leaks(bytes(term.raw), PAYLOAD, model_id) == []
             assert term.quit() == 0
         assert term.restored()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_hostile_hub_names_stay_inert(tmp_path, ladder, hub_env, size):
+    """Search results whose repository ids are hostile, and a repository whose file names
+    are: the Hugging Face tables and the line under them."""
+    from tests.support.fake_hub import FakeHub
+
+    with FakeHub() as hub:
+        hub.add_repo(f"evil/{NAME_PAYLOAD}", {"x-Q4_K_M.gguf": ladder["Q4_K_M"]}, downloads=9)
+        hub.add_repo("evil/names", {f"{NAME_PAYLOAD}-Q8_0.gguf": ladder["Q8_0"]}, downloads=5)
+        env = {"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_HOME": str(hub_env)}
+        home = Home(tmp_path / "home", extra_env=env)
+        with launched(home, cols=size[0], rows=size[1]) as term:
+            term.wait_for("Choose a model", 60, "the picker")
+            term.write(ctrl("g"))
+            term.wait_for("Type a search", 10, "the Hugging Face view")
+            term.type_line("evil")
+            term.wait_for(shows("evil/[bold]␛]0;PWN-T0␇"), 30, "the hostile repository id")
+            term.press("down")
+            term.write(ENTER)
+            term.wait_for("Q8_0", 30, "the repository's quantizations")
+            assert leaks(bytes(term.raw), NAME_PAYLOAD) == []
+            assert term.quit() == 0
+        assert term.restored()
+
+
+def test_run_on_a_terminal_makes_the_answer_inert(home):
+    from tests.support.fake_openai import FakeOpenAI, Reply, text_chunks
+
+    with FakeOpenAI(models=["plain"]) as lab:
+        lab.replies = [Reply(chunks=text_chunks(["ok ", PAYLOAD, " end"]))]
+        with launched(home, "run", "--server", lab.url, "hi") as term:
+            term.wait_for(shows("␇BEL end"), 30, "the answer")
+            term.wait_for(lambda s: not term.proc.isalive() or "tok" in s, 30, "the stats")
+            assert "[/x]␛]0;PWN-T0␇BELA" in term.text()
+            assert leaks(bytes(term.raw), PAYLOAD) == []
+
+
+def test_pull_of_a_hostile_file_name_is_an_inert_refusal_on_a_terminal(tmp_path, ladder, hub_env):
+    """A Hub file name with control characters is refused before any download (section 1
+    of the issue); the refusal, which quotes it, reaches the terminal neutralised."""
+    from tests.support.fake_hub import FakeHub
+
+    with FakeHub() as hub:
+        hub.add_repo("evil/names", {f"{NAME_PAYLOAD}-Q8_0.gguf": ladder["Q8_0"]})
+        env = {"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_HOME": str(hub_env)}
+        home = Home(tmp_path / "home", extra_env=env)
+        with launched(home, "pull", "evil/names:Q8_0", "--dir", tmp_path / "dl") as term:
+            term.wait_for(lambda s: not term.proc.isalive(), 60, "pull to finish")
+            term.proc.wait()
+            assert term.proc.exitstatus == 2, term.text()
+            assert "gguf-tui: error:" in term.text()
+            assert "Traceback" not in term.text()
+            assert leaks(bytes(term.raw), NAME_PAYLOAD) == []
+    assert not list((tmp_path / "dl").glob("*PWN*"))
