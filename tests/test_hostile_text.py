@@ -214,3 +214,33 @@ def test_the_real_model_writes_emoji_byte_by_byte_and_they_arrive_whole(engine):
     finished = events_[-1]
     assert isinstance(finished, Finished) and finished.stats.generated_tokens == 12
     assert deltas == ["🦙"] * 4  # twelve byte tokens, four whole emoji
+
+
+# -- the display boundary itself (tui/text.py, the app's notify) -------------------------------
+
+
+def test_literal_is_idempotent_and_writes_anywhere():
+    from gguf_tui.tui.text import cell
+
+    text = "".join(HOSTILE) + "\ud800 lone \udc9b surrogates"
+    once = literal(text)
+    assert literal(once) == once
+    once.encode("utf-8")  # no lone surrogate left: a terminal can be written it
+    assert not [c for c in once if ord(c) < 0x20 and c not in "\t\n"]
+    assert not [c for c in once if 0x7F <= ord(c) <= 0x9F]
+    assert cell("[/x]\x1b]0;t\x07").plain == "[/x]␛]0;t␇"  # a cell is literal too
+
+
+async def test_a_notice_quoting_markup_and_escapes_is_shown_as_written(tmp_path):
+    """A server's error body in a notice: `[/x]` crashed the app (MarkupError) before."""
+    app = make_app(tmp_path, engine=FakeEngine())
+    async with app.run_test(size=(120, 40)) as pilot:
+        body = "[/x] [@click=app.quit]quit[/] \x1b]52;c;cHduZWQ=\x07"
+        app.chat_screen.notify(body, title="[/t]\x1b[31m", markup=True)  # markup is refused
+        await wait_until(pilot, lambda: "[/x]" in notifications(app), 10, "the notice")
+        await pilot.pause()
+        assert notifications(app) == "[/x] [@click=app.quit]quit[/] ␛]52;c;cHduZWQ=␇"
+        shown = list(app._notifications)[-1]
+        assert shown.title == "[/t]␛[31m" and shown.markup is False
+        assert reaches_terminal(app) == []
+        assert app.is_running
