@@ -7,6 +7,7 @@ import random
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -21,7 +22,7 @@ from gguf_tui.store.errors import StoreError
 from gguf_tui.tui.keymap import CHAT_ACTIONS, to_bindings
 from gguf_tui.tui.screens.chat_actions import ConversationActions
 from gguf_tui.tui.streaming import ReplyOutcome, ReplyStream, with_seed
-from gguf_tui.tui.text import literal
+from gguf_tui.tui.text import CELL_STYLES, literal
 from gguf_tui.tui.widgets.conversation import ConversationView, CopyActions
 from gguf_tui.tui.widgets.messages import AssistantMessage
 from gguf_tui.tui.widgets.prompt import PromptArea
@@ -99,27 +100,31 @@ class ChatScreen(CopyActions, ConversationActions, Screen):
             self._count_context()
 
     def show_header(self) -> None:
-        """The conversation's title and its own settings, when it has any."""
+        """The conversation's title and its own settings, when it has any; and under it,
+        what is unusual about the model in use (no chat template, so a format chosen
+        from its architecture; no GPU build …): a notice that stays while it applies."""
         header = self.query_one("#conversation-header", Static)
         conv = (
             self.app.store.get_conversation(self.conversation_id) if self.conversation_id else None
         )
-        if conv is None:
-            header.update("New conversation")
-            return
+        text = (conv.title if conv else "") or "New conversation"
         overrides = [
             f"{key} {'set' if key == 'system_prompt' else value}"
-            for key, value in conv.settings.items()
+            for key, value in (conv.settings.items() if conv else ())
         ]
-        text = conv.title or "New conversation"
         if overrides:
             text += "  ·  own settings: " + ", ".join(overrides) + " (f4)"
-        header.update(text)
+        info = self.app.engine.info
+        line = Text(literal(text))
+        for note in info.notes if info else ():
+            line.append(f"\n⚠ {literal(note)}", style=CELL_STYLES["warn"])
+        header.update(line)
 
     def after_model_change(self) -> None:
         """A new model is loaded: re-read the open conversation into its context now,
         so the next answer does not pay the whole prompt cost at once."""
         self.status.set_model(self.app.engine.info)
+        self.show_header()
         self._count_context()
         if self.conversation_id is not None and self.app.engine.info is not None:
             self.app.engine.prefill(self.model_messages(), cache_key=self.conversation_id)
