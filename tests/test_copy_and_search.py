@@ -107,8 +107,14 @@ async def test_up_in_the_conversation_moves_the_highlight_into_older_pages(tmp_p
             await pilot.pause()
         await app.chat_screen.open_conversation(conv.id)
         view = app.chat_screen.query_one(ConversationView)
-        view.focus()
-        await wait_until(pilot, lambda: view.highlighted is not None, what="a highlight")
+
+        def focused_and_highlighted() -> bool:
+            # Closing the picker hands the focus back a moment later: take it again.
+            if not view.has_focus:
+                view.focus()
+            return view.highlighted is not None
+
+        await wait_until(pilot, focused_and_highlighted, what="a highlight")
         assert view.highlighted.message.content == f"message {PAGE + 9}"  # the newest
         for _ in range(PAGE + 9):
             await pilot.press("up")
