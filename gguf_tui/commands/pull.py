@@ -139,7 +139,9 @@ def run(args: argparse.Namespace) -> int:
         return 130
     if isinstance(error, HubError):
         raise common.CliError(str(error))
-    if isinstance(error, BaseException):
+    if isinstance(error, KeyboardInterrupt | SystemExit):
         raise error
+    if isinstance(error, BaseException):  # never a traceback: say what broke
+        raise common.CliError(f"the download failed ({type(error).__name__}: {error})")
     write_data(sys.stdout, f"{outcome['path']}\n")  # exact into $(…), inert on a terminal
     return 0

@@ -66,6 +66,7 @@ DEFAULT_DEADLINE = 60.0  # seconds for one step: a listing, a search, a file's m
 MAX_BODY = 4 << 20  # bytes of one answer the app reads itself (after inflating)
 MAX_REDIRECTS = 10
 POLL = 0.2  # seconds: how often a read that waits looks at the deadline and at cancel
+MIN_RATE = 1024  # bytes a second a file transfer must average over each deadline window
 _ETAG = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 _COMMIT = re.compile(r"[0-9a-fA-F]{40}")
 # huggingface_hub reads the body in 10 MB pieces: at 1 MB/s, 10 s between progress
@@ -197,6 +198,11 @@ def hub_session(
 def check_file_answer(name: str, etag: Any, commit: Any, origin: str) -> None:
     """Refuse a file's ETag that is not 40 or 64 hex digits (quotes and `W/` aside) and a
     commit that is not 40 hex: huggingface_hub makes paths in the cache of both."""
+    if etag is None:
+        raise UnsafeHubAnswer(
+            f"refusing to download {quoted(name)}: {origin} did not say which version it "
+            "serves (no ETag header); is HF_ENDPOINT a Hugging Face Hub?"
+        )
     tag = etag.strip() if isinstance(etag, str) else etag
     if isinstance(tag, str):
         tag = tag.removeprefix("W/").strip('"')
@@ -396,8 +402,15 @@ def _guard_class(httpx2: Any) -> type:
         def __iter__(self) -> Iterator[bytes]:
             inflate = _inflater(self.encoding)
             count = 0
+            window, window_count = time.monotonic(), 0
             try:
                 for chunk in self._raw():
+                    if self.limits.ends is None:  # a file: slower than MIN_RATE is a stall
+                        now = time.monotonic()
+                        if now - window >= self.limits.seconds:
+                            if count - window_count < MIN_RATE * (now - window):
+                                raise _crawling(self.url, self.limits.seconds)
+                            window, window_count = now, count
                     for piece in inflate(chunk) if inflate else (chunk,):
                         count += len(piece)
                         if self.budget is not None and count > self.budget:
@@ -587,6 +600,15 @@ def _too_big(url: str, budget: int, what: str) -> HubServerError:
     return HubServerError(
         f"{_origin(url)} sent more than {format_bytes(budget)} ({what}); gguf-tui stopped "
         "reading there (a broken server or proxy?)"
+    )
+
+
+def _crawling(url: str, seconds: float) -> HubTimeout:
+    from gguf_tui.models.units import format_bytes
+
+    return HubTimeout(
+        f"{_origin(url)} sent the file at less than {format_bytes(MIN_RATE)}/s for "
+        f"{seconds:g} s; try again later (GGUF_TUI_HUB_DEADLINE sets the window)"
     )
 
 

@@ -54,6 +54,10 @@ class DiskFull(HubError):
     """Not enough free space for the download."""
 
 
+class CannotWrite(HubError):
+    """The download folder (or the cache) cannot be written."""
+
+
 class DownloadCancelled(HubError):
     """The user cancelled the download; nothing that looks complete was left behind."""
 
@@ -121,6 +125,14 @@ def translate(
         return HubServerError(f"{endpoint} answered {status or 'an error'} for {repo}")
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return DiskFull(f"the disk is full ({exc.filename or 'while downloading'})")
+    if isinstance(exc, OSError) and "Consistency check failed" in str(exc):
+        return HubServerError(
+            f"{endpoint} sent {quoted(filename) if filename else 'a file'} at another size than "
+            "it announced; nothing was kept (try again; a mirror or proxy may be broken)"
+        )
+    if isinstance(exc, OSError) and exc.errno is not None:
+        where = f" ({quoted(str(exc.filename))})" if exc.filename else ""
+        return CannotWrite(f"cannot write the file: {exc.strerror or exc}{where}")
     return _translate_transport(exc, endpoint) or _unreadable(exc, endpoint)
 
 

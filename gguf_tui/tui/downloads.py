@@ -7,12 +7,15 @@ neither stops the download nor hides it: the status line keeps showing it.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gguf_tui.models.units import format_bytes
+
+log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 
@@ -87,3 +90,6 @@ def run_download(task: DownloadTask) -> None:
         task.state, task.error = FAILED, str(exc)
     except OSError as exc:
         task.state, task.error = FAILED, f"cannot write the file: {exc.strerror or exc}"
+    except Exception as exc:  # never a crash of the app for one download
+        log.exception("download of %s failed", task.label)
+        task.state, task.error = FAILED, f"the download failed ({type(exc).__name__}: {exc})"
