@@ -74,10 +74,7 @@ def test_help_lists_every_screens_keys_with_their_ids(home, ladder, size):
             assert title in everything, title
         assert "Settings" in everything
         remapped = [
-            row
-            for v in views
-            for row in v
-            if "ctrl+t" in row and "Start a new conversation" in row
+            row for v in views for row in v if "ctrl+t" in row and "Start a new conversation" in row
         ]
         assert remapped, "the remapped key is not the one shown for new_chat"
         term.write(ESCAPE)
