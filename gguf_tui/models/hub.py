@@ -101,7 +101,7 @@ def list_repo_files(
             repo_id, revision=revision, timeout=env.timeout, expand=["sha", "gated", "gguf"]
         )
         # The sha becomes the revision of every request below and a folder in the cache.
-        check_commit(info.sha, env.endpoint, repo_id)
+        check_commit(info.sha, env.endpoint, f"the files of {repo_id}")
         tree = api.list_repo_tree(repo_id, recursive=True, revision=info.sha or revision)
         files = []
         for n, entry in enumerate(tree):

@@ -222,8 +222,8 @@ def check_commit(commit: Any, origin: str, what: str) -> None:
     """A commit the Hub reported: None, or 40 hex digits (it becomes a folder name)."""
     if commit is not None and (not isinstance(commit, str) or not _COMMIT.fullmatch(commit)):
         raise UnsafeHubAnswer(
-            f"{origin} gave {what} the commit {quoted(commit)}, which is not a commit hash "
-            "(40 hex digits); nothing was written"
+            f"refusing {what}: {origin} gave the commit {quoted(commit)}, which is not a "
+            "commit hash (40 hex digits); nothing was written"
         )
 
 
@@ -519,7 +519,7 @@ def _guard_class(httpx2: Any) -> type:
             name = request.url.path.split("/resolve/", 1)[1].partition("/")[2]
             commit = headers.get("X-Repo-Commit")
             if commit is not None:
-                check_commit(commit, origin, quoted(name))
+                check_commit(commit, origin, f"to download {quoted(name)}")
             location = headers.get("Location") or ""
             relative = response.is_redirect and location.startswith("/")
             if request.method == "HEAD" and response.status_code < 400 and not relative:
