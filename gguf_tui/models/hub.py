@@ -6,6 +6,7 @@ Every call reads the Hub settings at call time (`HubEnv`), has a timeout, and ra
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from gguf_tui.models.memory import (
 from gguf_tui.models.quant import NOMINAL_BPW, model_base_name, quality_hint, quant_from_filename
 
 HEADER_PROBE_BYTES = 1 << 20  # the hyperparameters sit in the first KiBs of a GGUF
+PROBE_DEADLINE = 15.0  # seconds at most for the probe: it only refines an estimate
 MAX_TREE_ENTRIES = 50_000  # files and folders of one repository listing
 
 
@@ -236,7 +238,10 @@ def _probe_kv_per_token(listing: RepoFiles, quants: list[RemoteQuant], env: HubE
     head = bytearray()
     try:
         with (
-            hub_session(env, repo_id=listing.repo_id),
+            hub_session(
+                dataclasses.replace(env, deadline=min(env.deadline, PROBE_DEADLINE)),
+                repo_id=listing.repo_id,
+            ),
             get_session().stream("GET", url, headers=headers) as response,
         ):
             if response.status_code not in (200, 206):

@@ -13,7 +13,8 @@ answering, or after the first chunk of a body), a slow transfer, and a log of ev
 Misbehaviour for the hostile-Hub tests (tests/test_hostile_hub.py): `etag`, `commit` and
 `info_sha` replace what the Hub says a file's ETag, its commit and the repository's sha are
 (a path, an absolute path, …), and `misbehave` picks one of MODES for the answers of the
-endpoints named in `misbehave_on` (info, tree, search, head, get; all when empty): endless
+endpoints named in `misbehave_on` (info, tree, search, head, get: any GET of a file, probe: one
+with a Range header, file: one without; all when empty): endless
 or compressed-bomb bodies, a byte every `drip_every` seconds, redirect loops, other URL
 schemes, broken encodings, bad JSON and JSON of the wrong shape.
 """
@@ -183,8 +184,11 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         parts = [unquote(p) for p in url.path.strip("/").split("/")]
         kind = _kind(parts, head)
+        kinds = (
+            {kind, ("probe" if "Range" in self.headers else "file")} if kind == "get" else {kind}
+        )
         wanted = {k.strip() for k in hub.misbehave_on.split(",") if k.strip()}
-        if hub.misbehave and kind and (not wanted or kind in wanted):
+        if hub.misbehave and kind and (not wanted or wanted & kinds):
             try:
                 return _misbehave(self, hub.misbehave, kind)
             except (BrokenPipeError, ConnectionResetError):
@@ -521,11 +525,18 @@ def _misbehave(handler: _Handler, mode: str, kind: str) -> None:
         handler.close_connection = True
         if head:
             return
-        while True:
-            w.write(b" ")
-            w.flush()
-            if hub._release.wait(hub.drip_every):
-                return
+        with hub._lock:
+            hub.bodies_in_flight += 1
+        try:
+            while True:
+                w.write(b" ")
+                w.flush()
+                hub.body_bytes_sent += 1
+                if hub._release.wait(hub.drip_every):
+                    return
+        finally:
+            with hub._lock:
+                hub.bodies_in_flight -= 1
     if mode == "redirect-loop":
         return redirect(handler.path)
     if mode == "redirect-file":
