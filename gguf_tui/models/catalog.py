@@ -16,13 +16,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gguf_tui.models.gguf_file import SHARD_RE
+from gguf_tui.models.gguf_file import SHARD_RE, listed, shard_problem
 from gguf_tui.models.hf_cache import all_cached_ggufs
 from gguf_tui.models.quant import model_base_name, quant_name
 from gguf_tui.models.scan_cache import FileSummary, ScanCache
 from gguf_tui.models.units import format_params
 
 MAX_DEPTH = 8  # folders below a model folder that are still searched
+_LISTED_MISSING = 8  # more missing shards than this are summed up in `error`
 _SKIP_DIRS = {"node_modules", "__pycache__", "site-packages"}
 
 
@@ -137,7 +138,11 @@ def scan(
 
 
 def walk_ggufs(root: Path, max_depth: int = MAX_DEPTH) -> Iterator[Path]:
-    """.gguf files under `root`, skipping hidden folders, symlink loops and deep trees."""
+    """.gguf files under `root`, skipping hidden folders, symlink loops and deep trees.
+
+    A folder named `*.gguf` is yielded too (it is listed as broken, with the reason,
+    and still searched), as are links that lead nowhere: nothing a user might have
+    meant as a model is left out of `list` without a word."""
     root = Path(root).expanduser()
     if root.is_file():
         if root.name.lower().endswith(".gguf"):
@@ -152,6 +157,9 @@ def walk_ggufs(root: Path, max_depth: int = MAX_DEPTH) -> Iterator[Path]:
             continue
         visited.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
+        for name in dirnames:
+            if name.lower().endswith(".gguf"):
+                yield Path(dirpath) / name
         for name in sorted(filenames):
             if name.lower().endswith(".gguf") and not name.startswith("."):
                 yield Path(dirpath) / name
@@ -162,7 +170,9 @@ def _assemble(summaries: list[tuple[Path, str | None, FileSummary]]) -> list[Mod
     splits: dict[tuple[str, str, int], dict[int, tuple[Path, str | None, FileSummary]]] = {}
     for path, repo_id, summary in summaries:
         m = SHARD_RE.match(path.name)
-        if m is None:
+        if m is None or (problem := shard_problem(path)):
+            if m is not None:  # `-00001-of-00000`: listed as broken, never as ready
+                summary = FileSummary(summary.size, summary.mtime_ns, error=problem)
             singles.append(_model(path, repo_id, {1: (path, summary)}, 1))
             continue
         key = (str(path.parent), m["base"], int(m["count"]))
@@ -189,6 +199,9 @@ def _model(
         for no, (_, s) in sorted(shards.items())
         if s.error
     ]
+    if len(missing) > _LISTED_MISSING:  # `-of-99999`: one line, not 99,998 names
+        errors.append(f"{len(missing):,} of its {count:,} shards are missing: {listed(missing)}")
+        missing = missing[:_LISTED_MISSING]
     n_params = sum(s.n_params for s in present)
     tensor_bytes = sum(s.tensor_bytes for s in present)
     display = model_base_name(path.name)

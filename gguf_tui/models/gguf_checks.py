@@ -17,8 +17,10 @@ from gguf_tui.models.gguf_file import (
     GGUFError,
     GGUFHeader,
     check_magic,
+    listed,
     read_header,
     shard_paths,
+    shard_problem,
 )
 
 # llama.cpp's compile-time limits (src/llama-hparams.h in the llama.cpp that
@@ -105,10 +107,15 @@ def check_loadable(path: str | Path) -> GGUFHeader:
     """
     path = Path(path)
     check_magic(path)
+    if problem := shard_problem(path):
+        raise GGUFError(problem)
     shards = shard_paths(path)
     missing = [p.name for p in shards if not p.exists()]
     if missing:
-        raise GGUFError(f"{path.name} is one shard of a split model; missing: {', '.join(missing)}")
+        raise GGUFError(
+            f"{path.name} is one shard of a split model; missing: {listed(missing)} "
+            f"({len(missing):,} of its {len(shards):,} files)"
+        )
     headers = [read_header(p) for p in shards]
     check_model(headers[0])
     for shard in headers:

@@ -13,6 +13,7 @@ import math
 import mmap
 import re
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,17 @@ GGML_TYPE_SIZES: dict[int, tuple[int, int]] = {
     40: (64, 36),
     41: (128, 18),
 }
-# Maximum sizes we accept before calling a file hostile rather than big.
-_MAX_STRING = 64 * 1024 * 1024
-_MAX_COUNT = 1 << 34
+# Maximum sizes we accept before calling a file hostile rather than big (docs/troubleshooting.md,
+# "Hostile model files and settings"). Every bound is far above any real model: the largest
+# vocabularies have 262,144 tokens, the longest chat templates a few tens of KiB.
+_MAX_STRING = 64 * 1024 * 1024  # one metadata string
+MAX_KEPT_STRING = 1024 * 1024  # longer strings are stepped over, not read (see `skipped`)
+_MAX_COUNT = 1 << 34  # items of a numeric array (their bytes must be in the file as well)
+MAX_STRING_ITEMS = 1 << 22  # items of a string array (4,194,304)
+MAX_TOKENS = 1 << 21  # the vocabulary (2,097,152 tokens)
+PARSE_SECONDS = 5.0  # the whole header: a 262k vocabulary takes well under 0.2 s
+_CHECK_EVERY = 1 << 14  # items between two looks at the clock
+_MAX_KEY = 4096  # bytes of a metadata key or a tensor name (real ones: under 100)
 # ggml's own limits (GGML_MAX_DIMS, GGML_MAX_NAME): beyond them llama.cpp refuses the file.
 MAX_DIMS = 4
 MAX_NAME = 64
@@ -125,6 +134,8 @@ class GGUFHeader:
     version: int
     metadata: dict[str, Any]
     array_lengths: dict[str, int]  # every array key -> its length (bodies skipped)
+    # Keys left out of `metadata` because their text is over MAX_KEPT_STRING -> bytes.
+    skipped: dict[str, int] = field(default_factory=dict)
     tensors: list[TensorInfo] = field(default_factory=list)
     data_offset: int = 0
     file_size: int = 0
@@ -152,10 +163,20 @@ class GGUFHeader:
 class _Cursor:
     """Bounds-checked reads from a buffer: a hostile length must fail cleanly."""
 
-    def __init__(self, buf: Any, size: int) -> None:
+    def __init__(self, buf: Any, size: int, seconds: float | None = None) -> None:
         self.buf = buf
         self.size = size
         self.pos = 0
+        self.deadline = time.monotonic() + seconds if seconds is not None else None
+
+    def tick(self) -> None:
+        """Give up on a header that takes too long to walk (a sparse file that declares
+        billions of items passes every size check but would take hours)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise GGUFError(
+                f"reading the header took more than {PARSE_SECONDS:g} s (at byte {self.pos:,}): "
+                "it declares far more entries than any model has"
+            )
 
     def need(self, n: int) -> None:
         if n < 0 or self.pos + n > self.size:
@@ -177,34 +198,90 @@ class _Cursor:
         self.pos += n
         return raw.decode("utf-8", errors="replace")
 
-    def skip_string(self) -> None:
+    def short_string(self, limit: int, what: str) -> str:
+        """A key or a tensor name: its length is checked before anything is read."""
+        n = self.unpack("Q")
+        if n > limit:
+            raise GGUFError(f"{what} of {n:,} bytes: the header is corrupt")
+        self.pos -= 8
+        return self.string()
+
+    def skip_string(self) -> int:
+        """Step over one string; returns its length."""
         n = self.unpack("Q")
         self.need(n)
         self.pos += n
+        return n
+
+    def skip_strings(self, count: int) -> None:
+        for i in range(count):
+            if not i % _CHECK_EVERY:
+                self.tick()
+            self.skip_string()
 
     def skip_tokens(self, count: int) -> None:
         """Step over the vocabulary, checking that no token appears twice: llama.cpp
-        aborts the whole process on such a file (GGML_ASSERT in its vocabulary loader)."""
+        aborts the whole process on such a file (GGML_ASSERT in its vocabulary loader).
+
+        Only hashes are kept on the first pass (a few tens of bytes a token, where the
+        tokens themselves could be 64 MiB each); a second pass compares the bytes of
+        the few tokens whose hashes met, so a collision is never taken for a duplicate.
+        llama.cpp names an empty token `[EMPTY_i]`, so empty tokens never clash."""
+        start = self.pos
+        hashes: set[int] = set()
+        clashes: set[int] = set()
+        for i in range(count):
+            if not i % _CHECK_EVERY:
+                self.tick()
+            at = self.pos + 8
+            if self.skip_string():
+                h = hash(bytes(self.buf[at : self.pos]))
+                if h in hashes:
+                    clashes.add(h)
+                hashes.add(h)
+        if not clashes:
+            return
+        del hashes
+        end, self.pos = self.pos, start
         seen: dict[bytes, int] = {}
         for i in range(count):
-            start = self.pos + 8
-            self.skip_string()
-            text = bytes(self.buf[start : self.pos]) or f"[EMPTY_{i}]".encode()
-            if (first := seen.setdefault(text, i)) != i:
+            at = self.pos + 8
+            if not self.skip_string():
+                continue
+            text = bytes(self.buf[at : self.pos])
+            if hash(text) in clashes and (first := seen.setdefault(text, i)) != i:
                 token = shown(text.decode("utf-8", errors="replace"))
                 raise GGUFError(
                     f"the vocabulary lists the token '{token}' twice (ids {first} and {i}): "
                     "the file is corrupt"
                 )
+        self.pos = end
 
 
-def _read_value(cur: _Cursor, vtype: int, key: str, lengths: dict[str, int]) -> Any:
+def _read_value(
+    cur: _Cursor,
+    vtype: int,
+    key: str,
+    lengths: dict[str, int],
+    skipped: dict[str, int] | None = None,
+) -> Any:
     if vtype in _SCALARS:
         value = cur.unpack(_SCALARS[vtype])
         if isinstance(value, float) and not math.isfinite(value):
             raise GGUFError(f"metadata key '{shown(key)}' is {value}: the header is corrupt")
         return value
     if vtype == _STRING:
+        if skipped is not None:
+            start = cur.pos
+            n = cur.unpack("Q")
+            if n > MAX_KEPT_STRING:  # kept out of memory: stepped over, its size noted
+                if n > _MAX_STRING:
+                    raise GGUFError(f"a metadata string claims {n:,} bytes: the header is corrupt")
+                cur.need(n)
+                cur.pos += n
+                skipped[key] = n
+                return None
+            cur.pos = start
         return cur.string()
     if vtype == _ARRAY:
         itype = cur.unpack("I")
@@ -220,6 +297,14 @@ def _read_value(cur: _Cursor, vtype: int, key: str, lengths: dict[str, int]) -> 
             cur.pos += width * count
             return None
         if itype == _STRING:
+            most = MAX_TOKENS if key == _TOKENS else MAX_STRING_ITEMS
+            if count > most:
+                what = "tokens" if key == _TOKENS else "strings"
+                raise GGUFError(
+                    f"metadata array '{shown(key)}' claims {count:,} {what} "
+                    f"(at most {most:,} are accepted): corrupt"
+                )
+            cur.need(8 * count)  # every string has at least its 8-byte length
             if key == _TOKENS:
                 start = cur.pos
                 cur.skip_tokens(count)
@@ -227,9 +312,15 @@ def _read_value(cur: _Cursor, vtype: int, key: str, lengths: dict[str, int]) -> 
                     return None
                 cur.pos = start
             if count <= _KEEP_ARRAY_ITEMS:
-                return [cur.string() for _ in range(count)]
-            for _ in range(count):
-                cur.skip_string()
+                start = cur.pos
+                cur.skip_strings(count)
+                if cur.pos - start - 8 * count <= MAX_KEPT_STRING:
+                    cur.pos = start
+                    return [cur.string() for _ in range(count)]
+                if skipped is not None:
+                    skipped[key] = cur.pos - start
+                return None
+            cur.skip_strings(count)
             return None
         if itype == _ARRAY:
             raise GGUFError(f"metadata array '{shown(key)}' nests arrays, which GGUF forbids")
@@ -286,7 +377,7 @@ def read_header(path: str | Path, *, tensors: bool = True) -> GGUFHeader:
 
 
 def _parse(path: Path, buf: Any, size: int, with_tensors: bool) -> GGUFHeader:
-    cur = _Cursor(buf, size)
+    cur = _Cursor(buf, size, PARSE_SECONDS)
     cur.pos = 4
     version = cur.unpack("I")
     if version not in (2, 3):
@@ -295,18 +386,23 @@ def _parse(path: Path, buf: Any, size: int, with_tensors: bool) -> GGUFHeader:
     n_kv = cur.unpack("Q")
     if n_tensors > 1 << 24 or n_kv > 1 << 24:
         raise GGUFError(f"{path.name} claims {n_tensors:,} tensors and {n_kv:,} keys: corrupt")
+    # Each key takes at least 12 bytes (its length and type), each tensor at least 24.
+    cur.need(12 * n_kv + (24 * n_tensors if with_tensors else 0))
     metadata: dict[str, Any] = {}
     lengths: dict[str, int] = {}
     types: dict[str, int] = {}
-    for _ in range(n_kv):
-        key = cur.string()
+    skipped: dict[str, int] = {}
+    for i in range(n_kv):
+        if not i % 256:
+            cur.tick()
+        key = cur.short_string(_MAX_KEY, f"{path.name} has a metadata key")
         if key in types:
             raise GGUFError(f"{path.name} lists the metadata key '{shown(key)}' twice: corrupt")
         types[key] = vtype = cur.unpack("I")
-        value = _read_value(cur, vtype, key, lengths)
+        value = _read_value(cur, vtype, key, lengths, skipped)
         if value is not None:
             metadata[key] = value
-    header = GGUFHeader(path, version, metadata, lengths, file_size=size)
+    header = GGUFHeader(path, version, metadata, lengths, skipped, file_size=size)
     if "general.alignment" in types:
         alignment = metadata["general.alignment"]
         if types["general.alignment"] != 4 or alignment <= 0 or alignment & (alignment - 1):
@@ -315,8 +411,10 @@ def _parse(path: Path, buf: Any, size: int, with_tensors: bool) -> GGUFHeader:
     if not with_tensors:
         return header
     names: set[str] = set()
-    for _ in range(n_tensors):
-        name = cur.string()
+    for i in range(n_tensors):
+        if not i % _CHECK_EVERY:
+            cur.tick()
+        name = cur.short_string(_MAX_KEY, f"{path.name} has a tensor name")
         if len(name.encode()) >= MAX_NAME or name in names:
             what = "a duplicate name" if name in names else "a name that is too long"
             raise GGUFError(f"{path.name} has {what} in its tensor table: '{shown(name)}'")
@@ -363,10 +461,32 @@ def shard_info(path: Path) -> tuple[str, int, int] | None:
     return m["base"], int(m["no"]), int(m["count"])
 
 
-def shard_paths(first: Path) -> list[Path]:
-    """Every shard path a split model needs, present or not (just `[first]` if not split)."""
-    info = shard_info(first)
+def shard_problem(path: Path) -> str | None:
+    """Why a split-model name cannot be right (`-00001-of-00000`, `-00007-of-00003`), else None."""
+    info = shard_info(path)
     if info is None:
+        return None
+    _, no, count = info
+    if 1 <= no <= count:
+        return None
+    return (
+        f"{shown(path.name)} is named as shard {no} of {count}, which cannot be: a split "
+        "model's files end in -0000N-of-0000M.gguf with N from 1 to M (rename the file)"
+    )
+
+
+def listed(names: list[str], most: int = 3) -> str:
+    """`a, b, c and 99,995 more`: a list of file names that fits on one line."""
+    head = ", ".join(shown(n) for n in names[:most])
+    rest = len(names) - most
+    return f"{head} and {rest:,} more" if rest > 0 else head
+
+
+def shard_paths(first: Path) -> list[Path]:
+    """Every shard path a split model needs, present or not (just `[first]` if not split,
+    or if the name is impossible: `shard_problem` says why)."""
+    info = shard_info(first)
+    if info is None or shard_problem(first):
         return [first]
     base, _, count = info
     return [first.with_name(f"{base}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]

@@ -9,6 +9,7 @@ read is ignored and rewritten; it is a cache, never the only copy of anything.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gguf_tui.models.gguf_checks import check_model, check_tensor_table
-from gguf_tui.models.gguf_file import GGUFError, read_header
+from gguf_tui.models.gguf_file import GGUFError, read_header, shown
 from gguf_tui.models.memory import kv_bytes_per_token
 
 CACHE_VERSION = 2  # 2: files llama.cpp would abort on are summarized as broken
@@ -82,6 +83,30 @@ def summarize(path: Path, size: int, mtime_ns: int) -> FileSummary:
     )
 
 
+def unreadable(path: Path, exc: OSError) -> FileSummary | None:
+    """A broken entry for a name the walk found but cannot stat (a dangling link, a loop of
+    links, no permission): listed with the reason instead of left out without a word.
+    None when the name itself has gone (deleted during the scan)."""
+    try:
+        is_link = path.is_symlink()
+    except OSError:
+        is_link = False
+    name = shown(path.name)
+    if exc.errno == errno.ELOOP:
+        error = f"{name} is a loop of symbolic links"
+    elif is_link and isinstance(exc, FileNotFoundError):
+        try:
+            target = shown(str(path.readlink()), 120)
+        except OSError:
+            target = "?"
+        error = f"{name} is a link to {target}, which does not exist"
+    elif isinstance(exc, FileNotFoundError):
+        return None
+    else:
+        error = f"cannot read {name}: {exc.strerror or exc}"
+    return FileSummary(0, 0, error=error)
+
+
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -112,11 +137,12 @@ class ScanCache:
             return {}  # missing or corrupt: start afresh, the next save rewrites it
 
     def summary(self, path: Path) -> FileSummary | None:
-        """The cached summary if (size, mtime) still match, else a fresh one; None if gone."""
+        """The cached summary if (size, mtime) still match, else a fresh one; None if gone.
+        A name that cannot be stat'ed at all gives a broken entry saying why (never cached)."""
         try:
             st = path.stat()
-        except OSError:
-            return None
+        except OSError as exc:
+            return unreadable(path, exc)
         key = os.path.realpath(path)
         self.used.add(key)
         cached = self.entries.get(key)
