@@ -11,6 +11,7 @@ llama_cpp.server cache the prompt prefix themselves).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
@@ -55,6 +56,7 @@ class RemoteEngine:
         self._model_id = ""
         self._thread = JobThread("gguf-tui-remote", "the connection has been closed")
         self._submit = self._thread.submit
+        self._closing = threading.Event()  # cuts a model list in flight at once
 
     # -- public API (the same as Engine's) -------------------------------------------------
     @property
@@ -114,7 +116,11 @@ class RemoteEngine:
         self._thread.stop()
 
     def close(self, timeout: float = 30.0) -> None:
-        """Stop, end the worker thread and close the connections. Safe to call twice."""
+        """Stop, end the worker thread and close the connections. Safe to call twice.
+        Nothing here waits on the network: the request in flight (an answer or the
+        model list) has its connection shut at once, so the worker ends within
+        about remote_guard.POLL_SECONDS."""
+        self._closing.set()
         if self._thread.close(self._unload, timeout):
             self._client.close()
 
@@ -130,7 +136,7 @@ class RemoteEngine:
         self._unload()
         notes: tuple[str, ...] = ()
         try:
-            models = list_remote_models(self.endpoint, self._client)
+            models = list_remote_models(self.endpoint, self._client, self._closing.is_set)
         except RemoteError as exc:
             if exc.status not in (404, 405) or not wanted:
                 raise

@@ -16,6 +16,8 @@ from gguf_tui.engine.endpoint import Endpoint
 from gguf_tui.engine.model_info import EngineError
 
 _MAX_DETAIL = 300
+ERROR_BODY_MAX = 64 * 1024  # of an error body: the message is in its first lines
+ERROR_BODY_SECONDS = 10.0  # to read it
 _DNS_WORDS = ("name or service", "nodename", "name resolution", "getaddrinfo")
 
 
@@ -85,14 +87,23 @@ def status_error(
     retry_after_header: str | None = None,
     url: str = "",
     model: str = "",
+    truncated: bool = False,
 ) -> RemoteError:
-    """A clear error for an HTTP status that is not a success."""
+    """A clear error for an HTTP status that is not a success. `truncated`: the body was
+    longer than ERROR_BODY_MAX and only its start was read."""
     host = endpoint.label
-    detail = server_message(body)
+    detail = "" if truncated and not body.lstrip().startswith("{") else server_message(body)
+    if truncated:
+        cut = f"its error body passed {ERROR_BODY_MAX // 1024} KiB and was not read further"
+        detail = f"{detail} ({cut})" if detail else cut
     said = f": {detail}" if detail else ""
     wait = retry_after(retry_after_header)
     if status in (401, 403):
-        if endpoint.api_key() is None:
+        if endpoint.has_credentials:
+            message = (
+                f"{host} refused the user name and password given in the URL (HTTP {status}{said})"
+            )
+        elif endpoint.api_key() is None:
             where = (
                 f"${endpoint.api_key_env} is not set"
                 if endpoint.api_key_env

@@ -6,6 +6,11 @@ until the next byte. The guard learns the connection's socket when it is
 opened (httpcore's documented `trace` extension reports the network stream)
 and shuts it down when the reply is stopped or a deadline passes: the read
 returns at once, and the server sees the disconnect and stops generating.
+
+Every request to a server goes through a guard, so each has an overall deadline
+(a server that sends one byte every few seconds never trips a per-read
+timeout), and `cut_all()` closes every open connection at once: quitting never
+waits on the network. `read_capped` reads a body up to a size and no further.
 """
 
 from __future__ import annotations
@@ -20,7 +25,41 @@ from typing import Any
 STOPPED = "stopped"
 FIRST_BYTE = "first-byte"
 STALLED = "stalled"
+DEADLINE = "deadline"  # the request's overall time was up
+CLOSED = "closed"  # the app is quitting, or the backend was closed
 POLL_SECONDS = 0.05  # how quickly a stop request is noticed
+
+_open: set[StreamGuard] = set()
+_open_lock = threading.Lock()
+
+
+def cut_all(reason: str = CLOSED) -> int:
+    """Cut every request in flight in this process (quitting, Ctrl+C); how many."""
+    with _open_lock:
+        guards = list(_open)
+    for guard in guards:
+        guard.cut(reason)
+    return len(guards)
+
+
+def read_capped(response: Any, cap: int, keep_partial: bool = False) -> tuple[bytes, bool]:
+    """At most `cap` bytes of the decoded body, and whether there was more. Decoding
+    runs in bounded pieces (httpx2 decompresses at most 1 MiB at a time), so a small
+    gzip bomb costs no more than the cap; the rest is never read. `keep_partial`: a
+    read that fails half-way (cut, broken) returns what came, as if there was more."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for piece in response.iter_bytes():
+            parts.append(piece)
+            size += len(piece)
+            if size > cap:
+                return b"".join(parts)[:cap], True
+    except Exception:
+        if not keep_partial:
+            raise
+        return b"".join(parts), True
+    return b"".join(parts), False
 
 
 class StreamGuard:
@@ -38,10 +77,14 @@ class StreamGuard:
 
     # -- the reading thread's side --------------------------------------------------
     def __enter__(self) -> StreamGuard:
+        with _open_lock:
+            _open.add(self)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        with _open_lock:
+            _open.discard(self)
         self._done.set()
         self._thread.join(1.0)
 

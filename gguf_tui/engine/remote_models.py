@@ -7,6 +7,9 @@ present so a remote model shows as much as a local one.
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -15,10 +18,18 @@ import httpx2
 from gguf_tui.engine.chat_format import ChatFormatChoice
 from gguf_tui.engine.endpoint import Endpoint
 from gguf_tui.engine.model_info import ModelInfo
-from gguf_tui.engine.remote_errors import RemoteError, connect_error, status_error
+from gguf_tui.engine.remote_errors import (
+    ERROR_BODY_MAX,
+    RemoteError,
+    connect_error,
+    status_error,
+)
+from gguf_tui.engine.remote_guard import CLOSED, DEADLINE, STOPPED, StreamGuard, read_capped
 from gguf_tui.models.quant import quant_from_filename
 
-LIST_TIMEOUT = 15.0
+LIST_TIMEOUT = 15.0  # the whole `GET /v1/models`, connecting included
+LIST_MAX_BYTES = 4 * 1024 * 1024  # of the decoded body: ~20,000 models
+MAX_FIGURE = 10**15  # a context, parameter count or size beyond this is not believed
 SERVER_FORMAT = ChatFormatChoice("server", "server")  # the server applies its own template
 
 
@@ -73,7 +84,20 @@ class RemoteModel:
 
 
 def _int(value: object) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+    """A count the server gives, or 0 when it is no sane number (inf, NaN, negative)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return 0
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0
+    return int(value) if 0 < value < MAX_FIGURE else 0
+
+
+def parse_json(data: bytes) -> object:
+    """JSON from a server, or ValueError: bad UTF-8, bad syntax, nesting too deep."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def _entry(endpoint: Endpoint, item: dict) -> RemoteModel | None:
@@ -96,35 +120,34 @@ def _entry(endpoint: Endpoint, item: dict) -> RemoteModel | None:
 
 
 def list_remote_models(
-    endpoint: Endpoint, client: httpx2.Client | None = None
+    endpoint: Endpoint,
+    client: httpx2.Client | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> list[RemoteModel]:
     """Every model the server lists, in its order. Raises RemoteError (an EngineError)
-    with a message for the user when the server cannot be reached or refuses."""
+    with a message for the user when the server cannot be reached or refuses.
+
+    The whole request has LIST_TIMEOUT seconds and its body LIST_MAX_BYTES;
+    `cancelled()` (polled) or `remote_guard.cut_all()` ends it at once."""
     own = client is None
     client = client or open_client(endpoint)
     url = endpoint.api("models")
     try:
-        timeout = httpx2.Timeout(LIST_TIMEOUT, connect=endpoint.connect_timeout)
-        response = client.get(url, headers=endpoint.headers(), timeout=timeout)
-    except httpx2.ConnectTimeout as exc:
-        raise connect_error(endpoint, exc, timed_out=True) from None
-    except httpx2.ConnectError as exc:
-        raise connect_error(endpoint, exc) from None
-    except httpx2.TimeoutException:
-        raise RemoteError(
-            f"{endpoint.label} did not list its models within {LIST_TIMEOUT:g} s"
-        ) from None
-    except httpx2.TransportError as exc:
-        raise RemoteError(f"{endpoint.label} broke off the model list: {exc}") from None
+        with StreamGuard(cancelled) as guard:
+            guard.arm(LIST_TIMEOUT, DEADLINE)
+            status, body, more, retry = _get(client, endpoint, url, guard)
     finally:
         if own:
             client.close()
-    if response.status_code >= 400:
-        raise status_error(
-            endpoint, response.status_code, response.text, response.headers.get("retry-after"), url
+    if status >= 400:
+        raise status_error(endpoint, status, body.decode("utf-8", "replace"), retry, url)
+    if more:
+        raise RemoteError(
+            f"{endpoint.label} sent a model list over {LIST_MAX_BYTES // 2**20} MiB; "
+            "stopped reading it (is it an OpenAI-compatible API?)"
         )
     try:
-        data = response.json()
+        data = parse_json(body)
     except ValueError:
         raise RemoteError(
             f"{url} did not answer with a model list (is it an OpenAI-compatible API?)"
@@ -133,6 +156,48 @@ def list_remote_models(
     if not isinstance(items, list):
         raise RemoteError(f"{url} did not answer with a model list (no 'data' array)")
     return [m for item in items if isinstance(item, dict) and (m := _entry(endpoint, item))]
+
+
+def _get(
+    client: httpx2.Client, endpoint: Endpoint, url: str, guard: StreamGuard
+) -> tuple[int, bytes, bool, str | None]:
+    """(status, the body up to its cap, whether there was more, Retry-After)."""
+    try:
+        with client.stream(
+            "GET",
+            url,
+            headers=endpoint.headers(),
+            timeout=httpx2.Timeout(LIST_TIMEOUT, connect=endpoint.connect_timeout),
+            extensions={"trace": guard.trace},
+        ) as response:
+            cap = ERROR_BODY_MAX if response.status_code >= 400 else LIST_MAX_BYTES
+            body, more = read_capped(response, cap)
+            return response.status_code, body, more, response.headers.get("retry-after")
+    except httpx2.ConnectTimeout as exc:
+        raise connect_error(endpoint, exc, timed_out=True) from None
+    except httpx2.ConnectError as exc:
+        if guard.reason is None:
+            raise connect_error(endpoint, exc) from None
+        raise _cut(endpoint, guard.reason) from None
+    except httpx2.TimeoutException:
+        raise _cut(endpoint, guard.reason or DEADLINE) from None
+    except httpx2.TooManyRedirects:
+        raise RemoteError(f"{endpoint.label} redirected the model list in a loop") from None
+    except httpx2.DecodingError:
+        raise RemoteError(
+            f"{endpoint.label} sent a model list that could not be decoded "
+            "(a broken compressed body)"
+        ) from None
+    except httpx2.HTTPError as exc:
+        if guard.reason is not None:
+            raise _cut(endpoint, guard.reason) from None
+        raise RemoteError(f"{endpoint.label} broke off the model list: {exc}") from None
+
+
+def _cut(endpoint: Endpoint, reason: str) -> RemoteError:
+    if reason in (STOPPED, CLOSED):
+        return RemoteError(f"asking {endpoint.label} for its models was cancelled")
+    return RemoteError(f"{endpoint.label} did not list its models within {LIST_TIMEOUT:g} s")
 
 
 def remote_model_info(

@@ -119,6 +119,9 @@ class GgufTuiApp(ModelActions, App):
         self.exit()
 
     async def on_unmount(self) -> None:
+        from gguf_tui.engine.remote_guard import cut_all
+
+        cut_all()  # a server list or answer in flight anywhere: quitting never waits on it
         if self._owns_engine:
             await asyncio.get_running_loop().run_in_executor(None, self.engine.close)
         else:

@@ -5,13 +5,21 @@ cannot be made to do on cue: answer 404/429/503, wait before the first byte,
 stall or break off in the middle of an answer, send reasoning and `timings`.
 It speaks HTTP/1.1 with chunked server-sent events, as llama-server and uvicorn do,
 listens on 127.0.0.1 only, and every wait in it ends when the server stops.
+
+Hostile modes (`Reply.source`, `FakeOpenAI.models_reply`): any status, headers and
+content type with a body produced piece by piece (endless, a gzip bomb, one byte
+every few seconds, one giant event: see the generators below), for the chat
+endpoints and for `/v1/models` alike.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,6 +44,63 @@ def text_chunks(pieces: list[str], finish: str = "stop") -> list[Any]:
     return [chunk(p) for p in pieces] + [chunk(finish=finish)]
 
 
+# -- bodies for hostile replies: each a function returning an iterator of bytes ----------
+def endless(piece: bytes = b"x" * 65536) -> Callable[[], Iterator[bytes]]:
+    """The same piece forever."""
+    return lambda: itertools.repeat(piece)
+
+
+def drip(data: bytes = b"x" * 10_000) -> Callable[[], Iterator[bytes]]:
+    """`data` one byte at a time: with the Reply's `delay`, one byte every so often."""
+    return lambda: (data[i : i + 1] for i in range(len(data)))
+
+
+def gzip_bomb(compressed_bytes: int = 2 * 2**20) -> Callable[[], Iterator[bytes]]:
+    """A gzip stream of zeros made on the fly until `compressed_bytes` are sent: about
+    1,000 times that much once decompressed (2 MB -> 2 GB)."""
+
+    def pieces() -> Iterator[bytes]:
+        z = zlib.compressobj(9, zlib.DEFLATED, 31)
+        zeros, sent = bytes(2**20), 0
+        while sent < compressed_bytes:
+            out = z.compress(zeros)
+            if out:
+                sent += len(out)
+                yield out
+        yield z.flush()
+
+    return pieces
+
+
+def giant_delta(size: int, piece: int = 65536) -> Callable[[], Iterator[bytes]]:
+    """One SSE event whose delta is `size` letters, sent in pieces, then [DONE]."""
+
+    def pieces() -> Iterator[bytes]:
+        yield b'data: {"choices":[{"index":0,"delta":{"content":"'
+        left = size
+        while left > 0:
+            n = min(piece, left)
+            yield b"a" * n
+            left -= n
+        yield b'"},"finish_reason":null}]}\n\n'
+        yield b"data: " + json.dumps(chunk(finish="stop")).encode() + b"\n\ndata: [DONE]\n\n"
+
+    return pieces
+
+
+def big_deltas(count: int, size: int, text: str = "word ") -> Callable[[], Iterator[bytes]]:
+    """`count` events of about `size` characters each (`text` repeated), then [DONE]."""
+
+    def pieces() -> Iterator[bytes]:
+        body = (text * (size // len(text) + 1))[:size]
+        event = b"data: " + json.dumps(chunk(body)).encode() + b"\n\n"
+        for _ in range(count):
+            yield event
+        yield b"data: " + json.dumps(chunk(finish="stop")).encode() + b"\n\ndata: [DONE]\n\n"
+
+    return pieces
+
+
 @dataclass
 class Reply:
     """How the next request to a completion endpoint is answered."""
@@ -50,6 +115,9 @@ class Reply:
     cut_after: int | None = None  # after this many chunks, drop the connection
     done: bool = True  # end with data: [DONE]
     content_type: str = "text/event-stream"
+    # A hostile body: sent as is (chunked) with `status`, `headers` and `content_type`,
+    # `delay` seconds between its pieces, until it ends or the client goes away.
+    source: Callable[[], Iterator[bytes]] | None = None
 
 
 class FakeOpenAI:
@@ -61,6 +129,7 @@ class FakeOpenAI:
         self.replies: list[Reply] = []  # used in order; the default Reply when empty
         self.requests: list[dict[str, Any]] = []  # {"path", "headers", "json"}
         self.models_status = 200
+        self.models_reply: Reply | None = None  # a hostile /v1/models (its `source`)
         self.stopping = threading.Event()
         self.connections_closed = threading.Event()  # a streamed answer's client went away
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -120,6 +189,8 @@ class FakeOpenAI:
                     return
                 if self.path != "/v1/models":
                     self._json(404, {"detail": "Not Found"})
+                elif fake.models_reply is not None:
+                    self._raw(fake.models_reply)
                 elif fake.models_status != 200:
                     self._json(fake.models_status, {"detail": "Not Found"})
                 else:
@@ -140,6 +211,9 @@ class FakeOpenAI:
                 reply = fake.replies.pop(0) if fake.replies else Reply()
                 if reply.first_byte_delay and fake.stopping.wait(reply.first_byte_delay):
                     return
+                if reply.source is not None:
+                    self._raw(reply)
+                    return
                 if reply.status >= 400:
                     self._json(reply.status, reply.body.encode(), reply.headers)
                     return
@@ -151,6 +225,29 @@ class FakeOpenAI:
             def _send_chunk(self, data: bytes) -> None:
                 self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                 self.wfile.flush()
+
+            def _raw(self, reply: Reply) -> None:
+                """A hostile reply: whatever `reply.source` yields, chunked."""
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Transfer-Encoding", "chunked")
+                for k, v in reply.headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                assert reply.source is not None
+                try:
+                    for n, piece in enumerate(reply.source()):
+                        if n and reply.delay and fake.stopping.wait(reply.delay):
+                            return
+                        if fake.stopping.is_set():
+                            return
+                        if piece:
+                            self._send_chunk(piece)
+                    self._send_chunk(b"")
+                except OSError:
+                    fake.connections_closed.set()
+                finally:
+                    self.close_connection = True
 
             def _stream(self, reply: Reply) -> None:
                 self.send_response(200)
