@@ -7,6 +7,7 @@ or numpy, so every command module imports its heavy parts inside `run`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -72,30 +73,102 @@ def build_app_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every way out is an exit status and at most one line on stderr, never a traceback:
+    a closed stdout (`>&-`), a full disk under a redirect (`export > /dev/full`), a reader
+    that went away (`| head`), input that is not UTF-8 in a strict UTF-8 locale."""
+    from gguf_tui.commands import output
+
+    closed = output.reopen_closed_fds()
     argv = list(sys.argv[1:] if argv is None else argv)
+    saved = sys.stdout
+    stdin_errors = getattr(sys.stdin, "errors", None)
+    if sys.stdout is not None and argv and argv[0] in COMMANDS:  # not the app: Textual's own
+        sys.stdout = output.GuardedOutput(sys.stdout)
+    if stdin_errors not in (None, "strict"):  # a C.UTF-8 locale reads stdin with
+        with contextlib.suppress(AttributeError, ValueError, OSError):  # surrogateescape:
+            sys.stdin.reconfigure(errors="strict")  # bytes that are not UTF-8 are an error
     try:
-        if argv and argv[0] in COMMANDS:
-            args = build_parser().parse_args(argv)
-            return command(args.command).run(args)
-        if argv and argv[0] in ("-h", "--help"):
-            build_parser().print_help()
-            print("\nRun without a command to open the app; gguf-tui --app-help lists its options.")
-            return 0
-        if argv and argv[0] == "--app-help":
-            build_app_parser().print_help()
-            return 0
-        args = build_app_parser().parse_args(argv)
-        from gguf_tui.commands.app import run_app
-
-        return run_app(args)
+        if 1 in closed:
+            raise common.CliError(
+                "stdout is closed: there is nowhere to write (redirect it to a file "
+                "or to /dev/null instead of closing it)"
+            )
+        rc = _main(argv)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # here, not at shutdown, where a failure is a traceback
+        return rc
     except common.CliError as exc:
-        from gguf_tui.commands.output import say
-
         # A message may quote a server's body or a file's name: shown, never obeyed,
         # wherever stderr goes (a log is read in a terminal later).
-        say(f"gguf-tui: error: {exc}")
+        output.say(f"gguf-tui: error: {exc}")
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `gguf-tui export --all | head`: the reader has what it wanted
+        output.drop_stdout()
         return 0
+    except output.OutputError as exc:
+        output.drop_stdout()
+        output.say(f"gguf-tui: error: {exc}")
+        return 1
+    except UnicodeDecodeError as exc:  # stdin in a strict UTF-8 locale (LC_ALL=C.UTF-8)
+        output.say(f"gguf-tui: error: {output.not_utf8(exc)}")
+        return 2
+    finally:
+        if isinstance(sys.stdout, output.GuardedOutput):
+            sys.stdout = saved
+        if stdin_errors not in (None, "strict"):
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                sys.stdin.reconfigure(errors=stdin_errors)
+
+
+def _main(argv: list[str]) -> int:
+    if argv and argv[0] in COMMANDS:
+        args = build_parser().parse_args(argv)
+        check_numbers(args)
+        return command(args.command).run(args)
+    if argv and argv[0] in ("-h", "--help"):
+        build_parser().print_help()
+        print("\nRun without a command to open the app; gguf-tui --app-help lists its options.")
+        return 0
+    if argv and argv[0] == "--app-help":
+        build_app_parser().print_help()
+        return 0
+    args = build_app_parser().parse_args(argv)
+    check_numbers(args)
+    from gguf_tui.commands.app import run_app
+
+    return run_app(args)
+
+
+# option -> the config.toml key whose range it shares (gguf_tui.config.check_number)
+_NUMBER_OPTIONS = {
+    "n_ctx": "n_ctx",
+    "n_gpu_layers": "n_gpu_layers",
+    "threads": "threads",
+    "max_tokens": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "repeat_penalty": "repeat_penalty",
+}
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """`--temperature nan`, `--top-p inf`, `--threads -4`: refused by name, as in config.toml.
+    A prompt or system prompt of bytes that are not UTF-8 (argv decodes them to surrogates)
+    is refused too: no model can be given it."""
+    from gguf_tui.config import check_number
+
+    for attr, what in (("prompt", "the prompt"), ("system", "--system")):
+        value = getattr(args, attr, None)
+        if isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value):
+            raise common.CliError(f"{what} is not UTF-8 text")
+
+    for attr, key in _NUMBER_OPTIONS.items():
+        try:
+            check_number(key, getattr(args, attr, None))
+        except ValueError as exc:
+            option = "--" + attr.replace("_", "-")
+            raise common.CliError(f"{option}: {exc}".replace(f"'{key}' ", "", 1)) from None

@@ -1,12 +1,15 @@
 """Settings (`config.toml`) and where gguf-tui keeps its files.
 
-The file is read with tomllib and written with tomli_w. Keys this version does
-not know are kept on save, and a file that does not parse is reported with its
-line and never overwritten: the user's own text is worth more than our defaults.
+The file is read with tomllib (a regular file of at most 1 MiB, store/files.py). Saving
+rewrites only the lines of the settings that changed (config_text.py), so comments, order
+and keys this version does not know stay as the user wrote them; a symlinked config.toml
+is written through to its target. A file that does not parse is reported with its line
+and never overwritten: the user's own text is worth more than our defaults.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -117,8 +120,46 @@ class LoadedConfig:
     broken: bool = False  # the file did not parse: never write over it
 
 
+# The smallest value each number may take (n_gpu_layers: -1 = all layers).
+_MINIMUM: dict[str, float] = {
+    "n_ctx": 0,
+    "n_gpu_layers": -1,
+    "threads": 0,
+    "temperature": 0,
+    "top_p": 0,
+    "top_k": 0,
+    "min_p": 0,
+    "repeat_penalty": 0,
+    "max_tokens": 0,
+}
+_MAXIMUM: dict[str, float] = {"top_p": 1, "min_p": 1}
+
+
+def _check_range(name: str, value: float) -> None:
+    """nan, inf and negative counts would reach llama.cpp as nonsense: refuse them by name."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"'{name}' should be a finite number, not {value}")
+    low, high = _MINIMUM.get(name), _MAXIMUM.get(name)
+    if low is not None and value < low:
+        raise ValueError(f"'{name}' should be {low:g} or more, not {value}")
+    if high is not None and value > high:
+        raise ValueError(f"'{name}' should be {high:g} or less, not {value}")
+
+
+def check_number(name: str, value: float | None) -> None:
+    """The command line's check of a setting's number (None: not given); ValueError if bad."""
+    if value is not None:
+        _check_range(name, value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _coerce(name: str, value: Any, default: Any) -> Any:
     """Check a value against the type of its default; raise ValueError if it is wrong."""
+    if _is_number(value) and _is_number(default):
+        _check_range(name, value)
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
@@ -173,10 +214,15 @@ def settings_from_dict(raw: dict[str, Any]) -> tuple[Settings, list[str]]:
 
 def load_config(path: Path) -> LoadedConfig:
     """Read config.toml; a missing file is simply the defaults."""
+    from gguf_tui.store.files import MAX_SETTINGS_BYTES, FileError, read_bytes
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bytes(path, MAX_SETTINGS_BYTES).decode("utf-8")
     except FileNotFoundError:
         return LoadedConfig(Settings(), path)
+    except FileError as exc:
+        message = f"cannot use {exc}; using defaults and leaving it as it is"
+        return LoadedConfig(Settings(), path, problems=[message], broken=True)
     except (OSError, UnicodeDecodeError) as exc:
         return LoadedConfig(Settings(), path, problems=[f"cannot read {path}: {exc}"], broken=True)
     try:
@@ -184,17 +230,28 @@ def load_config(path: Path) -> LoadedConfig:
     except tomllib.TOMLDecodeError as exc:
         message = f"{path} is not valid TOML ({exc}); using defaults and leaving the file as it is"
         return LoadedConfig(Settings(), path, problems=[message], broken=True)
+    except (RecursionError, ValueError):  # nested thousands deep; an int of 5,000 digits
+        message = (
+            f"{path} nests too deep or holds a number too long to read; "
+            "using defaults and leaving the file as it is"
+        )
+        return LoadedConfig(Settings(), path, problems=[message], broken=True)
     settings, problems = settings_from_dict(raw)
     return LoadedConfig(settings, path, raw=raw, problems=[f"{path}: {p}" for p in problems])
 
 
 def save_config(config: LoadedConfig) -> None:
-    """Write the settings back, keeping every key we do not know."""
+    """Write the settings back: only the changed keys' lines change (comments, order and
+    unknown keys stay), through a symlink to its target. The file is read again first, so
+    a hand edit made while the app ran is kept too. OSError or ConfigError when it cannot."""
     import tomli_w
+
+    from gguf_tui.config_text import update_text
+    from gguf_tui.store.files import MAX_SETTINGS_BYTES, FileError, read_bytes, write_atomic
 
     if config.broken:
         raise ConfigError(f"{config.path} could not be read, so it is left untouched")
-    data = dict(config.raw)
+    updates: dict[str, Any] = {}
     defaults = Settings()
     for f in fields(Settings):
         value, default = getattr(config.settings, f.name), getattr(defaults, f.name)
@@ -202,11 +259,33 @@ def save_config(config: LoadedConfig) -> None:
             continue  # keep the file short: only what the user set
         if value == default and not _usable(f.name, config.raw.get(f.name), default):
             continue  # reported at start and replaced by the default: keep the user's text
-        data[f.name] = value
-    config.path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = config.path.with_suffix(".toml.tmp")
-    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
-    tmp.replace(config.path)
+        updates[f.name] = value
+    try:
+        text = read_bytes(config.path, MAX_SETTINGS_BYTES).decode("utf-8")
+        current = tomllib.loads(text)
+    except FileNotFoundError:
+        text, current = "", {}
+    except FileError as exc:
+        raise ConfigError(str(exc)) from None
+    except (UnicodeDecodeError, RecursionError, ValueError):
+        raise ConfigError(
+            f"{config.path} was changed and no longer parses, so it is left untouched"
+        ) from None
+    data = {**current, **updates}
+    if data == current and config.path.exists():
+        config.raw = data
+        return
+    new_text = update_text(text, current, data)
+    try:
+        if new_text is None:  # a layout the line editor is not sure of: keep a copy
+            new_text = tomli_w.dumps(data)
+            if text:
+                backup = config.path.with_name(config.path.name + ".bak")
+                write_atomic(backup, text.encode("utf-8"))
+        config.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(config.path, new_text.encode("utf-8"))
+    except FileError as exc:
+        raise ConfigError(str(exc)) from None
     config.raw = data
 
 
@@ -218,29 +297,33 @@ def _state_file(paths: Paths) -> Path:
 
 
 def load_state(paths: Paths) -> dict[str, Any]:
-    """What the app remembered last time (the last model used); {} when nothing or unreadable."""
+    """What the app remembered last time (the last model used); {} when nothing or unreadable
+    (a FIFO or a huge file there is ignored, never waited on: store/files.py)."""
     import json
 
+    from gguf_tui.store.files import MAX_SETTINGS_BYTES, FileError, read_bytes
+
     try:
-        data = json.loads(_state_file(paths).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_bytes(_state_file(paths), MAX_SETTINGS_BYTES))
+    except (OSError, ValueError, FileError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
 def save_state(paths: Paths, **values: Any) -> None:
     """Remember values between runs. Writing config.toml for this would drop the user's
-    comments and formatting on every model load; a failure here only loses the memory."""
+    comments and formatting on every model load; a failure here only loses the memory.
+    A symlinked state.json is written through; anything but a regular file is left alone."""
     import json
+
+    from gguf_tui.store.files import FileError, write_atomic
 
     state = {**load_state(paths), **values}
     target = _state_file(paths)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
-        tmp.replace(target)
-    except OSError:
+        write_atomic(target, json.dumps(state, indent=2).encode("utf-8"))
+    except (OSError, FileError, ValueError):
         pass
 
 

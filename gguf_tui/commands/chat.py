@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gguf_tui.commands import common
-from gguf_tui.commands.output import for_terminal, literal, say, write_data
+from gguf_tui.commands.output import for_terminal, literal, not_utf8, say, write_data
 
 __all__ = ["EXIT_WORDS", "Keys", "LineChat", "for_terminal", "run"]
 
@@ -82,6 +81,9 @@ class LineChat:
         self.show_stats = show_stats
         self.keys = keys or Keys(None)
         self._told_trimmed = False
+        self._saved = -1  # how many messages the history file holds (-1: not written yet)
+        self.save_error: str | None = None  # the last save's failure, said once
+        self.exit_code = 0
 
     def loop(self, read=input) -> None:
         interrupted = False
@@ -91,6 +93,11 @@ class LineChat:
                     line = read("user: ")
             except EOFError:
                 self.out.write("\n")
+                break
+            except UnicodeDecodeError as exc:  # stdin is read strictly (cli.main)
+                self.out.write("\n")
+                say(f"gguf-tui: error: {not_utf8(exc)}", file=self.err)
+                self.exit_code = 2
                 break
             except KeyboardInterrupt:
                 if interrupted:
@@ -157,16 +164,24 @@ class LineChat:
             say(f"[{outcome.stats.summary()}]", file=self.err)
 
     def save(self) -> None:
-        if self.output:
-            from gguf_tui.store.history import save_history
+        """Save the history after every answer and on leaving. A failure is said once (not
+        after every answer) and makes the command exit 1; the next save tries again."""
+        if not self.output or self._saved == len(self.messages):
+            return
+        from gguf_tui.store.files import FileError
+        from gguf_tui.store.history import save_history
 
-            try:
-                save_history(self.output, self.messages)
-            except OSError as exc:
-                say(
-                    f"gguf-tui: error: cannot save {self.output}: {exc.strerror or exc}",
-                    file=self.err,
-                )
+        try:
+            save_history(self.output, self.messages)
+        except (OSError, FileError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            message = f"gguf-tui: error: cannot save {self.output}: {reason}"
+            if message != self.save_error:
+                say(message, file=self.err)
+            self.save_error = message
+            return
+        self._saved = len(self.messages)
+        self.save_error = None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -178,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
     if output:
         check_writable(output)
     messages: list[dict[str, str]] = []
-    fresh = bool(args.io) and not os.path.lexists(args.io)  # -io FILE: chat.py starts it
+    fresh = bool(args.io) and not Path(args.io).exists()  # -io FILE: chat.py starts it
     if source and not fresh:
         try:
             messages = load_history(source)
@@ -211,18 +226,28 @@ def run(args: argparse.Namespace) -> int:
                 keys=keys,
             )
             chat.loop()
-    return 0
+    if chat.save_error:
+        return 1
+    return chat.exit_code
 
 
 def check_writable(output: str) -> None:
-    """Refuse, before a model loads, a history file that could never be saved: a folder,
-    or a place this user may not write (the conversation would be lost on leaving)."""
+    """Refuse, before a model loads, a history file that could never be saved: a folder, a
+    device (`-o /dev/null` included: only a regular file is written, never replaced), a
+    FIFO, or a place this user may not write (the conversation would be lost on leaving).
+    A symlink is fine: the history is written to its target and the link stays."""
+    from gguf_tui.store.files import FileError
+    from gguf_tui.store.files import check_writable as check
+
     path = Path(output).expanduser()
     if path.is_dir():
         raise common.CliError(f"{output} is a folder, not a history file")
-    where = next((p for p in path.parents if p.exists()), Path())  # saving writes beside it
-    if not os.access(where, os.W_OK):
-        raise common.CliError(f"cannot write {output}: permission denied")
+    try:
+        check(path)
+    except FileError as exc:
+        raise common.CliError(str(exc)) from None
+    except OSError as exc:
+        raise common.CliError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 class Keys:

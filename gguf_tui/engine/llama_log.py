@@ -86,15 +86,28 @@ def failure_reason(lines: list[str]) -> str:
     return "; ".join(r for r in reasons if r)
 
 
+_writing = threading.local()
+
+
 class StreamToLog:
-    """A file-like object for llama-cpp-python's own `print(file=sys.stderr)` calls."""
+    """A file-like object for llama-cpp-python's own `print(file=sys.stderr)` calls.
+
+    It stands in for sys.stderr during a load, so whatever a failing log handler prints
+    comes back here: a write made while this thread is already logging is dropped, so a
+    full disk cannot loop into "maximum recursion depth exceeded"."""
 
     def __init__(self, log: logging.Logger = logger) -> None:
         self._log = log
 
     def write(self, text: str) -> int:
-        if text.strip():
-            self._log.debug("%s", text.rstrip())
+        if text.strip() and not getattr(_writing, "busy", False):
+            _writing.busy = True
+            try:
+                self._log.debug("%s", text.rstrip())
+            except Exception:  # never let a log fault end a load
+                pass
+            finally:
+                _writing.busy = False
         return len(text)
 
     def flush(self) -> None:

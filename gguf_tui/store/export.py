@@ -118,16 +118,20 @@ def export_text(store: Store, conv: Conversation, fmt: str) -> str:
 
 
 def _time(value: Any, where: str) -> float | None:
+    """A time of the file as a timestamp; one a date cannot show (1e300, a year past 9999)
+    is refused here, or every later export and view of the conversation would fail on it."""
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
     try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            stamp = float(value)
+            datetime.fromtimestamp(stamp, UTC)  # in range, finite
+            return stamp
         return datetime.fromisoformat(value).timestamp()
-    except (TypeError, ValueError):
-        raise HistoryError(
-            f"{where}: 'created' should be an ISO 8601 time, not {value!r}"
-        ) from None
+    except (TypeError, ValueError, OverflowError, OSError):
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:40] + "…"
+        raise HistoryError(f"{where}: 'created' should be an ISO 8601 time, not {shown}") from None
 
 
 def _text(item: dict, key: str, where: str, default: str | None = None) -> str | None:
