@@ -127,3 +127,20 @@ async def test_a_long_code_block_streams_in_parts_and_ends_as_one(tmp_path):
         (fence,) = widget.query_one(".answer", Markdown).children
         assert "value_399" in app.store.messages(screen.conversation_id)[-1].content
         assert type(fence).__name__ == "MarkdownFence"
+
+
+def test_an_endless_paragraph_without_sentences_is_cut_at_a_word():
+    text = "flood " * 400 + "tail"
+    finished, live = seal_point(text)
+    assert finished.endswith("flood\n\n") and live == "tail"
+
+
+def test_an_endless_word_is_cut_hard_so_the_live_block_stays_small():
+    from gguf_tui.tui.widgets.sealed_stream import HARD_CUT, SEAL_CHARS
+
+    assert seal_point("x" * (HARD_CUT - 1)) is None
+    finished, live = seal_point("x" * HARD_CUT)
+    assert len(live) == SEAL_CHARS // 2 and finished.rstrip("\n") + live == "x" * HARD_CUT
+    code = "```\n" + "y" * HARD_CUT
+    finished, live = seal_point(code)
+    assert finished.endswith("\n```\n") and live.startswith("```\n")

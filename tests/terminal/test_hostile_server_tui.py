@@ -18,9 +18,11 @@ PASSWORD = "s3cr3t-pw"
 
 
 def finished_answers(home: Home) -> list[str]:
+    """Answers whose writing has ended (a checkpoint of one being written has no reason)."""
     if not home.database.exists():
         return []
-    return [row[0] for row in home.query("SELECT content FROM messages WHERE role='assistant'")]
+    sql = "SELECT content FROM messages WHERE role='assistant' AND finish_reason IS NOT NULL"
+    return [row[0] for row in home.query(sql)]
 
 
 def write_config(home: Home, text: str) -> None:
@@ -81,6 +83,22 @@ def test_escape_stops_an_endless_flood_of_text_at_once(home):
     (answer,) = finished_answers(home)
     assert answer.startswith("flood flood")
     assert len(answer) <= 1024 * 1024  # the answer cap
+
+
+def test_a_flood_is_cut_at_the_answer_cap_and_the_app_stays_responsive(home):
+    with FakeOpenAI(models=["plain"]) as lab:
+        piece = b'data: {"choices":[{"delta":{"content":"' + b"flood " * 10_000 + b'"}}]}\n\n'
+        lab.replies = [Reply(source=endless(piece))]
+        with launched(home, "--server", lab.url, cols=120, rows=40) as term:
+            term.wait_for("plain", 60, "the server's model")
+            term.type_line("Go")
+            term.wait_for(lambda s: finished_answers(home) != [], 120, "the answer cut and saved")
+            term.wait_for("passed 1 MiB", 30, "the reason the answer ended")
+            began = time.monotonic()
+            assert term.quit() == 0
+            assert time.monotonic() - began < 5
+    (answer,) = finished_answers(home)
+    assert len(answer) == 1024 * 1024
 
 
 def test_ctrl_q_does_not_wait_for_a_server_that_trickles_its_model_list(home):

@@ -92,6 +92,9 @@ class SystemMessage(Static):
         self.message = message
 
 
+WHOLE_RENDER_MAX = 200_000  # characters: a longer streamed answer keeps its sealed parts
+
+
 class AssistantMessage(Vertical):
     """An answer: optional reasoning, the Markdown text, and a line of stats."""
 
@@ -167,19 +170,31 @@ class AssistantMessage(Vertical):
         await self._stream.write(literal(chunk))
 
     async def finish(self, message: Message) -> None:
-        """The answer ended: one full render (code blocks right), then the stats."""
+        """The answer ended: one full render (code blocks right), then the stats.
+
+        An answer over WHOLE_RENDER_MAX characters that arrived as it is saved keeps
+        its streamed (sealed) rendering instead: rendering it whole again would hold
+        the app for seconds right after the user pressed stop."""
+        keep = (
+            self._stream is not None
+            and len(self._text) > WHOLE_RENDER_MAX
+            and (self._text, self._reasoning) == (message.content, message.reasoning)
+        )
         for stream in (self._stream, self._reasoning_stream):
             if stream is not None:
                 await stream.stop()
-                await stream.unseal()
+                if not keep:
+                    await stream.unseal()
         self._stream = self._reasoning_stream = None
         self.message = message
         self.streaming = False
         self.remove_class("streaming")
         self._text, self._reasoning = message.content, message.reasoning
-        await self.query_one(".answer", Markdown).update(literal(self._text))
+        if not keep:
+            await self.query_one(".answer", Markdown).update(literal(self._text))
+            if self._reasoning:
+                await self.query_one(".reasoning-text", Markdown).update(literal(self._reasoning))
         if self._reasoning:
-            await self.query_one(".reasoning-text", Markdown).update(literal(self._reasoning))
             self.query_one(Collapsible).collapsed = True
         self.query_one(".stats", Static).update(stats_line(message))
 

@@ -26,6 +26,7 @@ from textual.widgets.markdown import MarkdownStream
 SEAL_BLOCKS = 6  # live blocks that trigger sealing
 SEAL_CHARS = 1200  # or live characters (a long code block or paragraph)
 MIN_SEALED = 200  # not worth a widget below this
+HARD_CUT = 4 * SEAL_CHARS  # live text with no line, sentence or word to cut at is cut here
 PART_CHARS = 8000  # sealed text per widget: bounds both the widgets and each re-render
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 
@@ -35,7 +36,10 @@ def seal_point(text: str) -> tuple[str, str] | None:
 
     Cuts only at line starts, preferring the latest blank line outside code, then a
     line inside an open code fence (closed in the finished part and reopened in the
-    live one), then a line break inside a paragraph, then a sentence end.
+    live one), then a line break inside a paragraph, then a sentence end, then a space.
+    Text with none of those (a server flooding one endless word) is cut at HARD_CUT
+    whatever it is: without a cut the live block is re-parsed whole on every update,
+    and a megabyte of one paragraph froze the app for minutes.
     """
     blank = fence_line = soft = 0
     fence: tuple[str, str] | None = None  # (marker, opening line) of an open fence
@@ -71,6 +75,15 @@ def seal_point(text: str) -> tuple[str, str] | None:
         sentence = text.rfind(". ", 0, len(text) - 1)
         if sentence + 1 >= MIN_SEALED:
             return text[: sentence + 1] + "\n\n", text[sentence + 2 :]
+        space = text.rfind(" ", 0, len(text) - 1)
+        if space >= max(MIN_SEALED, half):
+            return text[:space] + "\n\n", text[space + 1 :]
+    if len(text) >= HARD_CUT:
+        cut = len(text) - SEAL_CHARS // 2
+        if fence is not None:
+            marker, opening = fence
+            return text[:cut] + "\n" + marker + "\n", opening + text[cut:]
+        return text[:cut] + "\n\n", text[cut:]
     return None
 
 
