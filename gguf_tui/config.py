@@ -221,7 +221,7 @@ def load_config(path: Path) -> LoadedConfig:
     except FileNotFoundError:
         return LoadedConfig(Settings(), path)
     except FileError as exc:
-        message = f"cannot use {exc}; using defaults and leaving it as it is"
+        message = f"{exc}; using defaults and leaving it as it is"
         return LoadedConfig(Settings(), path, problems=[message], broken=True)
     except (OSError, UnicodeDecodeError) as exc:
         return LoadedConfig(Settings(), path, problems=[f"cannot read {path}: {exc}"], broken=True)

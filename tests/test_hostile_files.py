@@ -185,7 +185,7 @@ HOSTILE_READS = {
     "a lone surrogate": (_surrogate, "not valid Unicode"),
     "a FIFO": (_fifo, "is a named pipe (FIFO)"),
     "a symlink to /dev/zero": (_zero, "is a character device"),
-    "a 64 MiB file": (_huge, "at most 64 MiB is read"),
+    "a 64 MiB file": (_huge, "is over 64 MiB, the most that is read"),
 }
 
 

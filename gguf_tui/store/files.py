@@ -59,9 +59,7 @@ def read_bytes(path: str | os.PathLike, limit: int) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise FileError(f"{path} is {kind(st.st_mode)}, not a regular file")
         if st.st_size > limit:
-            raise FileError(
-                f"{path} is {size_text(st.st_size)}; at most {size_text(limit)} is read"
-            )
+            raise FileError(f"{path} is over {size_text(limit)}, the most that is read")
         chunks, total = [], 0
         while total <= limit:
             chunk = os.read(fd, min(limit + 1 - total, MiB))
@@ -70,7 +68,7 @@ def read_bytes(path: str | os.PathLike, limit: int) -> bytes:
             chunks.append(chunk)
             total += len(chunk)
         if total > limit:  # it grew while being read
-            raise FileError(f"{path} is over {size_text(limit)}; at most that much is read")
+            raise FileError(f"{path} is over {size_text(limit)}, the most that is read")
         return b"".join(chunks)
     finally:
         os.close(fd)
