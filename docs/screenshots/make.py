@@ -24,6 +24,19 @@ HERE = Path(__file__).resolve().parent
 SIZE = (120, 34)
 
 
+FRONT_DOOR_SIZES = ((80, 24), (120, 40))  # the sizes the terminal tests launch at
+
+
+async def shoot_sizes(pilot, app, name: str) -> None:
+    """`name-80x24.svg` and `name-120x40.svg` of the screen shown, then back to SIZE."""
+    for cols, rows in FRONT_DOOR_SIZES:
+        await pilot.resize_terminal(cols, rows)
+        await pilot.pause(0.5)
+        app.save_screenshot(str(HERE / f"{name}-{cols}x{rows}.svg"))
+    await pilot.resize_terminal(*SIZE)
+    await pilot.pause(0.3)
+
+
 def screen_is(app, name: str) -> bool:
     return app.screen.__class__.__name__ == name
 
@@ -51,6 +64,7 @@ async def shoot(tmp: Path) -> None:
             await type_and_send(pilot, question)
             await wait_idle(pilot)
         app.save_screenshot(str(HERE / "chat.svg"))
+        await shoot_sizes(pilot, app, "chat")
 
         await pilot.press("f3")
         await wait_until(pilot, lambda: screen_is(app, "QuantSwitcher") and app.screen.choices)
@@ -75,6 +89,7 @@ async def shoot(tmp: Path) -> None:
         await wait_until(pilot, lambda: len(app.screen.query_one("LocalModels").shown) > 3)
         await pilot.pause(0.3)
         app.save_screenshot(str(HERE / "picker-local.svg"))
+        await shoot_sizes(pilot, app, "picker-local")
 
         await pilot.press("ctrl+g")
         app.screen.query_one("#hub-search").value = LADDER_REPO
