@@ -12,6 +12,9 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+# Re-exported: callers catch it without knowing where templates are rendered.
+from gguf_tui.engine.template_guard import RenderCancelled as RenderCancelled
+
 TEMPLATE = "template"  # the GGUF's own tokenizer.chat_template
 ARCHITECTURE = "architecture"  # chosen from general.architecture
 OVERRIDE = "override"  # the user asked for it
@@ -132,7 +135,8 @@ class RenderedPrompt:
     added_special: bool  # the text already holds BOS/special tokens: do not add BOS
 
 
-Renderer = Callable[[list[dict[str, str]]], RenderedPrompt]
+Renderer = Callable[..., RenderedPrompt]  # (messages, cancelled=None) -> RenderedPrompt
+Cancelled = Callable[[], bool]
 
 
 def _merge_system_into_first_user(messages: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -160,16 +164,31 @@ def make_renderer(
         return RenderedPrompt(result.prompt, tuple(s for s in stop if s), result.added_special)
 
     if choice.name == GGUF_TEMPLATE_NAME:
+        from gguf_tui.engine import template_guard as guard
+
+        template = own_template(metadata) or ""
         try:
+            # Built on an empty template: llama-cpp-python's own environment would fold
+            # constants while compiling (`'x ' * 10**8` is computed right there).
             formatter = lcf.Jinja2ChatFormatter(
-                template=own_template(metadata) or "", eos_token=eos_token, bos_token=bos_token
+                template="", eos_token=eos_token, bos_token=bos_token
             )
+            formatter.template = template
+            guard.run_bounded(lambda: _bound(formatter, template), guard.BASE_LIMIT)
         except Exception as exc:
             raise template_failure(exc) from None
 
-        def render(messages: list[dict[str, str]]) -> RenderedPrompt:
+        def render(
+            messages: list[dict[str, str]], cancelled: Cancelled | None = None
+        ) -> RenderedPrompt:
             try:
-                return as_rendered(formatter(messages=messages))
+                return guard.run_bounded(
+                    lambda: as_rendered(formatter(messages=messages)),
+                    guard.output_limit(messages),
+                    cancelled=cancelled,
+                )
+            except guard.RenderCancelled:
+                raise
             except Exception as exc:  # the template is code from the file: any error
                 raise template_failure(exc) from None
 
@@ -177,8 +196,24 @@ def make_renderer(
 
     function = getattr(lcf, KNOWN_FORMATS[choice.name])
     if choice.name == "gemma":
-        return lambda messages: as_rendered(function(_merge_system_into_first_user(messages)))
-    return lambda messages: as_rendered(function(messages))
+        return lambda messages, cancelled=None: as_rendered(
+            function(_merge_system_into_first_user(messages))
+        )
+    return lambda messages, cancelled=None: as_rendered(function(messages))
+
+
+def _bound(formatter: object, template: str) -> None:
+    """Compile `template` in the formatter's own environment, given every size hook of
+    `template_guard` (its class becomes a subclass of itself: same options, extensions,
+    filters and globals), to be rendered chunk by chunk."""
+    from gguf_tui.engine import template_guard as guard
+
+    env = formatter._environment.environment  # type: ignore[attr-defined]
+    env.__class__ = guard.make_environment_class(type(env))
+    guard.bound_filters(env.filters)
+    if "lipsum" in env.globals:
+        env.globals["lipsum"] = guard.bounded_lipsum(env.globals["lipsum"])
+    formatter._environment = guard.BoundedTemplate(env.from_string(template))  # type: ignore[attr-defined]
 
 
 def opens_reasoning(template: str | None) -> bool:
@@ -190,17 +225,20 @@ def opens_reasoning(template: str | None) -> bool:
     return "<think>" in tail and "</think>" not in tail
 
 
-def check_template(metadata: dict[str, object]) -> None:
+def check_template(metadata: dict[str, object], cancelled: Cancelled | None = None) -> None:
     """Compile the model's template and render one message with it, in Jinja's sandbox,
     before the model is loaded: a template that reaches for Python internals (as in
-    CVE-2024-34359) or does not compile is refused with a reason, not a traceback."""
+    CVE-2024-34359), does not compile, or goes over the render limits (template_guard) is
+    refused with a reason, not a traceback. RenderCancelled when `cancelled()` turns true."""
     from jinja2.exceptions import SecurityError, TemplateSyntaxError
+
+    from gguf_tui.engine.template_guard import RenderLimit
 
     try:
         render = make_renderer(ChatFormatChoice(GGUF_TEMPLATE_NAME, TEMPLATE), metadata, "", "")
-        render([{"role": "user", "content": "Hello"}])
+        render([{"role": "user", "content": "Hello"}], cancelled=cancelled)
     except ChatFormatError as exc:
-        if isinstance(exc.__context__, SecurityError | TemplateSyntaxError):
+        if isinstance(exc.__context__, SecurityError | TemplateSyntaxError | RenderLimit):
             raise
         # Anything else (raise_exception, an undefined name) may be the template being
         # particular about conversations: it is reported when one is rendered.
@@ -210,8 +248,14 @@ def template_failure(exc: Exception) -> ChatFormatError:
     """A plain sentence for an error raised while compiling or rendering a template."""
     from jinja2.exceptions import SecurityError, TemplateError
 
+    from gguf_tui.engine.template_guard import RenderLimit
+
     reason = str(exc).strip().rstrip(".")
-    if isinstance(exc, SecurityError):
+    if len(reason) > 200:
+        reason = reason[:199] + "…"
+    if isinstance(exc, RenderLimit):
+        what = reason[:1].upper() + reason[1:]
+    elif isinstance(exc, SecurityError):
         what = f"the model's chat template tried to reach Python internals: blocked ({reason})"
     elif isinstance(exc, TemplateError):
         what = f"the model's chat template is broken ({reason})"

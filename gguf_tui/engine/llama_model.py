@@ -21,6 +21,7 @@ from gguf_tui.engine import cpu_quirks, llama_log
 from gguf_tui.engine.chat_format import (
     GGUF_TEMPLATE_NAME,
     ChatFormatError,
+    RenderCancelled,
     RenderedPrompt,
     check_template,
     choose_chat_format,
@@ -41,11 +42,12 @@ from gguf_tui.engine.events import (
 )
 from gguf_tui.engine.generation import Generation
 from gguf_tui.engine.model_info import EngineError, ModelInfo
-from gguf_tui.engine.options import LoadOptions, Sampling
+from gguf_tui.engine.options import LoadOptions, Sampling, bounded_threads
 from gguf_tui.engine.stop_strings import StopMatcher, tokens_to_read
 from gguf_tui.engine.think import REASONING, ThinkSplitter
 from gguf_tui.models.gguf_checks import check_loadable
 from gguf_tui.models.gguf_file import GGUFError, shard_paths
+from gguf_tui.models.memory import kv_bytes_per_token, system_memory
 from gguf_tui.models.quant import model_base_name, quant_name
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,38 @@ def _count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
+# The most training context believed from a file: above every real model (Llama 4 Scout
+# claims 10,485,760). llama-cpp-python sizes every tokenizer buffer by it (2^31 - 1 took
+# 8.6 GB), and llama.cpp reads it as a signed 32-bit number (0xFFFFFFFF became -1).
+MAX_TRAIN_CTX = 1 << 24
+KV_SHARE = 0.5  # of the memory available now, the most the KV cache may take
+
+
+def believed_train_ctx(claimed: int) -> tuple[int, str]:
+    """The training context a file claims, or 0 (unknown) past MAX_TRAIN_CTX, with a note."""
+    if claimed <= MAX_TRAIN_CTX:
+        return claimed, ""
+    return 0, (
+        f"the file claims a training context of {claimed:,} tokens, more than any model has; "
+        "ignored"
+    )
+
+
+def memory_bounded_n_ctx(n_ctx: int, per_token: int, available: int | None) -> int:
+    """`n_ctx`, or less when its KV cache and attention buffers (`per_token` bytes for each
+    token of context) would take more than KV_SHARE of the memory `available`."""
+    if not per_token or not available or n_ctx * per_token <= available * KV_SHARE:
+        return n_ctx
+    return max(256, int(available * KV_SHARE) // per_token // 256 * 256)
+
+
+def context_bytes_per_token(meta: dict[str, Any], arch: str, n_batch: int) -> int:
+    """The f16 KV cache of one token, plus its share of the attention scores llama.cpp
+    computes for a batch (n_batch x (heads + 1) f32, without flash attention)."""
+    heads = _count(meta.get(f"{arch}.attention.head_count"))
+    return (kv_bytes_per_token(meta) or 0) + n_batch * (heads + 1) * 4
+
+
 def effective_n_ctx(requested: int, n_ctx_train: int) -> int:
     """Clamp to the training context and round down to a multiple of 256
     (other sizes can crash llama-cpp-python's Python layer)."""
@@ -70,6 +104,14 @@ def effective_n_ctx(requested: int, n_ctx_train: int) -> int:
     if n_ctx_train > 0:
         n = min(n, n_ctx_train)
     return max(256, n // 256 * 256)
+
+
+def _cancel_poll(progress: ProgressFn | None) -> Callable[[], bool] | None:
+    """For work before llama.cpp starts (rendering the template): has the user cancelled?
+    The progress callback is asked at 0%, as llama.cpp itself would ask it."""
+    if progress is None:
+        return None
+    return lambda: progress(0.0) is False
 
 
 @contextlib.contextmanager
@@ -132,12 +174,38 @@ class LlamaModel:
             raise EngineError(str(exc)) from None
         meta = header.metadata
         arch = str(meta.get("general.architecture", "unknown"))
-        n_ctx_train = _count(meta.get(f"{arch}.context_length"))
-        n_ctx = effective_n_ctx(options.n_ctx, n_ctx_train)
+        notes: list[str] = []
+        claimed_ctx = _count(meta.get(f"{arch}.context_length"))
+        n_ctx_train, ctx_note = believed_train_ctx(claimed_ctx)
+        wanted_ctx = effective_n_ctx(options.n_ctx or (0 if n_ctx_train else 4096), n_ctx_train)
+        per_token = context_bytes_per_token(meta, arch, min(options.n_batch, wanted_ctx))
+        n_ctx = memory_bounded_n_ctx(wanted_ctx, per_token, system_memory().ram_available)
+        if n_ctx < wanted_ctx:
+            need = wanted_ctx * per_token / (1 << 30)
+            notes.append(
+                f"a context of {wanted_ctx:,} tokens needs about {need:,.1f} GiB, more than "
+                f"half the memory available; using {n_ctx:,}"
+            )
+        # llama.cpp reads the claim itself (as a signed 32-bit number) and llama-cpp-python
+        # sizes its tokenizer buffers by it: an unbelievable one is replaced by what is used.
+        overrides = {f"{arch}.context_length": n_ctx} if ctx_note else None
+        if ctx_note:
+            notes.append(f"{ctx_note}; using {n_ctx:,}")
+        n_threads, threads_note = bounded_threads(options.n_threads)
+        if threads_note:
+            notes.append(threads_note)
+        if "tokenizer.chat_template" in header.skipped and not options.chat_format:
+            size = header.skipped["tokenizer.chat_template"]
+            notes.append(
+                f"the model's chat template is {size:,} bytes, over the {1 << 20:,}-byte "
+                "limit: it is not used"
+            )
         try:
             choice = choose_chat_format(meta, options.chat_format)
             if choice.name == GGUF_TEMPLATE_NAME:
-                check_template(meta)
+                check_template(meta, cancelled=_cancel_poll(progress))
+        except RenderCancelled:
+            raise LoadCancelled("loading was cancelled") from None
         except ChatFormatError as exc:
             raise EngineError(str(exc)) from None
 
@@ -170,11 +238,12 @@ class LlamaModel:
                     n_ctx=n_ctx,
                     n_batch=min(options.n_batch, n_ctx),
                     n_gpu_layers=options.n_gpu_layers,
-                    n_threads=options.n_threads,
+                    n_threads=n_threads,
                     # --threads means the whole model: prompt processing too (llama-cpp-python
                     # would otherwise use every core for it, whatever was asked).
-                    n_threads_batch=options.n_threads,
+                    n_threads_batch=n_threads,
                     flash_attn=options.flash_attn,
+                    kv_overrides=overrides,
                     verbose=True,  # see llama_log: verbose=False redirects fd 1 and 2
                 )
         except Exception as exc:
@@ -190,13 +259,14 @@ class LlamaModel:
             if m := _OFFLOADED_RE.search(line):
                 gpu_layers = int(m.group(1))
         gpu_supported = bool(lib.llama_supports_gpu_offload())
-        notes = [choice.note] if choice.note else []
+        if choice.note:
+            notes.insert(0, choice.note)
         if options.n_gpu_layers != 0 and not gpu_supported:
             notes.append(
                 "GPU offload was requested, but this llama-cpp-python was built without GPU "
                 "support: running on the CPU (see docs/gpu.md)"
             )
-        if options.n_ctx > n_ctx_train > 0:
+        if options.n_ctx > n_ctx_train > 0 and not ctx_note:
             notes.append(
                 f"n_ctx {options.n_ctx} is above the model's training context; using {n_ctx}"
             )
@@ -231,18 +301,31 @@ class LlamaModel:
         self.llm = None
 
     # -- prompts -------------------------------------------------------------------------
-    def tokenize_chat(self, messages: list[dict[str, str]]) -> tuple[list[int], RenderedPrompt]:
+    def tokenize_chat(
+        self, messages: list[dict[str, str]], cancelled: Callable[[], bool] | None = None
+    ) -> tuple[list[int], RenderedPrompt]:
+        """RenderCancelled when `cancelled()` turns true while the template renders."""
         try:
-            rendered = self._render(messages)
+            rendered = self._render(messages, cancelled=cancelled)
         except ChatFormatError as exc:
             raise EngineError(str(exc)) from None
         tokens = self.llm.tokenize(
             rendered.text.encode("utf-8"), add_bos=not rendered.added_special, special=True
         )
+        if not tokens:
+            name = self.info.chat_format.name
+            what = "chat template" if name == GGUF_TEMPLATE_NAME else f"'{name}' chat format"
+            raise EngineError(
+                f"the model's {what} turned this conversation into an empty prompt, so there "
+                "is nothing to answer. Use another prompt format with --chat-format (e.g. chatml)"
+            )
         return tokens, rendered
 
     def tokenize_text(self, text: str) -> list[int]:
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+        tokens = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+        if not tokens:
+            raise EngineError("the prompt is empty, and this model adds nothing before it")
+        return tokens
 
     def prefill(self, tokens: list[int]) -> int:
         """Process a prompt into the KV cache without sampling; returns tokens evaluated."""
@@ -264,10 +347,17 @@ class LlamaModel:
         rendered: dict[int, RenderedPrompt] = {}
 
         def encode(kept: list[dict[str, str]]) -> list[int]:
-            tokens, rendered[len(kept)] = self.tokenize_chat(kept)
+            tokens, rendered[len(kept)] = self.tokenize_chat(kept, lambda: gen.stop_requested)
             return tokens
 
-        fitted = fit_messages(messages, encode, n_ctx, reply_reserve(n_ctx, sampling.max_tokens))
+        try:
+            fitted = fit_messages(
+                messages, encode, n_ctx, reply_reserve(n_ctx, sampling.max_tokens)
+            )
+        except RenderCancelled:  # escape while the template was rendering: nothing written
+            stats = GenerationStats(total_seconds=time.perf_counter() - started)
+            gen.emit(Finished(STOPPED, "", "", stats))
+            return
         prompt = rendered[len(fitted.messages)]
         if fitted.dropped:
             gen.emit(ContextTrimmed(fitted.dropped, len(fitted.tokens), n_ctx))
