@@ -390,6 +390,32 @@ def test_a_deeply_nested_config_is_one_warning_not_a_broken_command(home):
     assert config.read_bytes() == before
 
 
+def _long_toml_int(folder: Path) -> Path:
+    path = folder / "config.toml"
+    path.write_text("n_ctx = " + "9" * 5000 + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (_fifo, "is a named pipe (FIFO), not a regular file"),
+        (_zero, "is a character device, not a regular file"),
+        (_huge, "is over 1 MiB"),
+        (_long_toml_int, "holds a number too long"),
+    ],
+    ids=["fifo", "dev-zero", "huge", "long-int"],
+)
+def test_a_hostile_config_file_is_one_problem_and_never_written(make, expected, tmp_path):
+    path = make(tmp_path)
+    began = time.monotonic()
+    config = load_config(path)
+    assert time.monotonic() - began < 1
+    assert config.broken and len(config.problems) == 1 and expected in config.problems[0]
+    with pytest.raises(ConfigError):
+        save_config(config)
+
+
 @pytest.mark.parametrize(
     ("line", "key"),
     [
@@ -507,3 +533,49 @@ def test_the_log_rotates_at_its_stated_size(tmp_path):
         assert all(f.stat().st_size <= LOG_MAX_BYTES + 2000 for f in files)
     finally:
         setup_logging(None)
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("", 'temperature = 0.3\n\n[keymap]\nnew_chat = "ctrl+n"\n'),
+        (
+            "# only a comment\n",
+            '# only a comment\ntemperature = 0.3\n\n[keymap]\nnew_chat = "ctrl+n"\n',
+        ),
+        (
+            "keymap = { quit = 'ctrl+q' }  # mine\ntheme = 'nord'\n",
+            'keymap = { quit = "ctrl+q", new_chat = "ctrl+n" } # mine\n'
+            "theme = 'nord'\ntemperature = 0.3\n",
+        ),
+        (
+            "[servers.a]\nurl = 'x'  # s\n",
+            "temperature = 0.3\n\n[servers.a]\nurl = 'x'  # s\n\n[keymap]\nnew_chat = \"ctrl+n\"\n",
+        ),
+        (
+            "temperature = 1.0 # has a # in it: '#'\n[keymap]\nnew_chat = 'x' # old\n",
+            "temperature = 0.3 # has a # in it: '#'\n[keymap]\nnew_chat = \"ctrl+n\" # old\n",
+        ),
+    ],
+    ids=["empty", "comment-only", "inline-keymap", "tables-only", "comments-with-hash"],
+)
+def test_settings_save_edits_only_the_changed_lines(before, after, tmp_path):
+    path = tmp_path / "config.toml"
+    if before:
+        path.write_text(before)
+    config = load_config(path)
+    config.settings.temperature = 0.3
+    config.settings.keymap = {**config.settings.keymap, "new_chat": "ctrl+n"}
+    save_config(config)
+    assert path.read_text() == after
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_a_layout_the_editor_is_unsure_of_is_rewritten_with_a_backup(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("# mine\nkeymap.quit = 'ctrl+q'\n")
+    config = load_config(path)
+    config.settings.keymap = {"quit": "ctrl+x"}
+    save_config(config)
+    assert (tmp_path / "config.toml.bak").read_text() == "# mine\nkeymap.quit = 'ctrl+q'\n"
+    assert load_config(path).settings.keymap == {"quit": "ctrl+x"}
