@@ -44,7 +44,7 @@ def print_server_models(args: argparse.Namespace, ctx: common.Context) -> int:
     if not models:
         print(literal(f"{endpoint.url} lists no models"), file=sys.stderr)
         return 0
-    table = [("MODEL", "QUANT", "CONTEXT", "SIZE", "OWNED BY")]
+    table: list[tuple[str, ...]] = [("MODEL", "QUANT", "CONTEXT", "SIZE", "OWNED BY")]
     for m in models:
         window = m.n_ctx or m.n_ctx_train
         size = format_bytes(m.size_bytes) if m.size_bytes else "-"

@@ -18,8 +18,10 @@ def _coalesce(events: list[Event]) -> list[Event]:
     """Merge runs of deltas of the same kind into one."""
     out: list[Event] = []
     for ev in events:
-        if out and type(ev) is type(out[-1]) and isinstance(ev, TextDelta | ReasoningDelta):
-            out[-1] = type(ev)(out[-1].text + ev.text)
+        last = out[-1] if out else None
+        if isinstance(ev, TextDelta | ReasoningDelta) and type(last) is type(ev):
+            assert isinstance(last, TextDelta | ReasoningDelta)
+            out[-1] = type(ev)(last.text + ev.text)
         else:
             out.append(ev)
     return out

@@ -385,7 +385,7 @@ def _wrap_backend(transport: Any) -> None:
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     deadline_backend = _deadline_backend()
-    if backend is not None and not isinstance(backend, deadline_backend):
+    if pool is not None and backend is not None and not isinstance(backend, deadline_backend):
         pool._network_backend = deadline_backend(backend)
 
 
@@ -501,7 +501,7 @@ def _guard_class(httpx2: Any) -> type:
             )
             if file_body:
                 body_limits = _Limits(None, limits.cancel, deadline)  # a file may take hours
-                budget = step.transfer or None
+                budget = (step.transfer if step is not None else None) or None
                 what = "the file's size"
             else:
                 body_limits, budget, what = limits, MAX_BODY, "one answer"
@@ -553,7 +553,7 @@ def _inflater(encoding: str) -> Any:
     if not encoding:
         return None
     wbits = 16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS
-    state = {"d": zlib.decompressobj(wbits), "first": True}
+    state: dict[str, Any] = {"d": zlib.decompressobj(wbits), "first": True}
 
     def inflate(chunk: bytes | None) -> Iterator[bytes]:
         d = state["d"]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # rich is imported by cell() only: the command line uses lite
 
 _KEEP = {"\n", "\t"}
 # C0 controls -> U+2400 "control pictures"; DEL -> U+2421; C1 controls -> "�".
-_TABLE = {c: 0x2400 + c for c in range(0x20) if chr(c) not in _KEEP}
+_TABLE: dict[int, int | str | None] = {c: 0x2400 + c for c in range(0x20) if chr(c) not in _KEEP}
 _TABLE[0x7F] = 0x2421
 _TABLE.update({c: 0xFFFD for c in range(0x80, 0xA0)})
 _TABLE[0x0D] = None  # a bare carriage return would overwrite the line: drop it

@@ -29,7 +29,7 @@ class PromptArea(TextArea):
     def __init__(self, **kwargs) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
 
-    def _on_paste(self, event: events.Paste) -> None:
+    async def _on_paste(self, event: events.Paste) -> None:
         """Pasted text keeps its words and line breaks but not its control characters:
         raw, an escape sequence (colours copied from a terminal, an OSC title) would
         reach the terminal through this widget. They become visible symbols (␛[31m).

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 
 from rich.markdown import Markdown as RichMarkdown
+from textual.widget import Widget
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
@@ -150,13 +151,15 @@ class SealingStream:
         factory = getattr(old, "_parser_factory", None)
         new = Markdown(parser_factory=factory, classes=" ".join(old.classes), open_links=False)
         last = self.sealed[-1] if self.sealed else None
+        parent = old.parent
+        assert isinstance(parent, Widget)  # a mounted Markdown widget lives in a widget
         with old.app.batch_update():
             if last is not None and len(last.markdown) + len(finished) <= PART_CHARS:
                 last.extend(finished)
             else:
                 self.sealed.append(SealedMarkdown(finished))
-                await old.parent.mount(self.sealed[-1], before=old)
-            await old.parent.mount(new, after=old)
+                await parent.mount(self.sealed[-1], before=old)
+            await parent.mount(new, after=old)
             await old.remove()
         self.live, self._text, self._next_try = new, "", SEAL_CHARS
         self._stream = Markdown.get_stream(new)
