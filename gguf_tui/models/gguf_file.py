@@ -85,7 +85,7 @@ MAX_STRING_ITEMS = 1 << 22  # items of a string array (4,194,304)
 MAX_TOKENS = 1 << 21  # the vocabulary (2,097,152 tokens)
 PARSE_SECONDS = 5.0  # the whole header: a 262k vocabulary takes well under 0.2 s
 _CHECK_EVERY = 1 << 14  # items between two looks at the clock
-_MAX_KEY = 4096  # bytes of a metadata key or a tensor name (real ones: under 100)
+_MAX_KEY = 4096  # bytes of a tensor name (ggml refuses 64 and more; read no further)
 # ggml's own limits (GGML_MAX_DIMS, GGML_MAX_NAME): beyond them llama.cpp refuses the file.
 MAX_DIMS = 4
 MAX_NAME = 64
@@ -395,7 +395,7 @@ def _parse(path: Path, buf: Any, size: int, with_tensors: bool) -> GGUFHeader:
     for i in range(n_kv):
         if not i % 256:
             cur.tick()
-        key = cur.short_string(_MAX_KEY, f"{path.name} has a metadata key")
+        key = cur.short_string(MAX_KEPT_STRING, f"{path.name} has a metadata key")
         if key in types:
             raise GGUFError(f"{path.name} lists the metadata key '{shown(key)}' twice: corrupt")
         types[key] = vtype = cur.unpack("I")
