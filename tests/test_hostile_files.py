@@ -452,7 +452,7 @@ def one_conversation(home) -> Path:
     from gguf_tui.store.records import NewMessage
 
     with Store(home / "data" / "conversations.sqlite3") as store:
-        messages = [NewMessage("user", "hi"), NewMessage("assistant", "hello " * 5000)]
+        messages = [NewMessage("user", "hi"), NewMessage("assistant", "hello " * 60_000)]
         store.import_conversation("t", messages)
     return home
 
@@ -461,6 +461,23 @@ def test_export_to_a_full_disk_is_one_line_and_exit_1(one_conversation):
     out = cli("export", "--all", home=one_conversation, shell_suffix=">/dev/full")
     line = one_error(out, rc=1)
     assert "cannot write the output: No space left on device" in line, line
+
+
+def test_run_and_chat_to_a_full_disk_are_one_line_and_keep_the_history(home, smollm_path):
+    out = cli("run", smollm_path, "hi", *MODEL_ARGS, home=home, shell_suffix=">/dev/full")
+    line = one_error(out, rc=1)
+    assert "No space left on device" in line, line
+    history = home / "history.json"
+    args = ("chat", smollm_path, "-o", history, *MODEL_ARGS)
+    out = cli(*args, home=home, stdin=b"hello\n", shell_suffix=">/dev/full")
+    clean(out)
+    assert out.rc == 1, out.stderr
+    assert isinstance(json.loads(history.read_text()), list)  # saved on the way out
+
+
+def test_a_closed_stderr_is_no_crash(home):
+    out = cli("export", "--list", home=home, shell_suffix="2>&-")
+    assert out.rc == 2 and out.stdout == b""  # the message had nowhere to go, and went nowhere
 
 
 def test_export_into_a_closed_pipe_is_quiet(one_conversation):

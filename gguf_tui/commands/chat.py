@@ -86,6 +86,14 @@ class LineChat:
         self.exit_code = 0
 
     def loop(self, read=input) -> None:
+        """Chat until the user leaves; the history is saved however the loop ends (a stdout
+        that fails mid-answer, `chat > /dev/full`, must not lose the conversation)."""
+        try:
+            self._loop(read)
+        finally:
+            self.save()
+
+    def _loop(self, read) -> None:
         interrupted = False
         while True:
             try:
@@ -113,7 +121,6 @@ class LineChat:
                 continue
             self.turn(line)
             self.save()
-        self.save()
 
     def turn(self, text: str) -> None:
         from gguf_tui.engine import ContextTrimmed, Failed, Finished, ReasoningDelta, TextDelta
