@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -36,6 +37,7 @@ from benchmarks.common import machine, machine_line, median, save, spread, verdi
 END = "ENDOFANSWER"
 COLS, ROWS = 120, 40
 TICKS = os.sysconf("SC_CLK_TCK")
+PROFILED = [sys.executable, "-m", "cProfile"]
 
 _BLOCK = """## Notes on streaming
 
@@ -132,7 +134,7 @@ class PacedServer:
 class App:
     """`gguf-tui --server URL` in a pty; counts the bytes it writes, keeps a screen."""
 
-    def __init__(self, url: str, home: Path) -> None:
+    def __init__(self, url: str, home: Path, profile: str | None = None) -> None:
         env = {
             **os.environ,
             "HOME": str(home),
@@ -146,8 +148,10 @@ class App:
         self.stream = pyte.ByteStream(self.screen)
         self.lock = threading.Lock()
         self.bytes = 0
+        # --profile: the UI thread under cProfile (it does ~93 % of the work).
+        command = ["gguf-tui"] if profile is None else [*PROFILED, "-o", profile, "-m", "gguf_tui"]
         self.proc = ptyprocess.PtyProcess.spawn(
-            ["gguf-tui", "--server", url], env=env, dimensions=(ROWS, COLS)
+            [*command, "--server", url], env=env, dimensions=(ROWS, COLS)
         )
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -189,10 +193,10 @@ class App:
             self.proc.terminate(force=True)
 
 
-def one_run(n: int, rate: float, idle_seconds: float) -> dict:
+def one_run(n: int, rate: float, idle_seconds: float, profile: str | None = None) -> dict:
     server = PacedServer(answer_tokens(n), rate)
     with tempfile.TemporaryDirectory(prefix="gguf-tui-stream-") as home:
-        app = App(server.url, Path(home))
+        app = App(server.url, Path(home), profile)
         try:
             app.wait_for("bench-Q4_K_M", 60)
             time.sleep(1.0)  # the first paint and the model list settle
@@ -231,7 +235,17 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="tokens per second")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--idle", type=float, default=3.0, help="seconds of idle reference")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="one run of the longest answer under cProfile, to FILE"
+    )
     args = parser.parse_args()
+    if args.profile:
+        run = one_run(max(int(x) for x in args.tokens.split(",")), args.rate, 1.0, args.profile)
+        print(json.dumps(run, indent=2))
+        import pstats
+
+        pstats.Stats(args.profile).sort_stats("cumulative").print_stats(40)
+        return
     lengths = [int(x) for x in args.tokens.split(",")]
     info = machine()
     print(machine_line(info))
