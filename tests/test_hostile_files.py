@@ -30,7 +30,7 @@ from gguf_tui.store.history import HistoryError, load_history, save_history
 
 ROOT = Path(__file__).resolve().parents[1]  # the tree whose gguf_tui runs (patched to measure)
 SECONDS = 30  # every case: a clear answer well within this (a hang is a failure)
-MEMORY = 4 << 30  # address space of a case without a model (a /dev/zero read dies on it)
+MEMORY = 1 << 30  # address space of a case without a model (a /dev/zero read dies on it)
 MEMORY_MODEL = 16 << 30
 MODEL_ARGS = ("--n-ctx", "512", "--max-tokens", "4", "--temperature", "0")
 

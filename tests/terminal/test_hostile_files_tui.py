@@ -9,7 +9,7 @@ import os
 import stat
 import tomllib
 
-from tests.terminal.harness import TAB, ctrl, launched
+from tests.terminal.harness import ENTER, TAB, ctrl, launched
 
 BACKSPACE = "\x7f"
 
@@ -73,3 +73,33 @@ def test_a_nested_config_a_fifo_state_and_a_full_log_do_not_stop_the_app(home, s
     assert config.read_bytes() == before
     assert stat.S_ISFIFO((home.data / "state.json").lstat().st_mode)
     assert (home.data / "logs" / "gguf-tui.log").is_symlink()
+
+
+def palette(term, query: str, hit: str) -> None:
+    term.write(ctrl("p"))
+    term.wait_for("🔎", 10, "the command palette")
+    term.write(query)
+    term.wait_for(hit, 10, f"{hit!r} in the palette")
+    term.write(ENTER)
+
+
+def test_importing_a_fifo_or_a_nested_file_from_the_palette_is_one_notice(home, smollm_path):
+    model = home.add_model(smollm_path)
+    files = home.root / "files"
+    files.mkdir(parents=True)
+    fifo = files / "fifo.json"
+    os.mkfifo(fifo)
+    nested = files / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    with launched(home, model, cols=140, rows=40) as term:
+        ready(term)
+        for path, reason in ((fifo, "named pipe (FIFO)"), (nested, "nests deeper than 64")):
+            palette(term, "import", "Import a chat.py history file")
+            term.wait_for("History file to import", 10, "the import prompt")
+            term.write(str(path) + ENTER)
+            term.wait_for(reason, 10, f"the notice for {path.name}")
+        term.type_line("Still here?")
+        term.wait_for("tok/s", 120, "an answer after the failed imports")
+        assert term.quit() == 0
+        assert term.restored()
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
