@@ -596,3 +596,18 @@ def test_a_layout_the_editor_is_unsure_of_is_rewritten_with_a_backup(tmp_path):
     save_config(config)
     assert (tmp_path / "config.toml.bak").read_text() == "# mine\nkeymap.quit = 'ctrl+q'\n"
     assert load_config(path).settings.keymap == {"quit": "ctrl+x"}
+
+
+def test_write_export_is_as_safe_as_a_history_save(tmp_path):
+    from gguf_tui.store.export import write_export
+
+    real = tmp_path / "real.md"
+    real.write_text("old")
+    link = tmp_path / "link.md"
+    link.symlink_to(real)
+    write_export(link, "# a\ud800b\n")
+    assert link.is_symlink() and real.read_text() == "# a\ufffdb\n"
+    os.mkfifo(tmp_path / "fifo.md")
+    with pytest.raises(FileError, match="FIFO"):
+        write_export(tmp_path / "fifo.md", "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo.md", "link.md", "real.md"]

@@ -8,6 +8,7 @@ the chat.py history list too, the format people already have files in.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,19 @@ def export_text(store: Store, conv: Conversation, fmt: str) -> str:
     if fmt == "history":
         return dump_history([m.as_chat() for m in messages])
     raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
+
+
+def write_export(path: str | Path, text: str) -> Path:
+    """Write an export file as history files are written (store/files.py): through a symlink,
+    never over a device, a FIFO or a folder (FileError), atomically; a lone surrogate (a
+    server's broken escape) becomes U+FFFD, since UTF-8 cannot hold it. Returns the target."""
+    from gguf_tui.store.files import write_atomic
+
+    path = Path(path)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    data = re.sub("[\ud800-\udfff]", "\ufffd", text).encode("utf-8")
+    return write_atomic(path, data)
 
 
 # --- import ---------------------------------------------------------------------------------
