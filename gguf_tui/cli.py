@@ -167,8 +167,11 @@ def check_numbers(args: argparse.Namespace) -> None:
             raise common.CliError(f"{what} is not UTF-8 text")
 
     for attr, key in _NUMBER_OPTIONS.items():
+        value = getattr(args, attr, None)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue  # not given, or another command's option of that name
         try:
-            check_number(key, getattr(args, attr, None))
+            check_number(key, value)
         except ValueError as exc:
             option = "--" + attr.replace("_", "-")
             raise common.CliError(f"{option}: {exc}".replace(f"'{key}' ", "", 1)) from None
