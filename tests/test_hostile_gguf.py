@@ -211,3 +211,20 @@ def test_list_names_what_it_cannot_use(tmp_path):
     assert {k: (v.st_mtime_ns, v.st_size) for k, v in before.items()} == {
         k: (v.st_mtime_ns, v.st_size) for k, v in after.items()
     }
+
+
+def test_a_cancelled_scan_ends_at_once_and_caches_nothing_false(tmp_path):
+    import threading
+
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    for i in range(6):  # each ~3 s to walk: 4,194,304 empty strings, under every cap
+        string_array(folder / f"slow-{i}.gguf", "tokenizer.ggml.merges", 1 << 22, 40 << 20)
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    cache = tmp_path / "scan-cache.json"
+    began = time.monotonic()
+    models = scan([folder], hf_cache=None, cache_file=cache, cancelled=stop.is_set)
+    assert time.monotonic() - began < 1.5
+    assert models == []  # the first header was cut short: not listed, not cached as broken
+    assert "cancelled" not in (cache.read_text() if cache.exists() else "")

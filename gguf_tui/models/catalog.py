@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gguf_tui.models.gguf_file import SHARD_RE, listed, shard_problem
+from gguf_tui.models.gguf_file import SHARD_RE, HeaderCancelled, listed, shard_problem
 from gguf_tui.models.hf_cache import all_cached_ggufs
 from gguf_tui.models.quant import model_base_name, quant_name
 from gguf_tui.models.scan_cache import FileSummary, ScanCache
@@ -96,6 +96,7 @@ def scan(
     cache_file: Path | None = None,
     stats: ScanStats | None = None,
     beside: Sequence[Path] = (),
+    cancelled: Callable[[], bool] | None = None,
 ) -> list[ModelFile]:
     """Every model in `dirs` (recursively) and in the Hugging Face cache, sorted by name.
 
@@ -104,6 +105,8 @@ def scan(
     when the folder is no model folder (`~/Downloads`, a home directory).
     `hf_cache=None` leaves the Hugging Face cache out; the default is the folder
     huggingface_hub uses (HF_HUB_CACHE / HF_HOME, read now). Never raises for a bad file.
+    `cancelled()` is asked between files and while a header is walked: once it turns true
+    the scan ends within milliseconds with what it has (a TUI quitting never waits).
     """
     started = time.perf_counter()
     if hf_cache is DEFAULT:
@@ -124,7 +127,15 @@ def scan(
             if real not in seen:
                 seen.add(real)
                 found.append((path, repo_id))
-    summaries = [(p, r, s) for p, r in found if (s := cache.summary(p)) is not None]
+    summaries = []
+    try:
+        for p, r in found:
+            if cancelled is not None and cancelled():
+                break
+            if (s := cache.summary(p, cancelled)) is not None:
+                summaries.append((p, r, s))
+    except HeaderCancelled:
+        pass  # what was read so far is listed (and cached); the rest is left for next time
     models = _assemble(summaries)
     cache.save()
     if stats is not None:

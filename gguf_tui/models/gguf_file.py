@@ -14,6 +14,7 @@ import mmap
 import re
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,10 @@ class GGUFError(Exception):
     """The file is not a usable GGUF; the message says why in plain words."""
 
 
+class HeaderCancelled(GGUFError):
+    """The caller gave up on the header (the app is closing): says nothing about the file."""
+
+
 def shown(text: str, limit: int = 60) -> str:
     """A name read from a file, safe to put in a one-line message: control characters
     escaped (a corrupt header yields binary garbage), at most `limit` characters."""
@@ -163,15 +168,24 @@ class GGUFHeader:
 class _Cursor:
     """Bounds-checked reads from a buffer: a hostile length must fail cleanly."""
 
-    def __init__(self, buf: Any, size: int, seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        buf: Any,
+        size: int,
+        seconds: float | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> None:
         self.buf = buf
         self.size = size
         self.pos = 0
         self.deadline = time.monotonic() + seconds if seconds is not None else None
+        self.cancelled = cancelled
 
     def tick(self) -> None:
         """Give up on a header that takes too long to walk (a sparse file that declares
         billions of items passes every size check but would take hours)."""
+        if self.cancelled is not None and self.cancelled():
+            raise HeaderCancelled("not read: the scan was cancelled")
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise GGUFError(
                 f"reading the header took more than {PARSE_SECONDS:g} s (at byte {self.pos:,}): "
@@ -358,26 +372,38 @@ def _looks_like_text(head: bytes) -> bool:
     return all(c.isprintable() or c in "\t\r\n" for c in text)
 
 
-def read_header(path: str | Path, *, tensors: bool = True) -> GGUFHeader:
-    """Parse the header of one GGUF file; raise GGUFError with a plain reason."""
+def read_header(
+    path: str | Path, *, tensors: bool = True, cancelled: Callable[[], bool] | None = None
+) -> GGUFHeader:
+    """Parse the header of one GGUF file; raise GGUFError with a plain reason.
+
+    At most PARSE_SECONDS; HeaderCancelled soon after `cancelled()` turns true."""
     path = Path(path)
     check_magic(path)
     size = path.stat().st_size
     try:
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            return _parse(path, mm, size, tensors)
+            return _parse(path, mm, size, tensors, cancelled)
     except OSError as exc:
         raise GGUFError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (struct.error, ValueError, OverflowError, MemoryError) as exc:
         raise GGUFError(f"{path.name} has a corrupt header ({exc})") from None
+    except HeaderCancelled:
+        raise
     except GGUFError as exc:
         if path.name in str(exc):
             raise
         raise GGUFError(f"{path.name}: {exc}") from None
 
 
-def _parse(path: Path, buf: Any, size: int, with_tensors: bool) -> GGUFHeader:
-    cur = _Cursor(buf, size, PARSE_SECONDS)
+def _parse(
+    path: Path,
+    buf: Any,
+    size: int,
+    with_tensors: bool,
+    cancelled: Callable[[], bool] | None = None,
+) -> GGUFHeader:
+    cur = _Cursor(buf, size, PARSE_SECONDS, cancelled)
     cur.pos = 4
     version = cur.unpack("I")
     if version not in (2, 3):

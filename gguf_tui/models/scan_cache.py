@@ -13,12 +13,13 @@ import errno
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from gguf_tui.models.gguf_checks import check_model, check_tensor_table
-from gguf_tui.models.gguf_file import GGUFError, read_header, shown
+from gguf_tui.models.gguf_file import GGUFError, HeaderCancelled, read_header, shown
 from gguf_tui.models.memory import kv_bytes_per_token
 
 CACHE_VERSION = 2  # 2: files llama.cpp would abort on are summarized as broken
@@ -43,13 +44,18 @@ class FileSummary:
     kv_bytes_per_token: int | None = None
 
 
-def summarize(path: Path, size: int, mtime_ns: int) -> FileSummary:
-    """Read one file's header; a broken file gives a summary with `error` set, never raises."""
+def summarize(
+    path: Path, size: int, mtime_ns: int, cancelled: Callable[[], bool] | None = None
+) -> FileSummary:
+    """Read one file's header; a broken file gives a summary with `error` set. Raises only
+    HeaderCancelled, once `cancelled()` turns true."""
     try:
-        header = read_header(path)
+        header = read_header(path, cancelled=cancelled)
         check_tensor_table(header)
         if not header.get("split.no"):  # later shards carry no hyperparameters
             check_model(header)
+    except HeaderCancelled:
+        raise
     except GGUFError as exc:
         return FileSummary(size, mtime_ns, error=str(exc))
     end = header.data_end
@@ -136,7 +142,9 @@ class ScanCache:
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return {}  # missing or corrupt: start afresh, the next save rewrites it
 
-    def summary(self, path: Path) -> FileSummary | None:
+    def summary(
+        self, path: Path, cancelled: Callable[[], bool] | None = None
+    ) -> FileSummary | None:
         """The cached summary if (size, mtime) still match, else a fresh one; None if gone.
         A name that cannot be stat'ed at all gives a broken entry saying why (never cached)."""
         try:
@@ -150,7 +158,7 @@ class ScanCache:
             self.hits += 1
             return cached
         self.misses += 1
-        fresh = summarize(path, st.st_size, st.st_mtime_ns)
+        fresh = summarize(path, st.st_size, st.st_mtime_ns, cancelled)
         self.entries[key] = fresh
         self.changed = True
         return fresh
