@@ -210,3 +210,18 @@ def test_thread_counts_are_bounded_by_the_machine(tmp_path):
         assert info.n_threads == most and any("at most" in n for n in info.notes)
         result = engine.chat(MESSAGES, Sampling(max_tokens=2)).result(30)
         assert not isinstance(result, Failed)
+
+
+def test_bench_exits_1_when_any_model_failed(tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    write_tiny(folder / "good.gguf")
+    template_model(folder / "looping.gguf", HOSTILE["multiply"])
+    (folder / "text.gguf").write_text("not a model\n")
+    quick = ("--repeat", "1", "--gen-tokens", "4", "--prompt-tokens", "16", "--no-warmup")
+    m = run_measured("bench", folder, *quick, "--data-dir", tmp_path / "d", timeout=120)
+    assert m.rc == 1, (m.rc, m.stdout[-1500:], m.stderr[-1500:])
+    assert "Traceback" not in m.stdout + m.stderr
+    assert "limit" in m.stdout and "not a GGUF model" in m.stdout, m.stdout
+    ok = run_measured("bench", folder / "good.gguf", *quick, "--data-dir", tmp_path / "d")
+    assert ok.rc == 0, ok.stderr[-1500:]

@@ -52,3 +52,19 @@ def test_quit_does_not_wait_for_a_scan_of_slow_headers(home: Home):
         assert took < QUIT_SECONDS, f"quitting took {took:.1f} s"
         term._reader.join(5)
         assert term.restored()
+
+
+def test_escape_cancels_the_load_of_a_looping_template(home: Home, tmp_path):
+    from tests.support.hostile_gguf import template_model
+    from tests.terminal.harness import ESCAPE
+
+    loop = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}x"
+    model = home.add_model(template_model(tmp_path / "looping.gguf", loop))
+    with launched(home, model, "--n-ctx", "512", cols=120, rows=40) as term:
+        term.wait_for(lambda s: "looping" in s.lower(), 60, "the load to start")
+        time.sleep(0.5)  # the template is rendering now (it would for minutes)
+        began = time.monotonic()
+        term.write(ESCAPE)
+        term.wait_for("Cancelled", 10, "the load to be cancelled")
+        assert time.monotonic() - began < 3.0
+        assert term.quit() == 0 and term.restored()
