@@ -11,6 +11,7 @@ the limit fail with EFBIG, as writes to a full disk fail with ENOSPC) and with /
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -611,3 +612,30 @@ def test_write_export_is_as_safe_as_a_history_save(tmp_path):
     with pytest.raises(FileError, match="FIFO"):
         write_export(tmp_path / "fifo.md", "x")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo.md", "link.md", "real.md"]
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 1 MiB tmpfs, filled to the last byte (root only; skipped elsewhere)."""
+    where = tmp_path / "full"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("no tmpfs can be mounted here (needs root); RLIMIT_FSIZE covers it")
+    try:
+        (where / "data" / "logs").mkdir(parents=True)
+        with (where / "filler").open("wb", buffering=0) as fh, contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0" * 4096)
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def test_a_really_full_disk_under_the_data_folder(full_disk, home, smollm_path):
+    env = {"GGUF_TUI_DATA_DIR": str(full_disk / "data")}
+    out = cli("run", smollm_path, "hi", *MODEL_ARGS, home=home, env=env, memory=MEMORY_MODEL)
+    clean(out)
+    assert out.rc == 0 and out.stdout.strip(), out.stderr
