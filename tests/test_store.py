@@ -361,7 +361,7 @@ def test_a_data_dir_that_cannot_be_created_is_reported(tmp_path):
 
 def test_a_database_path_that_is_a_folder_is_reported(tmp_path):
     (tmp_path / "conversations.sqlite3").mkdir()
-    with pytest.raises(StoreError, match="cannot open"):
+    with pytest.raises(StoreError, match="is a folder, not a database file"):
         Store(tmp_path / "conversations.sqlite3")
 
 

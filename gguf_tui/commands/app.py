@@ -57,6 +57,22 @@ def reopened(ctx: common.Context, store) -> int | None:
         return None
 
 
+def report_database_faults(store, app) -> None:
+    """A read that fails while the app runs (a damaged page) becomes a notice and the
+    screen shows what could be read, instead of the app dying with a traceback.
+    `notify` only posts a message, so it is safe from any thread."""
+
+    def report(message: str) -> None:
+        app.notify(
+            f"{message}. What could be read is shown.",
+            title="Conversation database",
+            severity="error",
+            timeout=20,
+        )
+
+    store.on_read_error = report
+
+
 def run_app(args: argparse.Namespace) -> int:
     from gguf_tui.store.database import Store, StoreError
 
@@ -71,6 +87,12 @@ def run_app(args: argparse.Namespace) -> int:
         store = Store(ctx.paths.database)
     except StoreError as exc:
         raise common.CliError(str(exc)) from None
+    if store.read_only_reason is not None:  # the app saves every message as it is sent
+        store.close()
+        raise common.CliError(
+            f"cannot save to {store.path}: {store.read_only_reason}; make it writable, or "
+            "choose another --data-dir (gguf-tui export can still read it)"
+        )
     open_conversation = reopened(ctx, store)
     if getattr(args, "import_file", None):
         from gguf_tui.store.export import import_history_file
@@ -104,6 +126,7 @@ def run_app(args: argparse.Namespace) -> int:
         engine=backend,
         extra_model_dirs=args.models_dir,
     )
+    report_database_faults(store, app)
     try:
         app.run()
     finally:

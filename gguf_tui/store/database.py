@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
+import os
 import sqlite3
 import threading
 import time
@@ -23,12 +25,19 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gguf_tui.store import schema, search
+from gguf_tui.store import cells, opening, schema, search
 from gguf_tui.store.errors import StoreError, describe, is_busy
-from gguf_tui.store.records import Conversation, Message, NewMessage, check_role, title_from_text
+from gguf_tui.store.records import (
+    Conversation,
+    Message,
+    NewMessage,
+    check_role,
+    title_from_text,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+REPORT_EVERY = 60.0  # seconds between two reports of the same read failure
 
 _CONVERSATION = "id, title, created_at, updated_at, model_file, quant, message_count, settings"
 _MESSAGE = (
@@ -37,93 +46,135 @@ _MESSAGE = (
 )
 
 
-def _load_json(text: str | None, default: Any) -> Any:
-    if text is None:
-        return default
-    try:
-        return json.loads(text)
-    except ValueError:
-        return default  # a hand-edited cell must not make the conversation unreadable
-
-
 def _dump_json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
-
-
-def _conversation(row: tuple) -> Conversation:
-    *head, settings = row
-    return Conversation(*head, settings=_load_json(settings, {}))
-
-
-def _message(row: tuple) -> Message:
-    *head, stats, finish_reason = row
-    return Message(*head, stats=_load_json(stats, None), finish_reason=finish_reason)
 
 
 class Store:
     """All reads and writes of conversations; usable from any thread (one lock, one connection).
 
-    Methods that change a row that is gone (deleted by another instance, say)
-    do nothing, except `add_message`, which cannot: it raises StoreError.
+    A file already there is looked at first and left byte for byte as it was unless it
+    is gguf-tui's (opening.py). `read_only=True` (export) opens it `mode=ro` and never
+    writes. Otherwise it is opened for writing, or read-only where the file or its
+    folder cannot be written (read-only media): reads work, each write says why not.
+
+    With `on_read_error` set (the app), a read that fails (a damaged page) returns the
+    rows it got before the failure, often none, and the message goes there (once a
+    minute at most per message) instead of raising: the screen stays usable. Writes
+    always raise. Methods that change a row that is gone (deleted by another instance,
+    say) do nothing, except `add_message`, which cannot: it raises StoreError.
     """
 
-    def __init__(self, path: Path, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        timeout: float = 5.0,
+        read_only: bool = False,
+        on_read_error: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.timeout = timeout
+        self.on_read_error = on_read_error
+        self.read_only_reason: str | None = "it is open for reading only" if read_only else None
+        self._reported: dict[str, float] = {}
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        exists = opening.check_path(self.path)
+        if exists:
+            opening.look(self.path, schema.SCHEMA_VERSION)
+            self.read_only_reason = self.read_only_reason or opening.why_read_only(self.path)
+        elif read_only:
+            raise StoreError(f"no conversations yet ({self.path} does not exist)")
+        else:
+            self._make_folder()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise StoreError(f"cannot create the folder {self.path.parent}: {reason}") from None
-        try:
-            self._conn = sqlite3.connect(
-                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(describe(exc, self.path)) from None
-        try:
-            self._run(self._setup)
+            if self.read_only_reason is None:
+                mode = "rw" if exists else "rwc"
+                self._conn = opening.connect(self.path, timeout=timeout, mode=mode)
+                self._run(self._setup)
+            else:
+                self._conn = self._connect_read_only()
+                self._run(self._check)
         except BaseException:
             self.close()
             raise
 
+    def _make_folder(self) -> None:
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise StoreError(f"cannot create the folder {folder}: {reason}") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise StoreError(
+                f"cannot create {self.path}: its folder is read-only; make it writable, or "
+                "choose another --data-dir"
+            )
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """`mode=ro`; on read-only media a WAL database cannot get its -shm file, so then
+        `immutable`, which needs none (nothing can be writing to it there)."""
+        conn = opening.connect(self.path, timeout=self.timeout, mode="ro")
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.Error as exc:
+            conn.close()
+            wal = self.path.with_name(self.path.name + "-wal")
+            if getattr(exc, "sqlite_errorname", "") != "SQLITE_CANTOPEN" or (
+                wal.exists() and wal.stat().st_size
+            ):
+                raise StoreError(describe(exc, self.path)) from None
+        return opening.connect(self.path, timeout=self.timeout, mode="ro", immutable="1")
+
+    def _check(self, conn: sqlite3.Connection) -> None:
+        identity = opening.identify(conn)
+        opening.refuse_if_not_ours(identity, self.path, schema.SCHEMA_VERSION)
+        if identity.empty:
+            raise StoreError(f"no conversations yet ({self.path} is an empty database)")
+
     def _setup(self, conn: sqlite3.Connection) -> None:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        """Check whose the file is with the real connection (it sees the -wal too) before
+        the first write, then WAL mode, then the schema steps the file lacks."""
+        opening.refuse_if_not_ours(opening.identify(conn), self.path, schema.SCHEMA_VERSION)
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             log.warning("%s: journal mode is %s, not WAL", self.path, mode)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        if schema.user_version(conn) == schema.SCHEMA_VERSION:
+        identity = opening.identify(conn)
+        if (
+            identity.version == schema.SCHEMA_VERSION
+            and identity.application_id == opening.APPLICATION_ID
+        ):
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            version = schema.user_version(conn)  # another instance may have just migrated
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if version == 0 and tables:
-                raise StoreError(f"{self.path} is an SQLite database of another program")
+            # Again under the write lock: another instance may have just migrated it.
+            identity = opening.identify(conn)
+            opening.refuse_if_not_ours(identity, self.path, schema.SCHEMA_VERSION)
             start = schema.migrate(conn)
+            if identity.application_id != opening.APPLICATION_ID:
+                conn.execute(f"PRAGMA application_id = {opening.APPLICATION_ID}")
             conn.execute("COMMIT")
-        except schema.NewerSchemaError as exc:
-            conn.execute("ROLLBACK")
-            raise StoreError(
-                f"{self.path} was written by a newer gguf-tui (schema {exc.version}, this one "
-                f"knows {schema.SCHEMA_VERSION}): update gguf-tui to open it"
-            ) from None
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise
-        if start:
+        if start and start < schema.SCHEMA_VERSION:
             log.info("%s: schema upgraded from %d to %d", self.path, start, schema.SCHEMA_VERSION)
 
     def close(self) -> None:
         with self._lock:
             if self._conn is None:
                 return
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("PRAGMA optimize")
+            if self.read_only_reason is None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("PRAGMA optimize")
             self._conn.close()
             self._conn = None
 
@@ -158,6 +209,8 @@ class Store:
 
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` in one write transaction, committed before returning."""
+        if self.read_only_reason is not None:
+            raise StoreError(f"cannot save to {self.path}: {self.read_only_reason}")
 
         def transaction(conn: sqlite3.Connection) -> T:
             conn.execute("BEGIN IMMEDIATE")
@@ -174,7 +227,36 @@ class Store:
         return self._run(transaction)
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
-        return self._run(lambda conn: conn.execute(sql, tuple(params)).fetchall())
+        """Rows of one read. With `on_read_error` set, a failure mid-way keeps the rows
+        read before it and is reported there instead of raised."""
+        rows: list[tuple] = []
+
+        def work(conn: sqlite3.Connection) -> list[tuple]:
+            rows.clear()  # a busy retry starts over
+            cursor = conn.execute(sql, tuple(params))
+            while batch := cursor.fetchmany(256):
+                rows.extend(batch)
+            return rows
+
+        if self.on_read_error is None:
+            return self._run(work)
+        try:
+            return self._run(work)
+        except StoreError as exc:
+            self._report(str(exc))
+            return list(rows)
+
+    def _report(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._reported.get(message, -math.inf) < REPORT_EVERY:
+            return
+        self._reported[message] = now
+        log.warning("read failed: %s", message)
+        if (report := self.on_read_error) is not None:
+            try:
+                report(message)
+            except Exception:  # a report must never become the failure
+                log.exception("reporting a read failure failed")
 
     # --- conversations ------------------------------------------------------------------------
 
@@ -205,7 +287,7 @@ class Store:
         rows = self._query(
             f"SELECT {_CONVERSATION} FROM conversations WHERE id = ?", (conversation_id,)
         )
-        return _conversation(rows[0]) if rows else None
+        return cells.conversation(rows[0]) if rows else None
 
     def list_conversations(
         self, *, offset: int = 0, limit: int | None = 200, query: str | None = None
@@ -218,11 +300,12 @@ class Store:
             " ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?"
         )
         rows = self._query(sql, [*params, -1 if limit is None else limit, offset])
-        return [_conversation(row) for row in rows]
+        return [cells.conversation(row) for row in rows]
 
     def count_conversations(self, query: str | None = None) -> int:
         where, params = search.where_clause(query)
-        return self._query(f"SELECT count(*) FROM conversations{where}", params)[0][0]
+        rows = self._query(f"SELECT count(*) FROM conversations{where}", params)
+        return cells.count(rows[0][0]) if rows else 0
 
     def last_conversation(self) -> Conversation | None:
         latest = self.list_conversations(limit=1)
@@ -349,7 +432,7 @@ class Store:
 
     def message(self, message_id: int) -> Message | None:
         rows = self._query(f"SELECT {_MESSAGE} FROM messages WHERE id = ?", (message_id,))
-        return _message(rows[0]) if rows else None
+        return cells.message(rows[0]) if rows else None
 
     def messages(
         self, conversation_id: int, *, before_id: int | None = None, limit: int | None = None
@@ -365,13 +448,13 @@ class Store:
                 " ORDER BY id DESC LIMIT ?) ORDER BY id"
             )
             params.append(limit)
-        return [_message(row) for row in self._query(sql, params)]
+        return [cells.message(row) for row in self._query(sql, params)]
 
     def message_count(self, conversation_id: int) -> int:
         rows = self._query(
             "SELECT message_count FROM conversations WHERE id = ?", (conversation_id,)
         )
-        return rows[0][0] if rows else 0
+        return cells.count(rows[0][0]) if rows else 0
 
     def import_conversation(
         self,

@@ -6,8 +6,11 @@ each names the file and says what to do, never just the SQLite error text.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
+
+NEARLY_FULL = 1024 * 1024  # bytes free under which an I/O error is a full disk
 
 
 class StoreError(Exception):
@@ -31,8 +34,22 @@ def describe(exc: sqlite3.Error, path: Path) -> str:
     if code.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
         return f"cannot open {path}: check that its folder exists and is writable"
     if code.startswith("SQLITE_IOERR") or "i/o error" in text:
-        return f"cannot read or write {path} (disk I/O error)"
+        free = free_space(path)
+        if free is not None and free < NEARLY_FULL:
+            # Not SQLITE_FULL: creating the -shm file on a full disk fails as an I/O error.
+            return f"the disk is full ({free // 1024} KiB free): cannot open or save to {path}"
+        return f"cannot read or write {path} (disk I/O error, {code or 'SQLITE_IOERR'})"
     return f"conversation database {path}: {exc}"
+
+
+def free_space(path: Path) -> int | None:
+    """Bytes free on the disk holding `path` (None: that cannot be told)."""
+    for place in (path, path.parent):
+        try:
+            return shutil.disk_usage(place).free
+        except OSError:
+            continue
+    return None
 
 
 def is_busy(exc: sqlite3.Error) -> bool:
