@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if not path.exists():
         raise common.CliError(f"no conversations yet ({path} does not exist)")
     try:
-        with Store(path) as store:
+        with Store(path, read_only=True) as store:
             for chunk in _chunks(store, args):
                 _write(chunk)
     except StoreError as exc:
