@@ -34,6 +34,7 @@ RESET = (
     b"\x1b[0m\r\n"
 )
 ENV_OFF = "GGUF_TUI_NO_WATCHDOG"  # set (to anything) to run the app without it
+_ENV_WATCHED = "GGUF_TUI_WATCHED"  # set in the child: a second call (or a re-exec) is a no-op
 _PR_SET_PDEATHSIG = 1
 
 
@@ -53,6 +54,8 @@ def watch_terminal() -> None:
     fd = _tty_fd()
     if fd is None or not hasattr(os, "fork") or os.environ.get(ENV_OFF):
         return
+    if os.environ.get(_ENV_WATCHED) == str(os.getppid()):
+        return  # already the watched child
     saved = None
     with contextlib.suppress(ImportError, OSError):
         import termios
@@ -64,6 +67,7 @@ def watch_terminal() -> None:
             stream.flush()
     pid = os.fork()
     if pid == 0:
+        os.environ[_ENV_WATCHED] = str(parent)
         _die_with(parent)
         return
     _watch(pid, fd, saved)

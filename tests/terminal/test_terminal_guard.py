@@ -24,6 +24,7 @@ _WRAPPER = """#!{python}
 import sys
 from gguf_tui.terminal_guard import watch_terminal
 watch_terminal()
+watch_terminal()  # as the launch hook in commands/app.py calls it again: a no-op
 from gguf_tui.cli import main
 sys.exit(main())
 """
@@ -65,6 +66,7 @@ def test_a_signal_death_restores_the_terminal(home: Home, tmp_path, guarded, sig
     with launched(home, model, "--n-ctx", "512") as term:
         ready(term)
         (app,) = children(term.proc.pid)
+        assert children(app) == []  # one watchdog, however often it is asked for
         os.kill(app, sig)
         status = wait_exit(term)
         assert status is not None, "the watchdog did not end"
@@ -78,6 +80,7 @@ def test_a_signal_death_restores_the_terminal(home: Home, tmp_path, guarded, sig
 
 
 def test_without_the_watchdog_the_same_death_leaves_the_terminal_broken(home: Home, tmp_path):
+    home.extra_env["GGUF_TUI_NO_WATCHDOG"] = "1"  # as before the watchdog
     model = home.add_model(write_tiny(tmp_path / "tiny.gguf"))
     with launched(home, model, "--n-ctx", "512") as term:
         ready(term)
