@@ -24,6 +24,7 @@ COMMANDS = {
     "pull": "gguf_tui.commands.pull",
     "export": "gguf_tui.commands.export",
     "bench": "gguf_tui.commands.bench",
+    "quality": "gguf_tui.commands.quality",
 }
 
 
