@@ -110,7 +110,11 @@ def check_loadable(path: str | Path) -> GGUFHeader:
     if problem := shard_problem(path):
         raise GGUFError(problem)
     shards = shard_paths(path)
-    missing = [p.name for p in shards if not p.exists()]
+    try:  # one listing, not a stat per shard: a name may claim 99,999 of them
+        present = {p.name for p in path.parent.iterdir()}
+    except OSError:
+        present = {p.name for p in shards}
+    missing = [p.name for p in shards if p.name not in present or not p.exists()]
     if missing:
         raise GGUFError(
             f"{path.name} is one shard of a split model; missing: {listed(missing)} "
