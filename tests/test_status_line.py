@@ -8,7 +8,11 @@ import pytest
 from rich.cells import cell_len
 
 from gguf_tui.engine.model_info import ModelInfo
+from gguf_tui.tui.state import LOADING, LoadState
 from gguf_tui.tui.widgets.status import StatusLine
+
+# A load 2.5 s in, as the app publishes it (the line once parsed this from its text).
+A_LOAD = LoadState(LOADING, "Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf", 0.45, started=100.0)
 
 
 def info(**changes) -> ModelInfo:
@@ -33,9 +37,12 @@ def info(**changes) -> ModelInfo:
 
 
 def line(model, state="generating", speed=41.23, used=12_345, detail="", width=0) -> str:
-    status = StatusLine()
+    status = StatusLine(clock=lambda: 102.5)
     status.model = model
-    status.set_reactive(StatusLine.state, state)
+    if isinstance(state, LoadState):
+        status.set_reactive(StatusLine.load, state)
+    else:
+        status.set_reactive(StatusLine.state, state)
     status.set_reactive(StatusLine.last_speed, speed)
     status.set_reactive(StatusLine.context_used, used)
     status.set_reactive(StatusLine.detail, detail)
@@ -56,7 +63,7 @@ def test_with_room_everything_is_said():
     [
         "idle",
         "generating",
-        "loading Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf 45% · 2.5 s (escape cancels)",
+        A_LOAD,
     ],
 )
 def test_every_width_keeps_the_quantization_and_the_state(width, state):
@@ -65,7 +72,8 @@ def test_every_width_keeps_the_quantization_and_the_state(width, state):
     )
     assert cell_len(text) <= width, text
     assert "Q4_K_M" in text
-    assert ("loading" in text and "45%" in text) if state.startswith("loading") else state in text
+    loading = isinstance(state, LoadState)
+    assert ("loading" in text and "45%" in text) if loading else state in text
 
 
 def test_the_model_name_is_shortened_last_and_never_the_quantization():
@@ -76,6 +84,11 @@ def test_the_model_name_is_shortened_last_and_never_the_quantization():
 
 def test_no_model_points_to_the_picker():
     assert "ctrl+o" in line(None, speed=0, used=0, width=40)
+
+
+def test_the_first_load_is_not_called_no_model_loaded():
+    text = line(None, state=A_LOAD, speed=0, used=0, width=120)
+    assert text == "loading Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf 45% · 2.5 s (escape cancels)"
 
 
 def test_a_long_state_of_any_shape_is_cut_at_its_end_not_dropped():

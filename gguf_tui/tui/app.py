@@ -12,6 +12,7 @@ from textual import events
 from textual.app import App, SystemCommand
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
+from textual.reactive import reactive
 from textual.screen import Screen
 
 from gguf_tui.config import ConfigError, LoadedConfig, Paths, Settings, save_config
@@ -20,6 +21,10 @@ from gguf_tui.store.database import Store
 from gguf_tui.tui.downloads import DownloadTask
 from gguf_tui.tui.keymap import APP_ACTIONS, CHAT_ACTIONS, to_bindings
 from gguf_tui.tui.model_actions import ModelActions
+from gguf_tui.tui.screens.bench import BenchScreen, config_for
+from gguf_tui.tui.screens.chat import ChatScreen
+from gguf_tui.tui.screens.dialogs import HelpScreen, TextPromptScreen
+from gguf_tui.tui.state import AnswerInFlight, LoadState
 from gguf_tui.tui.text import literal
 
 # Below this many columns the chat screen folds its sidebar (chat.tcss, `.-narrow`).
@@ -32,6 +37,12 @@ class GgufTuiApp(ModelActions, App):
     BINDINGS: ClassVar = to_bindings(APP_ACTIONS)
     ENABLE_COMMAND_PALETTE = True
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (NARROW_COLUMNS, "-wide")]
+
+    # What the screens observe (`self.watch(self.app, ...)`): the load in flight or the
+    # last one, and the download in flight or the last one (the same task, republished
+    # on each change of its progress).
+    load_state: reactive[LoadState] = reactive(LoadState, always_update=True, init=False)
+    download: reactive[DownloadTask | None] = reactive(None, always_update=True, init=False)
 
     def __init__(
         self,
@@ -56,11 +67,10 @@ class GgufTuiApp(ModelActions, App):
         self.load_options = load_options or LoadOptions()
         self.sampling = sampling or Sampling()
         self.system_prompt = system_prompt
-        self.loading = False
+        self.answer = AnswerInFlight()  # the answer being written, to stop it from here
         self._initial_model = model_path
         self._initial_conversation = open_conversation
-        self.load_progress = 0.0
-        self.last_load_error = ""
+        self.main_screen: ChatScreen | None = None  # pushed in on_mount
         self.extra_model_dirs = extra_model_dirs or []
         self.downloads: list[DownloadTask] = []
         self._narrow: bool | None = None
@@ -84,38 +94,31 @@ class GgufTuiApp(ModelActions, App):
         )
 
     # -- start and stop ---------------------------------------------------------------------
-    async def on_mount(self) -> None:
-        from gguf_tui.tui.screens.chat import ChatScreen
+    @property
+    def chat_screen(self) -> ChatScreen:
+        """The main screen, typed: the one handle to it, never a search of the stack. It
+        is pushed once at start over Textual's default screen and never popped."""
+        assert self.main_screen is not None, "the app has not started"
+        return self.main_screen
 
+    async def on_mount(self) -> None:
         if self.config.settings.keymap:
             self.set_keymap(self.config.settings.keymap)
-        await self.push_screen(ChatScreen())
+        self.main_screen = ChatScreen(self._initial_conversation)
+        await self.push_screen(self.main_screen)
         for problem in self.config.problems:
             self.notify(problem, title="Settings", severity="warning", timeout=12, markup=False)
         if self.config.settings.theme != self.theme:
             self._report_unknown_theme(self.config.settings.theme)
         self.theme_changed_signal.subscribe(self, self._theme_chosen)
-        if self._initial_conversation is not None:
-            await self.chat_screen.open_conversation(self._initial_conversation)
         if self._initial_model is not None:
             self.run_worker(self.load_model(self._initial_model), exclusive=True, group="load")
         elif self.engine.info is None:
             self.action_pick_model()  # nothing chosen yet: start by choosing
-        self.set_interval(0.5, self._show_download_status)
-
-    @property
-    def chat_screen(self):
-        from gguf_tui.tui.screens.chat import ChatScreen
-
-        for screen in self.screen_stack:
-            if isinstance(screen, ChatScreen):
-                return screen
-        raise LookupError("the chat screen is not open")
 
     async def action_quit(self) -> None:
         """Stop the answer being written (it is saved), then leave."""
-        with contextlib.suppress(LookupError):
-            await self.chat_screen.finish_reply()
+        await self.answer.stop()
         self.exit()
 
     async def on_unmount(self) -> None:
@@ -195,10 +198,12 @@ class GgufTuiApp(ModelActions, App):
         if narrow == self._narrow:
             return
         self._narrow = narrow
+        chat = self.main_screen
+        if chat is None:
+            return
         try:
-            chat = self.chat_screen
             chat.sidebar.styles.clear_rule("display")
-        except (LookupError, NoMatches):
+        except NoMatches:  # not composed yet, or closing
             return
 
         def keep_focus_visible() -> None:
@@ -297,17 +302,41 @@ class GgufTuiApp(ModelActions, App):
         yield SystemCommand(
             "Import a chat.py history file", "JSON list of role/content messages", self._ask_import
         )
-        from gguf_tui.tui.screens.bench import open_bench
-
         yield SystemCommand(
             "Benchmark quantizations",
             "speed and memory of the loaded model's quantizations, side by side",
-            lambda: open_bench(self),
+            self.open_bench,
+        )
+
+    def open_bench(self) -> None:
+        """The command palette's entry: the loaded model's quantizations, else ask where."""
+        info = self.engine.info
+        path = getattr(info, "path", None)
+        config = config_for(self.load_options)
+        if isinstance(path, Path) and path.is_file():
+            self.push_screen(BenchScreen(around=path, config=config))
+            return
+
+        def chosen(value: str | None) -> None:
+            if value and value.strip():
+                where = Path(value.strip()).expanduser()
+                if where.is_dir():
+                    self.push_screen(BenchScreen(folder=where, config=config))
+                elif where.is_file():
+                    self.push_screen(BenchScreen(around=where, config=config))
+                else:
+                    self.notify(f"No such file or folder: {where}", severity="error")
+
+        self.push_screen(
+            TextPromptScreen(
+                "No model is loaded: benchmark which folder (every model in it) or file "
+                "(its quantizations)?",
+                placeholder="~/models/",
+            ),
+            chosen,
         )
 
     def _ask_import(self) -> None:
-        from gguf_tui.tui.screens.dialogs import TextPromptScreen
-
         async def chosen(value: str | None) -> None:
             if value and value.strip():
                 cid = self.import_history(value.strip())
@@ -319,6 +348,4 @@ class GgufTuiApp(ModelActions, App):
         )
 
     def action_help(self) -> None:
-        from gguf_tui.tui.screens.dialogs import HelpScreen
-
         self.push_screen(HelpScreen(self.config.settings.keymap))

@@ -1,8 +1,10 @@
 """Downloads that outlive the screen that started them.
 
 A download runs in a thread (huggingface_hub is blocking); its progress is
-written to a small dataclass that any screen can poll, so closing the picker
-neither stops the download nor hides it: the status line keeps showing it.
+written to a small dataclass, and `listener` (set by the app) is called from that
+thread on each change, for the app to publish the task on its own thread: screens
+observe `app.download`, so closing the picker neither stops the download nor
+hides it: the status line keeps showing it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,14 +38,12 @@ class DownloadTask:
     error: str = ""
     started: float = field(default_factory=time.monotonic)
     cancel: threading.Event = field(default_factory=threading.Event)
+    # Called on the download thread after each change (the app hands it to its own).
+    listener: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
         return f"{self.repo_id}:{self.quant}"
-
-    @property
-    def fraction(self) -> float:
-        return self.done_bytes / self.total_bytes if self.total_bytes else 0.0
 
     @property
     def active(self) -> bool:
@@ -52,6 +53,11 @@ class DownloadTask:
         """Called from the download thread (at most ten times a second)."""
         self.state = RUNNING
         self.done_bytes, self.total_bytes, self.speed, self.eta = done, total, speed, eta
+        self.changed()
+
+    def changed(self) -> None:
+        if self.listener is not None:
+            self.listener()
 
     def describe(self) -> str:
         if self.state == DONE:
@@ -75,6 +81,7 @@ def run_download(task: DownloadTask) -> None:
     from gguf_tui.models.hub_errors import DownloadCancelled, HubError
 
     task.state = RUNNING
+    task.changed()
     try:
         task.path = download(
             task.repo_id,

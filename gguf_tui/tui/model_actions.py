@@ -14,15 +14,16 @@ import contextlib
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from textual.css.query import NoMatches
 
 from gguf_tui.config import save_state
 from gguf_tui.engine import Backend, Engine, EngineError, LoadCancelled, LoadOptions, ModelInfo
 from gguf_tui.models.catalog import ModelFile
-from gguf_tui.tui.downloads import CANCELLED, DONE, FAILED, DownloadTask, run_download
+from gguf_tui.tui.downloads import CANCELLED, DONE, DownloadTask, run_download
+from gguf_tui.tui.downloads import FAILED as DOWNLOAD_FAILED
+from gguf_tui.tui.state import FAILED, LOADING, READY, AnswerInFlight, LoadState
 
 if TYPE_CHECKING:
     from gguf_tui.engine.endpoint import Endpoint
@@ -34,75 +35,77 @@ if TYPE_CHECKING:
 class ModelActions:
     """Mixed into GgufTuiApp; `self` is the app."""
 
-    loading: bool
-    load_progress: float
-    last_load_error: str
+    load_state: LoadState
+    download: DownloadTask | None
+    answer: AnswerInFlight
     downloads: list[DownloadTask]
     _cancel_load: threading.Event | None = None
     _pending_load: Future[ModelInfo] | None = None
 
     # -- loading ----------------------------------------------------------------------------
+    @property
+    def loading(self: GgufTuiApp) -> bool:
+        return self.load_state.loading
+
+    @property
+    def last_load_error(self: GgufTuiApp) -> str:
+        """Why the last load failed or was cancelled ("" when it did not)."""
+        state = self.load_state
+        return state.message if state.phase == FAILED else ""
+
     async def load_model(
         self: GgufTuiApp, path: Path, options: LoadOptions | None = None
     ) -> ModelInfo | None:
-        """Load on the engine thread while the UI shows progress; None when it failed
-        (the previous model, if any, is then still loaded)."""
-        try:
-            screen = self.chat_screen
-        except LookupError:
-            screen = None
-        status = screen.status if screen is not None else None
-        if screen is not None:
-            await screen.finish_reply()
-        self.loading = True
-        self.load_progress = 0.0
-        self.last_load_error = ""
+        """Load on the engine thread while `load_state` says how far it got; None when it
+        failed (the previous model, if any, is then still loaded)."""
+        await self.answer.stop()
         cancel = self._cancel_load = threading.Event()
-        started = time.monotonic()
+        state = LoadState(
+            LOADING, path.name, started=time.monotonic(), server=self.engine_is_remote
+        )
+        self.load_state = state
+        loop = asyncio.get_running_loop()
+        shown = [-1]  # the last percentage published: llama.cpp calls back far more often
 
-        def progress(fraction: float) -> bool:
-            self.load_progress = fraction
+        def progress(fraction: float) -> bool:  # on the engine thread
+            percent = int(fraction * 100)
+            if percent != shown[0]:
+                shown[0] = percent
+                with contextlib.suppress(RuntimeError):  # the app has closed
+                    loop.call_soon_threadsafe(self._load_progress, state, fraction)
             return not cancel.is_set()
 
-        def tick() -> None:
-            if status is not None:
-                status.state = (
-                    f"loading {path.name} {self.load_progress:.0%} "
-                    f"· {time.monotonic() - started:.1f} s (escape cancels)"
-                )
-
-        timer = self.set_interval(0.1, tick)
-        tick()
         self._pending_load = future = self.engine.load(path, options or self.load_options, progress)
+        failed = "loading was stopped"  # the worker awaiting the load was cancelled
+        info = None
         try:
             info = await asyncio.wrap_future(future)
         except LoadCancelled:
-            self.last_load_error = "loading was cancelled"
+            failed = "loading was cancelled"
             kept = self.engine.info
             self.notify(
                 f"Cancelled; still using {kept.label}." if kept else "Cancelled.", title="Model"
             )
-            info = None
         except EngineError as exc:
-            self.last_load_error = str(exc)
+            failed = str(exc)
             self.notify(str(exc), title="Cannot load the model", severity="error", timeout=15)
-            info = None
         finally:  # also when the worker that awaited the load is cancelled
-            timer.stop()
-            self.loading = False
             self._cancel_load = None
-            if status is not None and status.is_attached:
-                status.set_model(self.engine.info)
-                status.state = "idle"
+            if info is None:
+                self.load_state = replace(state, phase=FAILED, message=failed)
         if info is not None:
             for note in info.notes:
                 self.notify(note, title="Model", timeout=10)
             self.notify(f"Loaded {info.label} in {info.load_seconds:.1f} s.", timeout=4)
             if not info.server:  # a server's model id is no file to open next time
                 self.remember_model(path)
-            if screen is not None:
-                screen.after_model_change()
+            self.load_state = replace(state, phase=READY, fraction=1.0)
         return info
+
+    def _load_progress(self: GgufTuiApp, load: LoadState, fraction: float) -> None:
+        """On the UI thread: the fraction of the load in flight (not of a later one)."""
+        if self.load_state.started == load.started and self.load_state.loading:
+            self.load_state = replace(self.load_state, fraction=fraction)
 
     # -- backends --------------------------------------------------------------------------------
     @property
@@ -124,8 +127,7 @@ class ModelActions:
         """Chat with a model of an OpenAI-compatible server from now on."""
         from gguf_tui.engine.remote import RemoteEngine
 
-        with contextlib.suppress(LookupError):
-            await self.chat_screen.finish_reply()
+        await self.answer.stop()
         current = self.engine
         if not (isinstance(current, RemoteEngine) and current.endpoint == model.endpoint):
             await self.replace_engine(RemoteEngine(model.endpoint))
@@ -147,8 +149,7 @@ class ModelActions:
     ) -> ModelInfo | None:
         """Load a GGUF file on this machine (leaving a server if one was in use)."""
         if self.engine_is_remote:
-            with contextlib.suppress(LookupError):
-                await self.chat_screen.finish_reply()
+            await self.answer.stop()
             await self.replace_engine(Engine())
         return await self.load_model(path, options)
 
@@ -255,10 +256,23 @@ class ModelActions:
             )
             return
         self.downloads.append(task)
+        loop = asyncio.get_running_loop()
+
+        def changed() -> None:  # on the download thread, at most ten times a second
+            with contextlib.suppress(RuntimeError):  # the app has closed
+                loop.call_soon_threadsafe(self._publish_download, task)
+
+        task.listener = changed
+        self.download = task
         self.run_worker(self._download(task, load), group="download")
+
+    def _publish_download(self: GgufTuiApp, task: DownloadTask) -> None:
+        if task is self.current_download:
+            self.download = task
 
     async def _download(self: GgufTuiApp, task: DownloadTask, load: bool) -> None:
         await asyncio.get_running_loop().run_in_executor(None, run_download, task)
+        self._publish_download(task)
         if task.state == DONE and task.path is not None:
             self.notify(task.describe(), title="Download")
             if load:
@@ -268,15 +282,7 @@ class ModelActions:
 
                     if isinstance(self.screen, ModelPicker):
                         self.screen.dismiss(info)
-        elif task.state == FAILED:
+        elif task.state == DOWNLOAD_FAILED:
             self.notify(task.error, title="Download failed", severity="error", timeout=15)
         elif task.state == CANCELLED:
             self.notify(f"Download of {task.label} cancelled.", title="Download")
-
-    def _show_download_status(self: GgufTuiApp) -> None:
-        task = self.current_download
-        try:
-            status = self.chat_screen.status
-        except (LookupError, NoMatches):  # not open yet, or closing
-            return
-        status.detail = task.describe() if task is not None and task.active else ""

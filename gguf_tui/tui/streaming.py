@@ -1,20 +1,25 @@
-"""Move one reply from the engine into the chat view and the database.
+"""Move one reply from the engine into a message widget (and, through its recorder,
+the database): the one consumer of a `Generation` for the chat and for compare.
 
 The engine thread only appends to its Generation; this drains it about 30 times
 a second on the UI side (a per-token call from the engine thread would make
-generation wait on the UI), writes the batched text into the message widget,
-and checkpoints the growing answer into SQLite twice a second, so a crash loses
-at most the last moments of one answer.
+generation wait on the UI), writes the batched text into the message widget at
+the pace the UI can afford (pacer.py), and hands every event to a `ReplyRecorder`
+(gguf_tui/chat/recorder.py), which checkpoints the growing answer into SQLite
+twice a second, so a crash loses at most the last moments of one answer.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import random
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
+from textual.message_pump import MessagePump
+from textual.timer import Timer
+
+from gguf_tui.chat.recorder import ReplyOutcome, ReplyRecorder
 from gguf_tui.engine import (
     ContextTrimmed,
     Failed,
@@ -24,134 +29,135 @@ from gguf_tui.engine import (
     Sampling,
     TextDelta,
 )
-from gguf_tui.store.database import Store
-from gguf_tui.store.errors import StoreError
-from gguf_tui.store.records import Message
 from gguf_tui.tui.pacer import UpdatePacer
 from gguf_tui.tui.widgets.messages import AssistantMessage
 
-CHECKPOINT_SECONDS = 0.5
-RETRY_SECONDS = 5.0  # after a failed save: each try may wait out the database's busy timeout
+__all__ = ["PUMP_HZ", "ReplyOutcome", "ReplyStream", "with_seed"]
 
+PUMP_HZ = 30
+STOP_WAIT_SECONDS = 30  # how long stopping waits for the engine to end the answer
 
-@dataclass
-class ReplyOutcome:
-    message: Message | None  # the saved answer, None when nothing was written
-    finished: Finished | None
-    error: str | None
-    trimmed: ContextTrimmed | None
+Done = Callable[[ReplyOutcome], Awaitable[None]]
 
 
 class ReplyStream:
-    """One answer in flight: `pump()` is called by a UI timer until it returns an outcome."""
+    """One answer in flight: `start()` drains it on a timer until it ends; `done` then
+    gets the outcome, once. `pump()` is one drain (tests and `stop()` use it)."""
 
     def __init__(
         self,
         gen: Generation,
         widget: AssistantMessage,
-        store: Store,
-        placeholder: Message,
-        clock: Callable[[], float] = time.monotonic,
-        seed: int | None = None,
+        recorder: ReplyRecorder,
+        remove_empty: bool = True,
     ) -> None:
         self.gen = gen
         self.widget = widget
-        self.store = store
-        self.placeholder = placeholder
-        self.seed = seed  # recorded with the answer, to answer again the same way
-        self._clock = clock
-        self._last_checkpoint = clock()
-        self._dirty = False
-        self._trimmed: ContextTrimmed | None = None
-        self.tokens_seen = 0  # deltas received, for the status line
+        self.recorder = recorder
+        self.remove_empty = remove_empty  # a failed answer without text unmounts its widget
         self.pacer = UpdatePacer()  # how often the text is redrawn: see pacer.py
-        self.save_error: str | None = None  # why the last save failed, until one succeeds
+        self.outcome: ReplyOutcome | None = None
+        self._lock = asyncio.Lock()  # the timer and stop() never drain at the same time
+        self._timer: Timer | None = None
+        self._done: Done | None = None
 
     @property
     def message_id(self) -> int:
-        return self.placeholder.id
+        return self.recorder.message_id
+
+    @property
+    def seed(self) -> int | None:
+        return self.recorder.seed
+
+    def start(self, owner: MessagePump, done: Done) -> None:
+        """Drain on `owner`'s timer (a screen: it stops when the screen goes)."""
+        self._done = done
+        self._timer = owner.set_interval(1 / PUMP_HZ, self._tick)
+
+    async def _tick(self) -> None:
+        if self.outcome is None:
+            await self.pump()
+
+    async def stop(self) -> None:
+        """Stop the answer and wait until it is recorded (and `done` has run)."""
+        if self.outcome is not None:
+            return
+        self.gen.stop()
+        await asyncio.get_running_loop().run_in_executor(None, self.gen.result, STOP_WAIT_SECONDS)
+        while self.outcome is None:
+            await self.pump()
 
     async def pump(self) -> ReplyOutcome | None:
         """Apply everything the engine produced since the last call."""
-        if not self.gen.done and not self.pacer.ready():
-            return None  # the UI is over its CPU budget: the text waits a tick
+        async with self._lock:
+            if self.outcome is not None:
+                return self.outcome
+            if not self.gen.done and not self.pacer.ready():
+                return None  # the UI is over its CPU budget: the text waits a tick
+            outcome = await self._drain()
+            if outcome is None:
+                return None
+            self.outcome = outcome
+            if self._timer is not None:
+                self._timer.stop()
+                self._timer = None
+        if self._done is not None:
+            await self._done(outcome)
+        return outcome
+
+    async def _drain(self) -> ReplyOutcome | None:
+        recorder = self.recorder
         for event in self.gen.drain():
             if isinstance(event, TextDelta):
+                recorder.add_text(event.text)
                 await self.widget.append_text(event.text)
-                self._dirty = True
-                self.tokens_seen += 1
             elif isinstance(event, ReasoningDelta):
+                recorder.add_reasoning(event.text)
                 await self.widget.append_reasoning(event.text)
-                self._dirty = True
             elif isinstance(event, ContextTrimmed):
-                self._trimmed = event
+                recorder.context_trimmed(event)
             elif isinstance(event, Finished):
                 return await self._finish(event)
             elif isinstance(event, Failed):
                 return await self._fail(event)
-        wait = RETRY_SECONDS if self.save_error else CHECKPOINT_SECONDS
-        if self._dirty and self._clock() - self._last_checkpoint >= wait:
-            self.checkpoint()
+        recorder.tick()
+        self._report_save_error()
         return None
 
-    def checkpoint(self) -> None:
-        if self._save(self.widget.text, reasoning=self.widget.reasoning):
-            self._dirty = False
-        self._last_checkpoint = self._clock()
-
-    def _save(self, text: str, **fields) -> bool:
-        """Write the answer. A database that cannot be written (disk full, another
-        instance holding the lock) is reported once; the answer stays on screen and the
-        next checkpoint tries again, a little later."""
-        try:
-            self.store.update_message(self.message_id, text, **fields)
-        except StoreError as exc:
-            if self.save_error is None:
-                self.widget.notify(
-                    f"{exc}. The answer stays on screen; saving it is tried again.",
-                    title="Not saved",
-                    severity="error",
-                    timeout=15,
-                )
-            self.save_error = str(exc)
-            return False
-        self.save_error = None
-        return True
+    def _report_save_error(self) -> None:
+        """A database that cannot be written is said once; the answer stays on screen
+        and the next checkpoint tries again, a little later."""
+        if self.recorder.new_save_error:
+            self.recorder.new_save_error = False
+            self.widget.notify(
+                f"{self.recorder.save_error}. The answer stays on screen; saving it is "
+                "tried again.",
+                title="Not saved",
+                severity="error",
+                timeout=15,
+            )
 
     async def _finish(self, event: Finished) -> ReplyOutcome:
-        stats = event.stats.to_dict()
-        if self.seed is not None:
-            stats["seed"] = self.seed
-        saved = self._save(
-            event.text, reasoning=event.reasoning, stats=stats, finish_reason=event.reason
-        )
-        message = replace(
-            self.placeholder,
-            content=event.text,
-            reasoning=event.reasoning,
-            stats=stats,
-            finish_reason=event.reason,
-        )
-        await self.widget.finish(message)
-        if not saved:  # no later checkpoint will try again: say what is on screen only
-            self.widget.show_error(f"not saved: {self.save_error}")
-        return ReplyOutcome(message, event, None, self._trimmed)
+        outcome = self.recorder.finish(event)
+        self._report_save_error()
+        assert outcome.message is not None
+        await self.widget.finish(outcome.message)
+        if not outcome.saved:  # no later checkpoint will try again: say what is on screen only
+            self.widget.show_error(f"not saved: {self.recorder.save_error}")
+        return outcome
 
     async def _fail(self, event: Failed) -> ReplyOutcome:
-        text = self.widget.text
-        if not text:
-            # Nothing was written: the answer never existed.
-            with contextlib.suppress(StoreError):
-                self.store.delete_messages_from(self.placeholder.conversation_id, self.message_id)
-            await self.widget.remove()
-            return ReplyOutcome(None, None, event.message, self._trimmed)
-        self._save(text, reasoning=self.widget.reasoning, finish_reason="stopped")
-        message = replace(
-            self.placeholder, content=text, reasoning=self.widget.reasoning, finish_reason="stopped"
-        )
-        await self.widget.finish(message)
+        outcome = self.recorder.fail(event)
+        if outcome.message is None:
+            if self.remove_empty:
+                await self.widget.remove()
+            else:
+                self.widget.show_error(event.message)
+            return outcome
+        self._report_save_error()
+        await self.widget.finish(outcome.message)
         self.widget.show_error(event.message)
-        return ReplyOutcome(message, None, event.message, self._trimmed)
+        return outcome
 
 
 def with_seed(sampling: Sampling) -> Sampling:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from gguf_tui.engine import LoadOptions
 from gguf_tui.engine.bench import BenchConfig, BenchResult, Target, run_benchmark
 from gguf_tui.models.units import format_bytes
 from gguf_tui.tui.text import cell, literal
@@ -150,10 +152,7 @@ class BenchScreen(Screen):
         self.run_worker(work, thread=True, group="bench")
 
     def _reply_in_flight(self) -> bool:
-        try:
-            return self.app.chat_screen.reply is not None
-        except (LookupError, AttributeError):
-            return False
+        return self.app.answer.writing
 
     def _work(self, post, cancel: threading.Event, cache: Path) -> None:
         """The worker thread: find the models, then measure them one by one."""
@@ -218,44 +217,17 @@ class BenchScreen(Screen):
         self._start()
 
 
-def open_bench(app: GgufTuiApp) -> None:
-    """The command palette's entry: the loaded model's quantizations, else ask where."""
-    from gguf_tui.tui.screens.dialogs import TextPromptScreen
-
-    info = app.engine.info
-    path = getattr(info, "path", None)
-    if isinstance(path, Path) and path.is_file():
-        app.push_screen(BenchScreen(around=path, config=_config_for(app)))
-        return
-
-    def chosen(value: str | None) -> None:
-        if value and value.strip():
-            where = Path(value.strip()).expanduser()
-            if where.is_dir():
-                app.push_screen(BenchScreen(folder=where, config=_config_for(app)))
-            elif where.is_file():
-                app.push_screen(BenchScreen(around=where, config=_config_for(app)))
-            else:
-                app.notify(f"No such file or folder: {where}", severity="error")
-
-    app.push_screen(
-        TextPromptScreen(
-            "No model is loaded: benchmark which folder (every model in it) or file "
-            "(its quantizations)?",
-            placeholder="~/models/",
-        ),
-        chosen,
-    )
-
-
-def _config_for(app: GgufTuiApp) -> BenchConfig:
+def config_for(options: LoadOptions) -> BenchConfig:
     """The screen's lengths with the app's threads, GPU layers and chat format."""
-    from dataclasses import replace
-
-    o = app.load_options
     return replace(
         SCREEN_CONFIG,
-        n_gpu_layers=o.n_gpu_layers,
-        n_threads=o.n_threads,
-        chat_format=o.chat_format,
+        n_gpu_layers=options.n_gpu_layers,
+        n_threads=options.n_threads,
+        chat_format=options.chat_format,
     )
+
+
+def open_bench(app: GgufTuiApp) -> None:
+    """The command palette's entry (GgufTuiApp.open_bench, which asks where when no
+    model is loaded: the dialogs live above this screen)."""
+    app.open_bench()

@@ -16,11 +16,14 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from gguf_tui.chat.context import model_messages, system_prompt_for, wanted_n_ctx
+from gguf_tui.chat.recorder import ReplyRecorder
 from gguf_tui.config import save_state
 from gguf_tui.engine import Sampling
 from gguf_tui.store.errors import StoreError
+from gguf_tui.tui.downloads import DownloadTask
 from gguf_tui.tui.keymap import CHAT_ACTIONS, to_bindings
 from gguf_tui.tui.screens.chat_actions import ConversationActions
+from gguf_tui.tui.state import FAILED, READY, LoadState
 from gguf_tui.tui.streaming import ReplyOutcome, ReplyStream, with_seed
 from gguf_tui.tui.text import CELL_STYLES, literal
 from gguf_tui.tui.widgets.conversation import ConversationView, CopyActions
@@ -32,8 +35,6 @@ from gguf_tui.tui.widgets.status import StatusLine
 if TYPE_CHECKING:
     from gguf_tui.tui.app import GgufTuiApp
 
-PUMP_HZ = 30
-
 
 class ChatScreen(CopyActions, ConversationActions, Screen):
     BINDINGS = to_bindings(CHAT_ACTIONS)
@@ -42,14 +43,14 @@ class ChatScreen(CopyActions, ConversationActions, Screen):
 
     app: GgufTuiApp
 
-    def __init__(self) -> None:
+    def __init__(self, initial_conversation: int | None = None) -> None:
         super().__init__()
+        self._initial_conversation = initial_conversation
         self.conversation_id: int | None = None
         self.reply: ReplyStream | None = None
-        self._pump_timer: Timer | None = None
+        self._context_timer: Timer | None = None
         self._editing_id: int | None = None  # the user message being edited, if any
         self._told_trimmed: set[int] = set()
-        self._pumps = 0
 
     def compose(self) -> ComposeResult:
         store = self.app.store
@@ -82,6 +83,21 @@ class ChatScreen(CopyActions, ConversationActions, Screen):
         self.sidebar.reload()
         self.status.set_model(self.app.engine.info)
         await self.view.show(None)
+        # What the app publishes, observed here: the load and the download in flight.
+        self.watch(self.app, "load_state", self._load_changed, init=False)
+        self.watch(self.app, "download", self._download_changed, init=False)
+        if self._initial_conversation is not None:
+            await self.open_conversation(self._initial_conversation)
+
+    def _load_changed(self, load: LoadState) -> None:
+        self.status.load = load
+        if load.phase == READY:
+            self.after_model_change()
+        elif load.phase == FAILED:  # the previous model, if any, is back
+            self.status.set_model(self.app.engine.info)
+
+    def _download_changed(self, task: DownloadTask | None) -> None:
+        self.status.detail = task.describe() if task is not None and task.active else ""
 
     # -- opening conversations ----------------------------------------------------------
     async def open_conversation(self, conversation_id: int | None) -> None:
@@ -229,28 +245,25 @@ class ChatScreen(CopyActions, ConversationActions, Screen):
         assert isinstance(widget, AssistantMessage)
         sampling = with_seed(sampling or app.sampling_for(self.conversation_id))
         gen = app.engine.chat(messages, sampling, cache_key=self.conversation_id)
-        self.reply = ReplyStream(gen, widget, app.store, placeholder, seed=sampling.seed)
+        recorder = ReplyRecorder(placeholder, app.store, seed=sampling.seed)
+        self.reply = ReplyStream(gen, widget, recorder)
         self.status.state = "generating"
-        self._pump_timer = self.set_interval(1 / PUMP_HZ, self._pump)
-
-    async def _pump(self) -> None:
-        reply = self.reply
-        if reply is None:
-            return
+        self.app.answer.begin(self.finish_reply)  # quitting or a load stops it, saved
+        self.reply.start(self, self._reply_done)
         # The context fills as the answer is written: shown twice a second, not per
         # token (a status line redraw per drain would cost more than the count is worth).
-        self._pumps += 1
-        if self._pumps % (PUMP_HZ // 2) == 0 and reply.gen.context_used:
-            self.status.context_used = reply.gen.context_used
-        outcome = await reply.pump()
-        if outcome is not None:
-            await self._reply_done(outcome)
+        self._context_timer = self.set_interval(0.5, self._show_context_used)
+
+    def _show_context_used(self) -> None:
+        if self.reply is not None and self.reply.gen.context_used:
+            self.status.context_used = self.reply.gen.context_used
 
     async def _reply_done(self, outcome: ReplyOutcome) -> None:
-        if self._pump_timer is not None:
-            self._pump_timer.stop()
-            self._pump_timer = None
+        if self._context_timer is not None:
+            self._context_timer.stop()
+            self._context_timer = None
         self.reply = None
+        self.app.answer.end(self.finish_reply)
         self.status.state = "idle"
         cid = self.conversation_id
         if outcome.trimmed is not None and cid is not None and cid not in self._told_trimmed:
@@ -272,15 +285,8 @@ class ChatScreen(CopyActions, ConversationActions, Screen):
 
     async def finish_reply(self) -> None:
         """Stop the answer in progress and wait until it is saved."""
-        reply = self.reply
-        if reply is None:
-            return
-        reply.gen.stop()
-        await asyncio.get_running_loop().run_in_executor(None, reply.gen.result, 30)
-        while self.reply is reply:
-            outcome = await reply.pump()
-            if outcome is not None:
-                await self._reply_done(outcome)
+        if self.reply is not None:
+            await self.reply.stop()
 
     # -- actions -----------------------------------------------------------------------------
     async def action_stop(self) -> None:

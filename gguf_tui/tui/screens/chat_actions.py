@@ -146,7 +146,7 @@ class ConversationActions:
             return
         from gguf_tui.tui.screens.settings import open_conversation_settings
 
-        open_conversation_settings(self.app, self.conversation_id)
+        open_conversation_settings(self.app, self.conversation_id, self.show_header)
 
     async def action_load_conversation_model(self: ChatScreen) -> None:
         if self.conversation_id is not None:

@@ -8,7 +8,6 @@ conversation continues from it, with the model that wrote it.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -19,8 +18,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
-from gguf_tui.engine import Failed, Finished, Generation, ReasoningDelta, Sampling, TextDelta
+from gguf_tui.chat.recorder import ReplyOutcome, ReplyRecorder
+from gguf_tui.engine import Generation, Sampling
 from gguf_tui.store.records import Message
+from gguf_tui.tui.streaming import ReplyStream
 from gguf_tui.tui.widgets.messages import AssistantMessage
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class CompareScreen(ModalScreen[CompareResult]):
         self.sampling = sampling
         self.new_answer: Message | None = None
         self._gen: Generation | None = None
+        self.reply: ReplyStream | None = None
         self._keep_new_when_done = False  # "2" pressed while the answer was written
         self._failed = ""
 
@@ -104,33 +106,26 @@ class CompareScreen(ModalScreen[CompareResult]):
         await status.remove()
         await self.query_one("#new-side").mount(widget)
         self._gen = gen = app.engine.chat(self.messages, self.sampling)
-        while True:
-            for event in await self._next_events(gen):
-                if isinstance(event, TextDelta):
-                    await widget.append_text(event.text)
-                elif isinstance(event, ReasoningDelta):
-                    await widget.append_reasoning(event.text)
-                elif isinstance(event, Finished):
-                    stats = event.stats.to_dict() | {"seed": self.sampling.seed}
-                    self.new_answer = replace(
-                        placeholder,
-                        content=event.text,
-                        reasoning=event.reasoning,
-                        stats=stats,
-                        finish_reason=event.reason,
-                    )
-                    await widget.finish(self.new_answer)
-                    if self._keep_new_when_done:
-                        self.action_keep(KEEP_NEW)
-                    return
-                elif isinstance(event, Failed):
-                    self._failed = event.message
-                    widget.show_error(event.message)
-                    return
+        # The same consumer as the chat (pacing, events), with a recorder that saves
+        # nothing: the other answer is kept only if the user chooses it.
+        recorder = ReplyRecorder(placeholder, store=None, seed=self.sampling.seed)
+        self.reply = ReplyStream(gen, widget, recorder, remove_empty=False)
+        self.reply.start(self, self._answered)
 
-    async def _next_events(self, gen: Generation):
-        await asyncio.sleep(1 / 30)  # batch deltas like the chat view does
-        return gen.drain()
+    async def _answered(self, outcome: ReplyOutcome) -> None:
+        if outcome.trimmed is not None:
+            self.notify(
+                f"The oldest {outcome.trimmed.dropped_messages} messages did not fit the "
+                "other model's context window; it answered without them.",
+                title="Context window",
+                timeout=8,
+            )
+        if outcome.error:
+            self._failed = outcome.error
+            return
+        self.new_answer = outcome.message
+        if self._keep_new_when_done:
+            self.action_keep(KEEP_NEW)
 
     def action_keep(self, which: str) -> None:
         """1 / escape keep the first answer (stopping the other, or its load); 2 keeps

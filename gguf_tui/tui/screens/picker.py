@@ -44,6 +44,8 @@ from gguf_tui.tui.widgets.server_models import ServerModels
 if TYPE_CHECKING:
     from gguf_tui.tui.app import GgufTuiApp
 
+CLOCK_SECONDS = 0.2  # how often a load's elapsed time is redrawn
+
 
 class ModelPicker(Screen[ModelInfo | None]):
     CSS_PATH = "picker.tcss"
@@ -88,8 +90,11 @@ class ModelPicker(Screen[ModelInfo | None]):
 
     def on_mount(self) -> None:
         self.query_one("#picker-spinner").display = False
-        self.set_interval(0.2, self._tick)
-        self._tick()
+        # What the app publishes: the load's progress and the download's (each change of
+        # the download, republished from its thread by the app).
+        self.watch(self.app, "load_state", self._show_status, init=False)
+        self.watch(self.app, "download", self._show_download, init=False)
+        self._show_download()
         self.scan()
         self.query_one(ServerModels).show_servers(*self.app.configured_servers())
         focus = "#local-filter" if self.initial_tab == "local" else "#hub-search"
@@ -122,9 +127,16 @@ class ModelPicker(Screen[ModelInfo | None]):
             ("the Hugging Face cache", HubEnv.from_environ().cache_dir),
         ]
 
+    @property
+    def _gone(self) -> bool:
+        """Dismissed (a load chose a model) while a scan or lookup thread still ran."""
+        return not self.is_attached or self not in self.app.screen_stack
+
     def _show_models(
         self, models: list[ModelFile], places: list[tuple[str, Path]], note: str = ""
     ) -> None:
+        if self._gone:
+            return
         info = self.app.engine.info
         current = os.path.realpath(info.path) if info and not info.server else None
         self.query_one(LocalModels).set_models(models, current, places)
@@ -223,7 +235,7 @@ class ModelPicker(Screen[ModelInfo | None]):
             self._status(
                 f"Downloading {task.label}; it loads when done (ctrl+x cancels).", False, tab
             )
-        self._tick()
+        self._show_download()
 
     @on(ServerModels.Chosen)
     def _server_chosen(self, event: ServerModels.Chosen) -> None:
@@ -238,13 +250,17 @@ class ModelPicker(Screen[ModelInfo | None]):
         self._loading_name = literal(path.name)
         self._loading_server = not isinstance(what, Path)
         self.query_one("#picker-spinner").display = True
-        self._tick()
+        # The elapsed time is what moves during most of a load (see _loading_text): a
+        # clock for the display; the load's own progress comes from app.load_state.
+        clock = self.set_interval(CLOCK_SECONDS, self._show_status)
+        self._show_status()
         try:
             if isinstance(what, Path):
                 info = await self.app.load_local(what)
             else:
                 info = await self.app.use_server_model(what)
         finally:
+            clock.stop()
             self._loading_since = None
             self.query_one("#picker-spinner").display = False
         if info is None:
@@ -253,8 +269,7 @@ class ModelPicker(Screen[ModelInfo | None]):
         self.dismiss(info)
 
     # -- progress --------------------------------------------------------------------------------
-    def _tick(self) -> None:
-        self._show_status()
+    def _show_download(self, *_: object) -> None:
         task = self.app.current_download
         row = self.query_one("#download-row")
         row.display = task is not None
@@ -279,8 +294,9 @@ class ModelPicker(Screen[ModelInfo | None]):
         So the time is what moves, with the phase; a percentage only while it moves."""
         assert self._loading_since is not None
         elapsed = time.monotonic() - self._loading_since
-        fraction = self.app.load_progress if self.app.loading else 0.0
-        if not self.app.loading:
+        load = self.app.load_state
+        fraction = load.fraction if load.loading else 0.0
+        if not load.loading:
             phase = "stopping the answer being written"
         elif self._loading_server:
             phase = "asking the server"
@@ -298,10 +314,12 @@ class ModelPicker(Screen[ModelInfo | None]):
 
     def _status(self, text: str, error: bool = False, tab: str | None = None) -> None:
         """Say `text` in `tab` (the tab shown when None): shown while that tab is."""
+        if self._gone:
+            return
         self._messages[tab or self._active_tab] = (text, error)
         self._show_status()
 
-    def _show_status(self) -> None:
+    def _show_status(self, *_: object) -> None:
         if self._loading_since is not None:
             text, error = self._loading_text(), False
         else:

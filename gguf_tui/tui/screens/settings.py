@@ -252,8 +252,11 @@ def open_settings(app: GgufTuiApp) -> None:
     )
 
 
-def open_conversation_settings(app: GgufTuiApp, conversation_id: int) -> None:
-    """One conversation's overrides; an empty field means "the app's setting"."""
+def open_conversation_settings(
+    app: GgufTuiApp, conversation_id: int, on_saved: Callable[[], None] | None = None
+) -> None:
+    """One conversation's overrides; an empty field means "the app's setting".
+    `on_saved` runs once they are saved (the chat screen shows them in its header)."""
     conv = app.store.get_conversation(conversation_id)
     if conv is None:
         return
@@ -268,7 +271,8 @@ def open_conversation_settings(app: GgufTuiApp, conversation_id: int) -> None:
             "save", lambda: store.set_conversation_settings(conversation_id, overrides)
         ):
             return
-        app.chat_screen.show_header()
+        if on_saved is not None:
+            on_saved()
         app.notify("Saved for this conversation." if overrides else "Using the app's settings.")
 
     note = "Empty fields use the app's settings (ctrl+comma)."

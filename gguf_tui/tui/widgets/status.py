@@ -6,18 +6,20 @@ always show; the other parts are shortened, then left out, least useful first.
 
 from __future__ import annotations
 
-import re
+import time
+from collections.abc import Callable
 
 from rich.cells import cell_len
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Static
 
 from gguf_tui.engine.model_info import ModelInfo
+from gguf_tui.tui.state import LoadState
 from gguf_tui.tui.text import literal
 
 SEP = " │ "
-# "loading NAME 45% · 1.2 s (escape cancels)", as the load sets it
-_LOADING = re.compile(r"^loading (?P<name>.*?) (?P<pct>\d+%)(?P<rest> · .*)?$")
+CLOCK_SECONDS = 0.1  # how often a load's elapsed time is redrawn
 
 # Which part gets shorter next while the line does not fit, least useful first.
 _SHORTEN_ORDER = (
@@ -39,18 +41,15 @@ def _thousands(n: int) -> str:
     return f"{n / 1000:.1f}k" if n >= 10_000 else f"{n:,}"
 
 
-def state_forms(state: str) -> list[str]:
-    """The state as it is, then shorter forms of the same (a load's progress)."""
-    match = _LOADING.match(state)
-    if match is None:
-        return [state]
-    rest = match["rest"] or ""
-    short_rest = rest.replace(" (escape cancels)", "")
+def load_forms(load: LoadState, clock: Callable[[], float] = time.monotonic) -> list[str]:
+    """A load in flight, fullest form first: "loading NAME 45% · 1.2 s (escape cancels)"."""
+    pct = f"{load.fraction:.0%}"
+    elapsed = f" · {load.elapsed(clock):.1f} s"
     return [
-        state,
-        f"loading {match['pct']}{rest}",
-        f"loading {match['pct']}{short_rest}",
-        f"loading {match['pct']}",
+        f"loading {literal(load.name)} {pct}{elapsed} (escape cancels)",
+        f"loading {pct}{elapsed} (escape cancels)",
+        f"loading {pct}{elapsed}",
+        f"loading {pct}",
     ]
 
 
@@ -59,11 +58,14 @@ class StatusLine(Static):
     context_used: reactive[int] = reactive(0)
     last_speed: reactive[float] = reactive(0.0)
     detail: reactive[str] = reactive("")
+    load: reactive[LoadState] = reactive(LoadState)  # the app's, set by the chat screen
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, **kwargs) -> None:
         super().__init__("", markup=False, **kwargs)
         self.model: ModelInfo | None = None
         self.line = ""  # what is shown (fitted to the width)
+        self._clock = clock
+        self._load_clock: Timer | None = None  # redraws the elapsed time of a load
 
     def set_model(self, model: ModelInfo | None) -> None:
         self.model = model
@@ -71,7 +73,17 @@ class StatusLine(Static):
 
     def watch_state(self) -> None:
         self.set_class(self.state == "generating", "-busy")
-        self.set_class(self.state.startswith("loading"), "-loading")
+        self.refresh_line()
+
+    def watch_load(self) -> None:
+        """A load's progress comes from the app; only its elapsed time needs a clock."""
+        loading = self.load.loading
+        self.set_class(loading, "-loading")
+        if loading and self._load_clock is None:
+            self._load_clock = self.set_interval(CLOCK_SECONDS, self.refresh_line)
+        elif not loading and self._load_clock is not None:
+            self._load_clock.stop()
+            self._load_clock = None
         self.refresh_line()
 
     def watch_context_used(self) -> None:
@@ -113,11 +125,12 @@ class StatusLine(Static):
                 parts["device"] = (
                     ["CPU", "CPU", ""] if model.gpu_supported else ["CPU (no GPU build)", "CPU", ""]
                 )
-        else:
+        elif not self.load.loading:  # while the first model loads, the load says it all
             parts["model"] = ["no model loaded (ctrl+o to choose one)", "no model (ctrl+o)"]
         if self.last_speed:
             parts["speed"] = [f"{self.last_speed:.1f} tok/s", ""]
-        parts["state"] = state_forms(literal(self.state))
+        loading = self.load.loading
+        parts["state"] = load_forms(self.load, self._clock) if loading else [literal(self.state)]
         if self.detail:
             detail = literal(self.detail)
             parts["detail"] = [detail, detail.split(" · ")[0], ""]
