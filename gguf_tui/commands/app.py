@@ -75,7 +75,9 @@ def report_database_faults(store, app) -> None:
 
 def run_app(args: argparse.Namespace) -> int:
     from gguf_tui.store.database import Store, StoreError
+    from gguf_tui.terminal_guard import watch_terminal
 
+    watch_terminal()  # first, before any thread: a signal death still restores the terminal
     ctx = common.open_context(args)
     endpoint = common.choose_server(args, ctx)
     path = None

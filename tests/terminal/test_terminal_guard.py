@@ -112,3 +112,15 @@ def test_under_the_watchdog_quit_and_kill_behave_as_before(home: Home, tmp_path,
         os.kill(term.proc.pid, signal.SIGTERM)  # forwarded: the app ends as on SIGTERM
         status = wait_exit(term)
         assert status is not None and term.restored()
+
+
+def test_the_installed_command_runs_under_the_watchdog(home: Home, tmp_path):
+    """The launch hook in commands/app.py: the real `gguf-tui`, no wrapper."""
+    model = home.add_model(write_tiny(tmp_path / "tiny.gguf"))
+    with launched(home, model, "--n-ctx", "512") as term:
+        ready(term)
+        (app,) = children(term.proc.pid)
+        os.kill(app, signal.SIGSEGV)
+        status = wait_exit(term)
+        assert status is not None and status[0] == 128 + signal.SIGSEGV, status
+        assert term.restored() and "the app was ended by SIGSEGV" in term.after_exit()
