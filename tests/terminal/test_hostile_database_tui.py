@@ -131,3 +131,17 @@ def test_another_programs_database_is_one_line_and_the_terminal_untouched(home):
     assert sorted(p.name for p in home.data.iterdir() if "sqlite" in p.name) == [
         "conversations.sqlite3"
     ]
+
+
+def test_a_damaged_conversation_list_is_a_notice_at_start(home, ladder):
+    model = home.add_model(ladder["Q4_K_M"])
+    seed_long(home, model.name, ("alpha", "beta"))
+    damage_page_holding(home.database, b"Alpha chat")  # the conversations table's page
+    with launched(home, model, cols=120, rows=40) as term:
+        term.wait_for(lambda s: "damaged" in notices(term), 60, "the notice at start")
+        term.wait_for(lambda s: "Q4_K_M" in s and "ctx " in s, 120, "the model to load")
+        assert "Alpha chat" not in term.text()
+        assert term.proc.isalive()
+        assert term.quit() == 0
+    assert term.restored()
+    assert "Traceback" not in term.after_exit()
