@@ -136,6 +136,7 @@ class _Loaded:
     def __init__(self, path: Path, config: RunConfig, stop: _Stop) -> None:
         import llama_cpp
 
+        self.stop = stop
         from gguf_tui.engine.llama_model import EngineError, LlamaModel
         from gguf_tui.engine.options import LoadOptions
 
@@ -197,6 +198,7 @@ class _Loaded:
                 batch.n_tokens = size
                 rc = lib.llama_decode(self.ctx, batch)
                 if rc != 0:
+                    self.stop.check()  # 2: aborted, by Ctrl+C
                     raise QualityError(f"llama.cpp could not decode a chunk (llama_decode {rc})")
                 if outputs:
                     ptr = lib.llama_get_logits(self.ctx)
