@@ -156,8 +156,10 @@ def test_results_are_kept_by_file_identity(tmp_path):
     found = results.lookup(tmp_path / "data", model)
     assert found is not None and found.kld_mean == pytest.approx(0.0213)
     assert results.label(found) == "KLD 0.021 · 97.1 % same top token vs Q8_0"
+    assert results.quality_text(tmp_path / "data", model, "Q4_K_M") == (results.label(found), True)
     model.write_bytes(b"another download")  # a new file: what was measured no longer holds
     assert results.lookup(tmp_path / "data", model) is None
+    assert results.quality_text(tmp_path / "data", model, "Q4_K_M") == ("good default", False)
     (tmp_path / "data" / "quality.json").write_text("{broken")
     assert results.load(tmp_path / "data") == []
 

@@ -140,3 +140,20 @@ def label(record: QualityRecord) -> str:
         f"KLD {record.kld_mean:.3f} · {record.top1_agreement:.1f} % same top token "
         f"vs {record.reference_quant}"
     )
+
+
+def quality_text(
+    data_dir: Path,
+    model: str | os.PathLike,
+    quant: str,
+    records: list[QualityRecord] | None = None,
+) -> tuple[str, bool]:
+    """What a quant chooser shows for `model`: the measured label where this very file was
+    scored (True), else the lookup-table guess for its quantization (False). Pass
+    `records=load(data_dir)` when asking for many rows, so the file is read once."""
+    from gguf_tui.models.quant import quality_hint
+
+    found = lookup(data_dir, model, records)
+    if found is not None:
+        return label(found), True
+    return quality_hint(quant), False
