@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
 from textual import events
 from textual.app import App, SystemCommand
-from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -43,6 +41,7 @@ class GgufTuiApp(ModelActions, App):
     # on each change of its progress).
     load_state: reactive[LoadState] = reactive(LoadState, always_update=True, init=False)
     download: reactive[DownloadTask | None] = reactive(None, always_update=True, init=False)
+    narrow: reactive[bool | None] = reactive(None, init=False)  # under NARROW_COLUMNS wide
 
     def __init__(
         self,
@@ -73,7 +72,6 @@ class GgufTuiApp(ModelActions, App):
         self.main_screen: ChatScreen | None = None  # pushed in on_mount
         self.extra_model_dirs = extra_model_dirs or []
         self.downloads: list[DownloadTask] = []
-        self._narrow: bool | None = None
         self.theme = self._usable_theme(config.settings.theme)
 
     def notify(
@@ -192,26 +190,9 @@ class GgufTuiApp(ModelActions, App):
 
     # -- layout ---------------------------------------------------------------------------------
     def on_resize(self, event: events.Resize) -> None:
-        """Crossing the narrow breakpoint gives the sidebar back to its rule for the new
-        size (folded when narrow), even if ctrl+b showed or hid it by hand before."""
-        narrow = event.size.width < NARROW_COLUMNS
-        if narrow == self._narrow:
-            return
-        self._narrow = narrow
-        chat = self.main_screen
-        if chat is None:
-            return
-        try:
-            chat.sidebar.styles.clear_rule("display")
-        except NoMatches:  # not composed yet, or closing
-            return
-
-        def keep_focus_visible() -> None:
-            with contextlib.suppress(NoMatches):
-                if not chat.sidebar.display and chat.sidebar.has_focus_within:
-                    chat.prompt.focus()
-
-        self.call_after_refresh(keep_focus_visible)
+        """Publish which side of the narrow breakpoint the terminal is on (the chat screen
+        observes it, also while another screen is over it: only the top one is resized)."""
+        self.narrow = event.size.width < NARROW_COLUMNS
 
     # -- screenshots ----------------------------------------------------------------------------
     def deliver_screenshot(

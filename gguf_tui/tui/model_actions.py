@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
@@ -180,16 +181,19 @@ class ModelActions:
         if not any(isinstance(s, ModelPicker) for s in self.screen_stack):
             self.push_screen(ModelPicker(tab))
 
-    def scan_models(self: GgufTuiApp) -> list[ModelFile]:
+    def scan_models(
+        self: GgufTuiApp, cancelled: Callable[[], bool] | None = None
+    ) -> list[ModelFile]:
         """Every model in the model folders, the Hugging Face cache and the folder of the
-        model in use (launched by path, its siblings are there) (blocking)."""
+        model in use (launched by path, its siblings are there) (blocking). `cancelled`
+        (a thread worker's) ends a long scan early, so quitting never waits for it."""
         from gguf_tui.models.catalog import default_dirs, scan
 
         dirs = default_dirs(
             self.paths.models_dir, self.config.settings.model_dirs, self.extra_model_dirs
         )
         beside = [p.parent for p in (self._initial_model, self.local_model_path) if p]
-        return scan(dirs, cache_file=self.paths.scan_cache, beside=beside)
+        return scan(dirs, cache_file=self.paths.scan_cache, beside=beside, cancelled=cancelled)
 
     @property
     def local_model_path(self: GgufTuiApp) -> Path | None:
@@ -275,13 +279,8 @@ class ModelActions:
         self._publish_download(task)
         if task.state == DONE and task.path is not None:
             self.notify(task.describe(), title="Download")
-            if load:
-                info = await self.load_local(task.path)
-                if info is not None:
-                    from gguf_tui.tui.screens.picker import ModelPicker
-
-                    if isinstance(self.screen, ModelPicker):
-                        self.screen.dismiss(info)
+            if load:  # an open picker closes itself once this load is ready
+                await self.load_local(task.path)
         elif task.state == DOWNLOAD_FAILED:
             self.notify(task.error, title="Download failed", severity="error", timeout=15)
         elif task.state == CANCELLED:

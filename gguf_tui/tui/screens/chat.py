@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
@@ -86,6 +88,7 @@ class ChatScreen(CopyActions, ConversationActions, Screen):
         # What the app publishes, observed here: the load and the download in flight.
         self.watch(self.app, "load_state", self._load_changed, init=False)
         self.watch(self.app, "download", self._download_changed, init=False)
+        self.watch(self.app, "narrow", self._width_crossed, init=False)
         if self._initial_conversation is not None:
             await self.open_conversation(self._initial_conversation)
 
@@ -95,6 +98,21 @@ class ChatScreen(CopyActions, ConversationActions, Screen):
             self.after_model_change()
         elif load.phase == FAILED:  # the previous model, if any, is back
             self.status.set_model(self.app.engine.info)
+
+    def _width_crossed(self) -> None:
+        """Crossing the narrow breakpoint gives the sidebar back to its rule for the new
+        size (folded when narrow), even if ctrl+b showed or hid it by hand before."""
+        try:
+            self.sidebar.styles.clear_rule("display")
+        except NoMatches:  # closing
+            return
+
+        def keep_focus_visible() -> None:
+            with contextlib.suppress(NoMatches):
+                if not self.sidebar.display and self.sidebar.has_focus_within:
+                    self.prompt.focus()
+
+        self.call_after_refresh(keep_focus_visible)
 
     def _download_changed(self, task: DownloadTask | None) -> None:
         self.status.detail = task.describe() if task is not None and task.active else ""

@@ -31,11 +31,13 @@ from textual.widgets import (
     TabbedContent,
     TabPane,
 )
+from textual.worker import get_current_worker
 
 from gguf_tui.config import ConfigError, save_config
 from gguf_tui.engine import ModelInfo
 from gguf_tui.models.catalog import ModelFile, default_dirs
-from gguf_tui.tui.downloads import CANCELLED, FAILED, DownloadTask
+from gguf_tui.tui.downloads import CANCELLED, DONE, FAILED, DownloadTask
+from gguf_tui.tui.state import READY, LoadState
 from gguf_tui.tui.text import literal
 from gguf_tui.tui.widgets.hub_browser import HubBrowser
 from gguf_tui.tui.widgets.local_models import LocalModels, short_path
@@ -92,7 +94,7 @@ class ModelPicker(Screen[ModelInfo | None]):
         self.query_one("#picker-spinner").display = False
         # What the app publishes: the load's progress and the download's (each change of
         # the download, republished from its thread by the app).
-        self.watch(self.app, "load_state", self._show_status, init=False)
+        self.watch(self.app, "load_state", self._load_changed, init=False)
         self.watch(self.app, "download", self._show_download, init=False)
         self._show_download()
         self.scan()
@@ -105,7 +107,10 @@ class ModelPicker(Screen[ModelInfo | None]):
     def scan(self, note: str = "") -> None:
         """List the models on disk; `note` says what led to this scan (a folder added)."""
         self.app.call_from_thread(self._status, note or "Looking for models …", False, "local")
-        models = self.app.scan_models()
+        worker = get_current_worker()
+        models = self.app.scan_models(cancelled=lambda: worker.is_cancelled)
+        if worker.is_cancelled:
+            return
         places = self._places()
         self.app.call_from_thread(self._show_models, models, places, note)
 
@@ -267,6 +272,21 @@ class ModelPicker(Screen[ModelInfo | None]):
             self._status(f"Could not load {path.name}: {self.app.last_load_error}", True, tab)
             return
         self.dismiss(info)
+
+    def _load_changed(self, load: LoadState) -> None:
+        """A downloaded model loaded (the app loads it when its download ends): the
+        picker, if it is the screen in front, has done its job."""
+        self._show_status()
+        task = self.app.current_download
+        done = task is not None and task.state == DONE and task.path is not None
+        if (
+            load.phase == READY
+            and done
+            and task.path.name == load.name
+            and self._loading_since is None
+            and self.app.screen is self
+        ):
+            self.dismiss(self.app.engine.info)
 
     # -- progress --------------------------------------------------------------------------------
     def _show_download(self, *_: object) -> None:

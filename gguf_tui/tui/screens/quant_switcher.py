@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
+from textual.worker import get_current_worker
 
 from gguf_tui.models.catalog import ModelFile
 from gguf_tui.models.hub import RemoteQuant
@@ -107,7 +108,10 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
         if info is None:
             app.call_from_thread(self._say, "No model is loaded.")
             return
-        models = app.scan_models()
+        worker = get_current_worker()
+        models = app.scan_models(cancelled=lambda: worker.is_cancelled)
+        if worker.is_cancelled:
+            return
         here = os.path.realpath(info.path)  # the scan may list it through a link
         current = next((m for m in models if os.path.realpath(m.path) == here), None)
         local = siblings_of(current, models) if current else []
