@@ -100,11 +100,14 @@ class GgufTuiApp(ModelActions, App):
         return self.main_screen
 
     async def on_mount(self) -> None:
-        if self.config.settings.keymap:
-            self.set_keymap(self.config.settings.keymap)
+        from gguf_tui.tui.keymap import check_keymap
+
+        keymap, key_problems = check_keymap(self.config.settings.keymap or {})
+        if keymap:
+            self.set_keymap(keymap)
         self.main_screen = ChatScreen(self._initial_conversation)
         await self.push_screen(self.main_screen)
-        for problem in self.config.problems:
+        for problem in [*self.config.problems, *key_problems]:
             self.notify(problem, title="Settings", severity="warning", timeout=12, markup=False)
         if self.config.settings.theme != self.theme:
             self._report_unknown_theme(self.config.settings.theme)
@@ -230,15 +233,18 @@ class GgufTuiApp(ModelActions, App):
 
     # -- export ---------------------------------------------------------------------------------
     def export_conversation(self, conversation_id: int, fmt: str, path: Path) -> None:
-        from gguf_tui.store.export import export_text
+        from gguf_tui.store.export import export_text, write_export
+        from gguf_tui.store.files import FileError
 
         conv = self.store.get_conversation(conversation_id)
         if conv is None:
             return
         try:
             text = export_text(self.store, conv, fmt)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            write_export(path, text)
+        except FileError as exc:  # a FIFO, a device, a folder: said, never written into
+            self.notify(str(exc), severity="error")
+            return
         except OSError as exc:
             self.notify(f"Cannot write {path}: {exc.strerror or exc}", severity="error")
             return

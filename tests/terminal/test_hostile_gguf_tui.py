@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from tests.support.hostile_gguf import base_model
 from tests.terminal.harness import CTRL_Q, Home, launched
 from tests.test_hostile_gguf import string_array
@@ -29,12 +27,6 @@ def test_the_picker_lists_impossible_files_as_broken(home: Home):
         assert term.quit() == 0 and term.restored()
 
 
-@pytest.mark.xfail(
-    reason="needs the hook in tui/model_actions.py scan_models (not this helper's file): "
-    "scan(..., cancelled=lambda: get_current_worker().is_cancelled); asyncio.run joins the "
-    "scan's executor thread before the app returns",
-    strict=False,
-)
 def test_quit_does_not_wait_for_a_scan_of_slow_headers(home: Home):
     models = home.models
     models.mkdir(parents=True, exist_ok=True)
