@@ -15,7 +15,9 @@ text, the same context and the test ladder (Q8_0 as the reference):
 and prints both side by side with the bar (PPL within 1 %, mean KLD within 5 %
 relative, top-1 agreement within 1 point) and the scoring speed of each (tokens
 decoded per second of scoring; llama.cpp's is wall time after its load). Peak RSS of
-each process from wait4. `--no-repack` as on every AMX machine (engine/cpu_quirks.py).
+each process from wait4. `--no-repack` where the app skips repacking (engine/cpu_quirks.py), and
+`-fa off`: the app loads models without flash attention, and llama.cpp's default (auto)
+turns it on, which moves the logits enough to flip a near-tie top token now and then.
 """
 
 from __future__ import annotations
@@ -142,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     text_file.write_text(sample_text().text, encoding="utf-8")
     base = work / "base.kld"
     common_args = ["-c", str(args.ctx), "-b", str(args.ctx), "-t", str(args.threads)]
-    common_args += ["--no-repack"]
+    common_args += ["-fa", "off"]  # as the app loads models (flash_attn off)
+    from llama_cpp import llama_cpp as lib
+
+    from gguf_tui.engine import cpu_quirks
+
+    if not cpu_quirks.repack_is_safe(lib.llama_print_system_info().decode("utf-8", "replace")):
+        common_args += ["--no-repack"]  # the app loads without repacking here too
     if args.chunks:
         common_args += ["--chunks", str(args.chunks)]
 
