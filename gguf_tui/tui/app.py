@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
 
 from textual import events
 from textual.app import App, SystemCommand
@@ -32,9 +31,9 @@ NARROW_COLUMNS = 100
 class GgufTuiApp(ModelActions, App):
     TITLE = "gguf-tui"
     CSS_PATH = "app.tcss"
-    BINDINGS: ClassVar = to_bindings(APP_ACTIONS)
+    BINDINGS = to_bindings(APP_ACTIONS)
     ENABLE_COMMAND_PALETTE = True
-    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (NARROW_COLUMNS, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_COLUMNS, "-wide")]
 
     # What the screens observe (`self.watch(self.app, ...)`): the load in flight or the
     # last one, and the download in flight or the last one (the same task, republished
@@ -62,7 +61,7 @@ class GgufTuiApp(ModelActions, App):
         self.config = config
         self.store = store
         self._owns_engine = engine is None  # a borrowed engine (tests) stays open
-        self.engine: Backend = engine or Engine()
+        self.engine = engine or Engine()
         self.load_options = load_options or LoadOptions()
         self.sampling = sampling or Sampling()
         self.system_prompt = system_prompt

@@ -7,9 +7,10 @@ are generated from this table, so they can never drift from the real bindings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +158,7 @@ PROMPT_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-def to_bindings(actions: tuple[KeyAction, ...]) -> list[Binding]:
+def to_bindings(actions: tuple[KeyAction, ...]) -> list[BindingType]:
     return [
         Binding(
             a.keys,
@@ -273,7 +274,7 @@ def _quoted(text: object) -> str:
     return f'"{safe[:40]}…"' if len(safe) > 40 else f'"{safe}"'
 
 
-def check_keymap(keymap: dict[str, object]) -> tuple[dict[str, str], list[str]]:
+def check_keymap(keymap: Mapping[str, object]) -> tuple[dict[str, str], list[str]]:
     """The `[keymap]` entries that can be applied, and one line for each that cannot.
 
     Refused, each with a notice naming the key and keeping the default: an unknown binding

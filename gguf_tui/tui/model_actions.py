@@ -27,15 +27,33 @@ from gguf_tui.tui.downloads import FAILED as DOWNLOAD_FAILED
 from gguf_tui.tui.state import FAILED, LOADING, READY, AnswerInFlight, LoadState
 
 if TYPE_CHECKING:
+    from gguf_tui.config import LoadedConfig, Paths
     from gguf_tui.engine.endpoint import Endpoint
     from gguf_tui.engine.remote_models import RemoteModel
-    from gguf_tui.tui.app import GgufTuiApp
+    from gguf_tui.store.database import Store
     from gguf_tui.tui.screens.quant_switcher import QuantChoice
 
 
-class ModelActions:
+if TYPE_CHECKING:  # checked as the App it is mixed into; at run time a plain mixin
+    from textual.app import App
+
+    _AppBase = App
+else:
+    _AppBase = object
+
+
+class ModelActions(_AppBase):
     """Mixed into GgufTuiApp; `self` is the app."""
 
+    # What the app gives the mixin (set in GgufTuiApp.__init__), declared for the checker.
+    paths: Paths
+    config: LoadedConfig
+    store: Store
+    engine: Backend
+    _owns_engine: bool
+    load_options: LoadOptions
+    extra_model_dirs: list[str]
+    _initial_model: Path | None
     load_state: LoadState
     download: DownloadTask | None
     answer: AnswerInFlight
@@ -45,18 +63,16 @@ class ModelActions:
 
     # -- loading ----------------------------------------------------------------------------
     @property
-    def loading(self: GgufTuiApp) -> bool:
+    def loading(self) -> bool:
         return self.load_state.loading
 
     @property
-    def last_load_error(self: GgufTuiApp) -> str:
+    def last_load_error(self) -> str:
         """Why the last load failed or was cancelled ("" when it did not)."""
         state = self.load_state
         return state.message if state.phase == FAILED else ""
 
-    async def load_model(
-        self: GgufTuiApp, path: Path, options: LoadOptions | None = None
-    ) -> ModelInfo | None:
+    async def load_model(self, path: Path, options: LoadOptions | None = None) -> ModelInfo | None:
         """Load on the engine thread while `load_state` says how far it got; None when it
         failed (the previous model, if any, is then still loaded)."""
         await self.answer.stop()
@@ -103,19 +119,19 @@ class ModelActions:
             self.load_state = replace(state, phase=READY, fraction=1.0)
         return info
 
-    def _load_progress(self: GgufTuiApp, load: LoadState, fraction: float) -> None:
+    def _load_progress(self, load: LoadState, fraction: float) -> None:
         """On the UI thread: the fraction of the load in flight (not of a later one)."""
         if self.load_state.started == load.started and self.load_state.loading:
             self.load_state = replace(self.load_state, fraction=fraction)
 
     # -- backends --------------------------------------------------------------------------------
     @property
-    def engine_is_remote(self: GgufTuiApp) -> bool:
+    def engine_is_remote(self) -> bool:
         from gguf_tui.engine.remote import RemoteEngine
 
         return isinstance(self.engine, RemoteEngine)
 
-    async def replace_engine(self: GgufTuiApp, engine: Backend) -> None:
+    async def replace_engine(self, engine: Backend) -> None:
         """Change backend (this machine <-> a server); the old one is closed."""
         old, owned = self.engine, self._owns_engine
         self.engine, self._owns_engine = engine, True
@@ -124,7 +140,7 @@ class ModelActions:
         else:
             old.stop()
 
-    async def use_server_model(self: GgufTuiApp, model: RemoteModel) -> ModelInfo | None:
+    async def use_server_model(self, model: RemoteModel) -> ModelInfo | None:
         """Chat with a model of an OpenAI-compatible server from now on."""
         from gguf_tui.engine.remote import RemoteEngine
 
@@ -134,7 +150,7 @@ class ModelActions:
             await self.replace_engine(RemoteEngine(model.endpoint))
         return await self.load_model(Path(model.id))
 
-    def configured_servers(self: GgufTuiApp) -> tuple[dict[str, Endpoint], list[str]]:
+    def configured_servers(self) -> tuple[dict[str, Endpoint], list[str]]:
         """`[servers.NAME]` from config.toml, plus the server in use if it is not there."""
         from gguf_tui.engine.remote import RemoteEngine
         from gguf_tui.servers import read_servers
@@ -145,16 +161,14 @@ class ModelActions:
             servers[self.engine.endpoint.host] = self.engine.endpoint
         return servers, table.problems
 
-    async def load_local(
-        self: GgufTuiApp, path: Path, options: LoadOptions | None = None
-    ) -> ModelInfo | None:
+    async def load_local(self, path: Path, options: LoadOptions | None = None) -> ModelInfo | None:
         """Load a GGUF file on this machine (leaving a server if one was in use)."""
         if self.engine_is_remote:
             await self.answer.stop()
             await self.replace_engine(Engine())
         return await self.load_model(path, options)
 
-    async def settled(self: GgufTuiApp) -> ModelInfo | None:
+    async def settled(self) -> ModelInfo | None:
         """Wait until no load is in flight, even one whose screen has gone (its worker
         cancelled while the engine thread still loads); the model in use then."""
         future = self._pending_load
@@ -170,20 +184,18 @@ class ModelActions:
         self._cancel_load.set()
         return True
 
-    def remember_model(self: GgufTuiApp, path: Path) -> None:
+    def remember_model(self, path: Path) -> None:
         """The last model used opens next time (kept in state.json, not config.toml)."""
         save_state(self.paths, last_model=str(path))
 
     # -- choosing ------------------------------------------------------------------------------
-    def action_pick_model(self: GgufTuiApp, tab: str = "local") -> None:
+    def action_pick_model(self, tab: str = "local") -> None:
         from gguf_tui.tui.screens.picker import ModelPicker
 
         if not any(isinstance(s, ModelPicker) for s in self.screen_stack):
             self.push_screen(ModelPicker(tab))
 
-    def scan_models(
-        self: GgufTuiApp, cancelled: Callable[[], bool] | None = None
-    ) -> list[ModelFile]:
+    def scan_models(self, cancelled: Callable[[], bool] | None = None) -> list[ModelFile]:
         """Every model in the model folders, the Hugging Face cache and the folder of the
         model in use (launched by path, its siblings are there) (blocking). `cancelled`
         (a thread worker's) ends a long scan early, so quitting never waits for it."""
@@ -196,19 +208,19 @@ class ModelActions:
         return scan(dirs, cache_file=self.paths.scan_cache, beside=beside, cancelled=cancelled)
 
     @property
-    def local_model_path(self: GgufTuiApp) -> Path | None:
+    def local_model_path(self) -> Path | None:
         """The file of the model in use, when it is one on this machine."""
         info = self.engine.info
         return None if info is None or info.server else Path(info.path)
 
-    def find_model_file(self: GgufTuiApp, file_name: str) -> Path | None:
+    def find_model_file(self, file_name: str) -> Path | None:
         """A model on disk with this file name (what messages record), if there is one."""
         for model in self.scan_models():
             if model.path.name == file_name and model.usable:
                 return model.path
         return None
 
-    def offer_conversation_model(self: GgufTuiApp, conversation_id: int) -> None:
+    def offer_conversation_model(self, conversation_id: int) -> None:
         conv = self.store.get_conversation(conversation_id)
         info = self.engine.info
         # At start the model given on the command line may still be loading.
@@ -222,7 +234,7 @@ class ModelActions:
             timeout=8,
         )
 
-    async def load_conversation_model(self: GgufTuiApp, conversation_id: int) -> None:
+    async def load_conversation_model(self, conversation_id: int) -> None:
         conv = self.store.get_conversation(conversation_id)
         if conv is None or not conv.model_file:
             return
@@ -236,7 +248,7 @@ class ModelActions:
             return
         await self.load_local(path)
 
-    def switch_to(self: GgufTuiApp, choice: QuantChoice) -> None:
+    def switch_to(self, choice: QuantChoice) -> None:
         """Switch quantization, downloading it first when it is not on disk yet."""
         if choice.path is not None:
             self.run_worker(self.load_local(choice.path), exclusive=True, group="load")
@@ -250,7 +262,7 @@ class ModelActions:
     def current_download(self) -> DownloadTask | None:
         return self.downloads[-1] if self.downloads else None
 
-    def start_download(self: GgufTuiApp, task: DownloadTask, load: bool = True) -> None:
+    def start_download(self, task: DownloadTask, load: bool = True) -> None:
         """Download in a thread; the app stays usable, and loads the model when asked."""
         active = self.current_download
         if active is not None and active.active:
@@ -270,11 +282,11 @@ class ModelActions:
         self.download = task
         self.run_worker(self._download(task, load), group="download")
 
-    def _publish_download(self: GgufTuiApp, task: DownloadTask) -> None:
+    def _publish_download(self, task: DownloadTask) -> None:
         if task is self.current_download:
             self.download = task
 
-    async def _download(self: GgufTuiApp, task: DownloadTask, load: bool) -> None:
+    async def _download(self, task: DownloadTask, load: bool) -> None:
         await asyncio.get_running_loop().run_in_executor(None, run_download, task)
         self._publish_download(task)
         if task.state == DONE and task.path is not None:

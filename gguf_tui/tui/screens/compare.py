@@ -134,19 +134,19 @@ class CompareScreen(ModalScreen[CompareResult]):
             # Still loading the other quantization: the engine puts the first back.
             self.dismiss(CompareResult(which, None))
             return
-        writing = self._gen is not None and not self._gen.done
+        gen = self._gen if self._gen is not None and not self._gen.done else None
         if which == KEEP_ORIGINAL:
-            if writing:
-                self._gen.stop()
+            if gen is not None:
+                gen.stop()
             self.dismiss(CompareResult(which, None))
             return
         if self.new_answer is not None and self.new_answer.content:
             self.dismiss(CompareResult(which, self.new_answer))
         elif self.new_answer is not None:
             self.notify("The other answer was stopped before its first token: nothing to keep.")
-        elif writing:
+        elif gen is not None:
             self._keep_new_when_done = True
-            self._gen.stop()
+            gen.stop()
             self.notify("Stopping the other answer; it is kept as far as it got.")
         elif self._failed:
             self.notify(f"The other answer failed ({self._failed}): nothing to keep.")

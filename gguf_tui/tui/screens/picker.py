@@ -278,11 +278,11 @@ class ModelPicker(Screen[ModelInfo | None]):
         picker, if it is the screen in front, has done its job."""
         self._show_status()
         task = self.app.current_download
-        done = task is not None and task.state == DONE and task.path is not None
+        path = task.path if task is not None and task.state == DONE else None
         if (
             load.phase == READY
-            and done
-            and task.path.name == load.name
+            and path is not None
+            and path.name == load.name
             and self._loading_since is None
             and self.app.screen is self
         ):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,6 +26,9 @@ from gguf_tui.models.hub import RemoteQuant
 from gguf_tui.models.units import format_bytes
 from gguf_tui.tui.text import cell
 from gguf_tui.tui.widgets.local_models import TABLE_MOVES
+
+if TYPE_CHECKING:
+    from gguf_tui.tui.app import GgufTuiApp
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,8 @@ def _fit(estimate) -> str:
 
 class QuantSwitcher(ModalScreen[QuantChoice | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    app: GgufTuiApp
 
     def __init__(self, title: str = "Switch quantization") -> None:
         super().__init__(classes="dialog-screen")

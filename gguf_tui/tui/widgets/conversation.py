@@ -13,6 +13,7 @@ scrolled to the matching message, highlighted.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.binding import Binding
@@ -23,7 +24,12 @@ from textual.widgets import Static
 from gguf_tui.store.database import Store
 from gguf_tui.store.records import Message
 from gguf_tui.tui.text import literal
-from gguf_tui.tui.widgets.messages import AssistantMessage, chat_markdown, message_widget
+from gguf_tui.tui.widgets.messages import (
+    AssistantMessage,
+    MessageWidget,
+    chat_markdown,
+    message_widget,
+)
 
 PAGE = 30  # messages mounted when a conversation opens, and per scroll-up
 MAX_MOUNTED = 80
@@ -53,7 +59,7 @@ def _count(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def message_text(widget: Widget) -> str:
+def message_text(widget: MessageWidget) -> str:
     """What a message widget shows, as text to copy: the answer written so far while it
     streams, control characters as the visible symbols the screen shows (never a raw
     escape sequence onto the clipboard)."""
@@ -61,7 +67,7 @@ def message_text(widget: Widget) -> str:
     return literal(text)
 
 
-def message_kind(widget: Widget) -> str:
+def message_kind(widget: MessageWidget) -> str:
     role = widget.message.role
     if role == "assistant":
         return "the answer so far" if getattr(widget, "streaming", False) else "the answer"
@@ -95,7 +101,7 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.conversation_id: int | None = None
         self.has_older = False
         self._loading_older = False
-        self.highlighted: Widget | None = None
+        self.highlighted: MessageWidget | None = None
         self._code_next: tuple[int, int] | None = None  # (message id, block) of the next copy
         self._reveal: tuple[int, int] | None = None  # (conversation, message) to open at
 
@@ -116,8 +122,11 @@ class ConversationView(VerticalScroll, can_focus=True):
                 )
             )
             return
-        at_hit = reveal is not None and reveal[0] == conversation_id
-        if at_hit and await self._show_at(conversation_id, reveal[1]):
+        if (
+            reveal is not None
+            and reveal[0] == conversation_id
+            and await self._show_at(conversation_id, reveal[1])
+        ):
             return
         messages = self.store.messages(conversation_id, limit=PAGE + 1)
         self.has_older = len(messages) > PAGE
@@ -163,11 +172,11 @@ class ConversationView(VerticalScroll, can_focus=True):
             self.scroll_to(y=max(0, top), animate=False, immediate=True)
 
     @property
-    def message_widgets(self) -> list[Widget]:
-        return [w for w in self.children if hasattr(w, "message")]
+    def message_widgets(self) -> list[MessageWidget]:
+        return [w for w in self.children if isinstance(w, MessageWidget)]
 
     # -- growing -----------------------------------------------------------------------
-    async def add_message(self, message: Message, streaming: bool = False) -> Widget:
+    async def add_message(self, message: Message, streaming: bool = False) -> MessageWidget:
         for hint in self.query(".hint"):
             await hint.remove()
         self.set_highlight(None)  # the conversation moves on: copying means the new answer
@@ -228,7 +237,7 @@ class ConversationView(VerticalScroll, can_focus=True):
             self._loading_older = False
 
     # -- the highlight ---------------------------------------------------------------------
-    def set_highlight(self, widget: Widget | None, scroll: bool = True) -> None:
+    def set_highlight(self, widget: MessageWidget | None, scroll: bool = True) -> None:
         if self.highlighted is not None:
             self.highlighted.remove_class(HIGHLIGHTED)
         self.highlighted = widget
@@ -267,7 +276,7 @@ class ConversationView(VerticalScroll, can_focus=True):
                 self.scroll_end(animate=False)
 
     # -- copying ---------------------------------------------------------------------------
-    def _last_answer(self) -> Widget | None:
+    def _last_answer(self) -> MessageWidget | None:
         answers = (w for w in reversed(self.message_widgets) if w.message.role == "assistant")
         return next(answers, None)
 
@@ -293,7 +302,7 @@ class ConversationView(VerticalScroll, can_focus=True):
             return
         self._copy_widget(widget)
 
-    def _copy_widget(self, widget: Widget) -> None:
+    def _copy_widget(self, widget: MessageWidget) -> None:
         text, kind = message_text(widget), message_kind(widget)
         if not text:
             self.notify(f"{kind.capitalize()} is empty: nothing to copy.", timeout=3)
@@ -326,7 +335,15 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.notify(f"Copied code block {index + 1} of {len(blocks)} ({about}).", timeout=3)
 
 
-class CopyActions:
+if TYPE_CHECKING:  # checked as the Screen it is mixed into; at run time a plain mixin
+    from textual.screen import Screen
+
+    _ScreenBase = Screen
+else:
+    _ScreenBase = object
+
+
+class CopyActions(_ScreenBase):
     """The copy actions of the chat screen (mixed into ChatScreen, so they have keys from
     the keymap and a place in the command palette); the view does the work."""
 

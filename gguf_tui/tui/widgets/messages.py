@@ -203,7 +203,10 @@ class AssistantMessage(Vertical):
         self.query_one(".stats", Static).update(text)
 
 
-def message_widget(message: Message) -> Static | AssistantMessage:
+MessageWidget = UserMessage | SystemMessage | AssistantMessage  # each holds its `message`
+
+
+def message_widget(message: Message) -> MessageWidget:
     if message.role == "assistant":
         return AssistantMessage(message)
     if message.role == "system":
