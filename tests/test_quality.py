@@ -265,3 +265,27 @@ def test_ctrl_c_stops_cleanly(ladder, tmp_path):
     assert "gguf-tui: stopped (Ctrl+C): nothing was saved" in err and "Traceback" not in err
     assert not (data / "quality.json").exists()
     assert not list((data / "tmp").iterdir())
+
+
+def test_a_saved_conversation_is_scored_on_its_own_text(ladder, tmp_path):
+    from gguf_tui.quality.texts import sample_text
+    from gguf_tui.store.database import Store
+
+    data = tmp_path / "data"
+    data.mkdir()
+    paragraphs = sample_text().text.split("\n\n")
+    with Store(data / "conversations.sqlite3") as store:
+        conv = store.create_conversation("talk").id
+        for i, text in enumerate(paragraphs[:12]):
+            store.add_message(conv, "user" if i % 2 == 0 else "assistant", text)
+    args = ("quality", ladder["Q6_K"], "--conversation", conv, "--data-dir", data)
+    r = gguf_tui(*args, *FAST, "--json", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"text: conversation {conv}" in r.stderr
+    (row,) = json.loads(r.stdout)
+    assert row["tokens"] > 0 and row["kld_mean"] > 0
+    missing = gguf_tui("quality", ladder["Q6_K"], "--conversation", 999, "--data-dir", data)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == (
+        "gguf-tui: error: no conversation with ID 999 (gguf-tui export --list)"
+    )
