@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = output.GuardedOutput(sys.stdout)
     if stdin_errors not in (None, "strict"):  # a C.UTF-8 locale reads stdin with
         with contextlib.suppress(AttributeError, ValueError, OSError):  # surrogateescape:
-            sys.stdin.reconfigure(errors="strict")  # bytes that are not UTF-8 are an error
+            _reconfigure_stdin("strict")  # bytes that are not UTF-8 are an error
     try:
         if 1 in closed:
             raise common.CliError(
@@ -120,7 +120,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout = saved
         if stdin_errors not in (None, "strict"):
             with contextlib.suppress(AttributeError, ValueError, OSError):
-                sys.stdin.reconfigure(errors=stdin_errors)
+                _reconfigure_stdin(stdin_errors)
+
+
+def _reconfigure_stdin(errors: str) -> None:
+    """Set stdin's decoding errors, where stdin is a stream that can be (a TextIOWrapper;
+    not None, nor a test's stand-in)."""
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors=errors)
 
 
 def _main(argv: list[str]) -> int:

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         shown.close()
     if args.json:
-        data = {"config": config.to_dict(), "system": system_info()}
+        data: dict[str, object] = {"config": config.to_dict(), "system": system_info()}
         data["results"] = [r.to_dict() for r in results]
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -19,9 +19,10 @@ import argparse
 import contextlib
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TextIO
+from types import FrameType
+from typing import Any, TextIO
 
 from gguf_tui.commands import common
 from gguf_tui.commands.output import for_terminal, literal, not_utf8, say, write_data
@@ -268,7 +269,7 @@ class Keys:
     def __init__(self, stream: TextIO | None) -> None:
         self.fd: int | None = None
         self.saved: list | None = None
-        self._old_term = None
+        self._old_term: Callable[[int, FrameType | None], Any] | int | None = None
         try:
             if stream is not None and stream.isatty():
                 self.fd = stream.fileno()

@@ -145,9 +145,9 @@ def _print_local(models: Sequence) -> None:
             notes[len(rows) - 1] = f"broken: {m.error}"
         elif m.incomplete:
             notes[len(rows) - 1] = f"incomplete: missing {', '.join(m.missing_shards)}"
-    rows = [tuple(literal(c) for c in r) for r in rows]  # names as shown, then widths
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for n, row in enumerate(rows):
+    shown = [tuple(literal(c) for c in r) for r in rows]  # names as shown, then widths
+    widths = [max(len(r[i]) for r in shown) for i in range(len(shown[0]) - 1)]
+    for n, row in enumerate(shown):
         cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
         print(literal("  ".join([*cells, row[-1]])))
         if n in notes:
@@ -183,9 +183,9 @@ def _remote(repo: str, args: argparse.Namespace, ctx: common.Context) -> int:
         mem = q.memory
         fit = f"{format_bytes(mem.total)} - {mem.label}" if mem else "-"
         rows.append((q.quant, format_bytes(q.size), bpw, files, q.hint or "-", fit))
-    rows = [tuple(literal(c) for c in r) for r in rows]  # names as shown, then widths
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
+    shown = [tuple(literal(c) for c in r) for r in rows]  # names as shown, then widths
+    widths = [max(len(r[i]) for r in shown) for i in range(len(shown[0]))]
+    for row in shown:
         print(literal("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()))
     gated = " (gated: needs a token, see docs/models.md)" if quants[0].gated else ""
     print(literal(f"\nDownload one with: gguf-tui pull {repo}:QUANT{gated}"), file=sys.stderr)

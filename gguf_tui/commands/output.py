@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, BinaryIO, TextIO
 
 from gguf_tui.tui.text import literal
 
@@ -88,7 +88,7 @@ class GuardedOutput:
     """sys.stdout for a command, whose write failures are OutputError: one line and exit 1
     in cli.main, however deep in a command the write was (a `print`, write_data)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO | BinaryIO) -> None:
         self._stream = stream
 
     def __getattr__(self, name: str) -> object:
@@ -105,7 +105,8 @@ class GuardedOutput:
 
     @property
     def buffer(self) -> GuardedOutput:
-        return GuardedOutput(self._stream.buffer)
+        stream: Any = self._stream  # text: its bytes beneath; binary: none (AttributeError)
+        return GuardedOutput(stream.buffer)
 
 
 def drop_stdout() -> None:

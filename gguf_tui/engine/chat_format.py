@@ -11,6 +11,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from llama_cpp import llama_types
 
 # Re-exported: callers catch it without knowing where templates are rendered.
 from gguf_tui.engine.template_guard import RenderCancelled as RenderCancelled
@@ -159,8 +163,8 @@ def make_renderer(
     from llama_cpp import llama_chat_format as lcf
 
     def as_rendered(result: lcf.ChatFormatterResponse) -> RenderedPrompt:
-        stop = result.stop or ()
-        stop = (stop,) if isinstance(stop, str) else tuple(stop)
+        given = result.stop or ()
+        stop = (given,) if isinstance(given, str) else tuple(given)
         return RenderedPrompt(result.prompt, tuple(s for s in stop if s), result.added_special)
 
     if choice.name == GGUF_TEMPLATE_NAME:
@@ -182,8 +186,10 @@ def make_renderer(
             messages: list[dict[str, str]], cancelled: Cancelled | None = None
         ) -> RenderedPrompt:
             try:
+                # Plain role/content dicts: the shape of llama-cpp-python's message TypedDicts.
+                typed = cast("list[llama_types.ChatCompletionRequestMessage]", messages)
                 return guard.run_bounded(
-                    lambda: as_rendered(formatter(messages=messages)),
+                    lambda: as_rendered(formatter(messages=typed)),
                     guard.output_limit(messages),
                     cancelled=cancelled,
                 )

@@ -27,7 +27,7 @@ _LEVELS = {
 _CONT = 5  # GGML_LOG_LEVEL_CONT: continues the previous line
 
 _lock = threading.Lock()
-_recent = collections.deque(maxlen=20)  # recent warning/error lines
+_recent: collections.deque[str] = collections.deque(maxlen=20)  # recent warning/error lines
 _partial: list[str] = []
 _last_level = logging.INFO
 _capture: list[str] | None = None

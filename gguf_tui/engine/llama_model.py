@@ -23,6 +23,7 @@ from gguf_tui.engine.chat_format import (
     ChatFormatError,
     RenderCancelled,
     RenderedPrompt,
+    Renderer,
     check_template,
     choose_chat_format,
     make_renderer,
@@ -146,7 +147,7 @@ def _load_progress(llama_cpp: Any, progress: ProgressFn | None):
 class LlamaModel:
     """One loaded model, used only from the engine thread."""
 
-    def __init__(self, llm: Any, info: ModelInfo, render: Callable[[list], RenderedPrompt]):
+    def __init__(self, llm: Any, info: ModelInfo, render: Renderer):
         import llama_cpp
 
         self._lib = llama_cpp
@@ -188,7 +189,9 @@ class LlamaModel:
             )
         # llama.cpp reads the claim itself (as a signed 32-bit number) and llama-cpp-python
         # sizes its tokenizer buffers by it: an unbelievable one is replaced by what is used.
-        overrides = {f"{arch}.context_length": n_ctx} if ctx_note else None
+        overrides: dict[str, bool | int | float | str] | None = (
+            {f"{arch}.context_length": n_ctx} if ctx_note else None
+        )
         if ctx_note:
             notes.append(f"{ctx_note}; using {n_ctx:,}")
         n_threads, threads_note = bounded_threads(options.n_threads)

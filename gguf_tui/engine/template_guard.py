@@ -154,7 +154,7 @@ def make_environment_class(base: type) -> type:
                 self.write(", ")
             self.write("))")
 
-    class BoundedSandbox(base):  # type: ignore[misc, valid-type]
+    class BoundedSandbox(base):
         code_generator_class = BoundedCodeGenerator
         intercepted_binops = frozenset({"*", "**", "%", "+"})
 
@@ -203,13 +203,14 @@ def bound_filters(filters: dict[str, Callable[..., Any]]) -> None:
             elif name == "format" and texts:
                 budget.check(len(texts[0]) + _widths(texts[0]), "the filter format")
             elif name == "join":
-                args = list(args)
-                at = next((i for i, a in enumerate(args) if hasattr(a, "__iter__")), None)
-                if at is not None and not isinstance(args[at], str | dict):
-                    args[at] = items = list(args[at])
-                    sep = args[at + 1] if len(args) > at + 1 else kwargs.get("d", "")
+                joined = list(args)  # an iterator is read once: counted, then passed on
+                at = next((i for i, a in enumerate(joined) if hasattr(a, "__iter__")), None)
+                if at is not None and not isinstance(joined[at], str | dict):
+                    joined[at] = items = list(joined[at])
+                    sep = joined[at + 1] if len(joined) > at + 1 else kwargs.get("d", "")
                     total = sum(len(str(i)) for i in items) + len(str(sep)) * len(items)
                     budget.check(total, "the filter join")
+                args = tuple(joined)
             return budget.value(fn(*args, **kwargs), f"the filter {name}")
 
         for attr in ("jinja_pass_arg",):  # keep pass_context / pass_environment markers

@@ -50,6 +50,14 @@ def _dump_json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
+def _inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid an INSERT just made (sqlite3 types lastrowid as optional: None only
+    before any INSERT on the cursor)."""
+    rowid = cursor.lastrowid
+    assert rowid is not None, "an INSERT leaves its rowid"
+    return rowid
+
+
 class Store:
     """All reads and writes of conversations; usable from any thread (one lock, one connection).
 
@@ -272,11 +280,13 @@ class Store:
         settings_json = _dump_json(settings or {})
 
         def work(conn: sqlite3.Connection) -> int:
-            return conn.execute(
-                "INSERT INTO conversations (title, created_at, updated_at, model_file, quant,"
-                " settings) VALUES (?, ?, ?, ?, ?, ?)",
-                (title.strip(), now, now, model_file, quant, settings_json),
-            ).lastrowid
+            return _inserted_id(
+                conn.execute(
+                    "INSERT INTO conversations (title, created_at, updated_at, model_file, quant,"
+                    " settings) VALUES (?, ?, ?, ?, ?, ?)",
+                    (title.strip(), now, now, model_file, quant, settings_json),
+                )
+            )
 
         conversation_id = self._write(work)
         return Conversation(
@@ -363,10 +373,12 @@ class Store:
             ).rowcount
             if not found:
                 raise StoreError(f"conversation {conversation_id} no longer exists")
-            return conn.execute(
-                f"INSERT INTO messages ({_MESSAGE}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*row, finish_reason),
-            ).lastrowid
+            return _inserted_id(
+                conn.execute(
+                    f"INSERT INTO messages ({_MESSAGE}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*row, finish_reason),
+                )
+            )
 
         message_id = self._write(work)
         return Message(
@@ -495,11 +507,13 @@ class Store:
         ]
 
         def work(conn: sqlite3.Connection) -> int:
-            conversation_id = conn.execute(
-                "INSERT INTO conversations (title, created_at, updated_at, model_file, quant,"
-                " settings) VALUES (?, ?, ?, ?, ?, ?)",
-                (title.strip(), started, now, model_file, quant, _dump_json(settings or {})),
-            ).lastrowid
+            conversation_id = _inserted_id(
+                conn.execute(
+                    "INSERT INTO conversations (title, created_at, updated_at, model_file, quant,"
+                    " settings) VALUES (?, ?, ?, ?, ?, ?)",
+                    (title.strip(), started, now, model_file, quant, _dump_json(settings or {})),
+                )
+            )
             conn.executemany(
                 f"INSERT INTO messages ({_MESSAGE}) VALUES (NULL, {conversation_id},"
                 " ?, ?, ?, ?, ?, ?, ?, ?)",
