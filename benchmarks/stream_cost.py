@@ -179,10 +179,20 @@ class App:
         raise TimeoutError(f"{phrase!r} not on the screen:\n{self.text()}")
 
     def cpu(self) -> float:
-        """Seconds of CPU the app has used (all its threads)."""
-        with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as fh:
-            fields = fh.read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        """Seconds of CPU the app has used: the launched process and its descendants (the
+        TUI runs as the child of a small watchdog that restores the terminal)."""
+        total, todo = 0.0, [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+                    fields = fh.read().rpartition(")")[2].split()
+                total += (int(fields[11]) + int(fields[12])) / TICKS
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    todo += [int(child) for child in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+        return total
 
     def close(self) -> None:
         self.proc.write(b"\x11")  # ctrl+q
