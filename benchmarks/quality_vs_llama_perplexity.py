@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     common_args += ["-fa", "off"]  # as the app loads models (flash_attn off)
     from llama_cpp import llama_cpp as lib
 
-    from gguf_tui.engine import cpu_quirks
+    from gguf_tui.engine.local import cpu_quirks
 
     if not cpu_quirks.repack_is_safe(lib.llama_print_system_info().decode("utf-8", "replace")):
         common_args += ["--no-repack"]  # the app loads without repacking here too

@@ -31,7 +31,7 @@ from benchmarks.common import ROOT, machine, machine_line, median, save, spread,
 
 def build_database(data_dir: Path, conversations: int, long_messages: int) -> dict[str, int]:
     """N two-message conversations, then a long one and a 20-message one (newest)."""
-    from gguf_tui.config import resolve_paths
+    from gguf_tui.config.settings import resolve_paths
     from gguf_tui.store.database import Store
     from gguf_tui.store.records import NewMessage
 
@@ -63,7 +63,7 @@ def build_database(data_dir: Path, conversations: int, long_messages: int) -> di
 CHILD = """
 import asyncio, sys
 from pathlib import Path
-from gguf_tui.config import load_config, resolve_paths
+from gguf_tui.config.settings import load_config, resolve_paths
 from gguf_tui.store.database import Store
 from gguf_tui.tui.app import GgufTuiApp
 
@@ -108,7 +108,7 @@ def first_paint(data_dir: Path, want_rows: int, env: dict[str, str]) -> float:
 
 
 async def open_times(data_dir: Path, ids: dict[str, int], repeat: int) -> dict[str, list[float]]:
-    from gguf_tui.config import load_config, resolve_paths
+    from gguf_tui.config.settings import load_config, resolve_paths
     from gguf_tui.store.database import Store
     from gguf_tui.tui.app import GgufTuiApp
 

@@ -121,7 +121,7 @@ def main() -> None:
         args.model = smollm()
     import llama_cpp
 
-    from gguf_tui.engine import cpu_quirks
+    from gguf_tui.engine.local import cpu_quirks
 
     cpu_quirks.apply(llama_cpp.llama_cpp)  # the reference loads as the engine does
     info = machine()

@@ -150,7 +150,7 @@ def _main(argv: list[str]) -> int:
     return run_app(args)
 
 
-# option -> the config.toml key whose range it shares (gguf_tui.config.check_number)
+# option -> the config.toml key whose range it shares (gguf_tui.config.settings.check_number)
 _NUMBER_OPTIONS = {
     "n_ctx": "n_ctx",
     "n_gpu_layers": "n_gpu_layers",
@@ -168,7 +168,7 @@ def check_numbers(args: argparse.Namespace) -> None:
     """`--temperature nan`, `--top-p inf`, `--threads -4`: refused by name, as in config.toml.
     A prompt or system prompt of bytes that are not UTF-8 (argv decodes them to surrogates)
     is refused too: no model can be given it."""
-    from gguf_tui.config import check_number
+    from gguf_tui.config.settings import check_number
 
     for attr, what in (("prompt", "the prompt"), ("system", "--system")):
         value = getattr(args, attr, None)

@@ -1,6 +1,6 @@
 import pytest
 
-from gguf_tui.engine.chat_format import (
+from gguf_tui.engine.local.chat_format import (
     ARCHITECTURE,
     GGUF_TEMPLATE_NAME,
     OVERRIDE,

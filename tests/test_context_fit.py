@@ -1,6 +1,6 @@
 import pytest
 
-from gguf_tui.engine.context import ContextOverflowError, fit_messages, reply_reserve
+from gguf_tui.engine.local.context import ContextOverflowError, fit_messages, reply_reserve
 
 
 def words(messages):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gguf_tui.engine.cpu_quirks import ENV, repack_is_safe
+from gguf_tui.engine.local.cpu_quirks import ENV, repack_is_safe
 
 AMX = "CPU : SSE3 = 1 | AVX2 = 1 | AVX512 = 1 | AMX_INT8 = 1 | OPENMP = 1 | REPACK = 1 |"
 AVX2 = "CPU : SSE3 = 1 | AVX2 = 1 | OPENMP = 1 | REPACK = 1 |"

@@ -3,7 +3,7 @@
 from dataclasses import fields
 from pathlib import Path
 
-from gguf_tui.config import SETTING_HELP, Settings
+from gguf_tui.config.settings import SETTING_HELP, Settings
 from gguf_tui.tui.keymap import APP_ACTIONS, CHAT_ACTIONS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gguf_tui.config import load_config, load_state, resolve_paths
+from gguf_tui.config.settings import load_config, load_state, resolve_paths
 from gguf_tui.store.database import Store
 from gguf_tui.tui.widgets.messages import AssistantMessage
 from tests.support.cli import gguf_tui

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from gguf_tui.cli import build_app_parser
-from gguf_tui.config import resolve_paths
+from gguf_tui.config.settings import resolve_paths
 from gguf_tui.store.database import Store
 from gguf_tui.store.export import (
     conversation_to_markdown,

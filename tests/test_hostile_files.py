@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from gguf_tui.config import ConfigError, load_config, save_config
+from gguf_tui.config.settings import ConfigError, load_config, save_config
 from gguf_tui.store.files import MAX_HISTORY_BYTES, FileError, read_bytes, write_atomic
 from gguf_tui.store.history import HistoryError, load_history, save_history
 
@@ -365,7 +365,7 @@ def test_settings_save_refuses_a_config_that_is_a_device(tmp_path):
 
 
 def test_state_json_that_is_a_fifo_is_ignored_not_waited_on(tmp_path):
-    from gguf_tui.config import Paths, load_state, save_state
+    from gguf_tui.config.settings import Paths, load_state, save_state
 
     paths = Paths(data_dir=tmp_path, config_dir=tmp_path)
     os.mkfifo(tmp_path / "state.json")
@@ -538,7 +538,7 @@ def test_a_log_that_is_dev_full_and_a_data_folder_that_cannot_exist(home, smollm
 def test_the_log_rotates_at_its_stated_size(tmp_path):
     import logging
 
-    from gguf_tui.logsetup import LOG_BACKUPS, LOG_MAX_BYTES, setup_logging
+    from gguf_tui.config.logs import LOG_BACKUPS, LOG_MAX_BYTES, setup_logging
 
     log = tmp_path / "logs" / "gguf-tui.log"
     setup_logging(log)

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from gguf_tui.models import download as download_module
-from gguf_tui.models import hub_client
-from gguf_tui.models.hub import list_quants, search_repos
-from gguf_tui.models.hub_errors import HubError, UnsafeHubAnswer
+from gguf_tui.models.hub import client as hub_client
+from gguf_tui.models.hub import download as download_module
+from gguf_tui.models.hub.errors import HubError, UnsafeHubAnswer
+from gguf_tui.models.hub.listing import list_quants, search_repos
 from tests.support.fake_hub import MODES, FakeHub, bomb
 from tests.support.measured import run_measured
 

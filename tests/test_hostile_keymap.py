@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gguf_tui.config import resolve_paths
+from gguf_tui.config.settings import resolve_paths
 from gguf_tui.tui.keymap import check_keymap, key_problem
 from tests.support.fake_engine import FakeEngine
 from tests.support.tui import make_app, notifications, wait_until
@@ -74,4 +74,3 @@ async def test_the_app_names_each_refused_key_and_keeps_the_default(tmp_path):
         assert any(
             b.binding.id == "search" for k, b in app.screen.active_bindings.items() if k == "ctrl+t"
         )
-

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from gguf_tui.engine import Engine, EngineError, Failed, LoadOptions, Sampling
-from gguf_tui.engine.chat_format import (
+from gguf_tui.engine.local.chat_format import (
     GGUF_TEMPLATE_NAME,
     TEMPLATE,
     ChatFormatChoice,

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from gguf_tui.engine import Engine, EngineError, Failed, Finished, LoadOptions, Sampling
-from gguf_tui.engine.chat_format import (
+from gguf_tui.engine.local.chat_format import (
     GGUF_TEMPLATE_NAME,
     TEMPLATE,
     ChatFormatChoice,
@@ -24,9 +24,9 @@ from gguf_tui.engine.chat_format import (
     check_template,
     make_renderer,
 )
-from gguf_tui.engine.llama_model import LoadCancelled
+from gguf_tui.engine.local.llama_model import LoadCancelled
+from gguf_tui.engine.local.template_guard import RENDER_SECONDS
 from gguf_tui.engine.options import THREADS_PER_CORE, bounded_threads, usable_cores
-from gguf_tui.engine.template_guard import RENDER_SECONDS
 from tests.support.hostile_gguf import _tokenizer, template_model, write_tiny
 from tests.support.measured import run_measured
 

@@ -15,11 +15,13 @@ import time
 
 import pytest
 
-from gguf_tui.engine import Endpoint, Failed, Finished, RemoteError, remote_models, remote_stream
-from gguf_tui.engine.endpoint import redact
-from gguf_tui.engine.remote import RemoteEngine
-from gguf_tui.engine.remote_guard import cut_all
-from gguf_tui.engine.remote_models import list_remote_models
+from gguf_tui.engine import Endpoint, Failed, Finished, RemoteError
+from gguf_tui.engine.remote import models as remote_models
+from gguf_tui.engine.remote import stream as remote_stream
+from gguf_tui.engine.remote.endpoint import redact
+from gguf_tui.engine.remote.engine import RemoteEngine
+from gguf_tui.engine.remote.guard import cut_all
+from gguf_tui.engine.remote.models import list_remote_models
 from tests.support.fake_openai import (
     FakeOpenAI,
     Reply,

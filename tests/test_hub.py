@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from gguf_tui.models import download as download_module
 from gguf_tui.models.catalog import scan
-from gguf_tui.models.download import download
-from gguf_tui.models.hub import list_quants, search_repos
-from gguf_tui.models.hub_client import HubEnv
-from gguf_tui.models.hub_errors import (
+from gguf_tui.models.hub import download as download_module
+from gguf_tui.models.hub.client import HubEnv
+from gguf_tui.models.hub.download import download
+from gguf_tui.models.hub.errors import (
     DiskFull,
     DownloadCancelled,
     GatedRepo,
@@ -25,6 +24,7 @@ from gguf_tui.models.hub_errors import (
     RemoteFileNotFound,
     RepoNotFound,
 )
+from gguf_tui.models.hub.listing import list_quants, search_repos
 from gguf_tui.models.resolve import HubSpec, SpecError, parse_spec, resolve_model_spec
 from tests.support.fake_hub import GATED_REPO, LADDER_REPO, SPLIT_REPO
 

@@ -24,13 +24,13 @@ KNOWN = [
         {
             "gguf_tui.engine",
             "gguf_tui.engine.backend",
-            "gguf_tui.engine.chat_format",
-            "gguf_tui.engine.context",
-            "gguf_tui.engine.engine",
+            "gguf_tui.engine.local.chat_format",
+            "gguf_tui.engine.local.context",
+            "gguf_tui.engine.local.engine",
             "gguf_tui.engine.jobs",
-            "gguf_tui.engine.llama_model",
+            "gguf_tui.engine.local.llama_model",
             "gguf_tui.engine.model_info",
-            "gguf_tui.engine.remote_errors",
+            "gguf_tui.engine.remote.errors",
         }
     ),
     frozenset({"gguf_tui.commands.common", "gguf_tui.commands.pull"}),

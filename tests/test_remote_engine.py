@@ -17,8 +17,8 @@ from gguf_tui.engine import (
     Sampling,
     TextDelta,
 )
-from gguf_tui.engine.remote import RemoteEngine
-from gguf_tui.engine.remote_models import list_remote_models
+from gguf_tui.engine.remote.engine import RemoteEngine
+from gguf_tui.engine.remote.models import list_remote_models
 from tests.support.llama_server import LlamaServer, free_port, require_server_extra
 
 KEY = "test-key-7f3a"

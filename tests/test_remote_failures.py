@@ -22,7 +22,7 @@ from gguf_tui.engine import (
     Sampling,
     TextDelta,
 )
-from gguf_tui.engine.remote import RemoteEngine
+from gguf_tui.engine.remote.engine import RemoteEngine
 from tests.support.fake_openai import FakeOpenAI, Reply, chunk, text_chunks
 
 HELLO = ["Hello", " there", ", friend", "!"]

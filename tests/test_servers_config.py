@@ -6,9 +6,9 @@ import tomllib
 
 import pytest
 
-from gguf_tui.config import load_config, save_config
-from gguf_tui.engine.endpoint import Endpoint, EndpointError, normalise_url
-from gguf_tui.servers import ServerConfigError, read_servers, resolve_server
+from gguf_tui.config.servers import ServerConfigError, read_servers, resolve_server
+from gguf_tui.config.settings import load_config, save_config
+from gguf_tui.engine.remote.endpoint import Endpoint, EndpointError, normalise_url
 
 CONFIG = """
 server = "home"

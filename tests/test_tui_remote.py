@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gguf_tui.config import load_state
+from gguf_tui.config.settings import load_state
 from gguf_tui.engine import Endpoint, Sampling
-from gguf_tui.engine.remote import RemoteEngine
+from gguf_tui.engine.remote.engine import RemoteEngine
 from tests.support.fake_openai import FakeOpenAI, Reply, text_chunks
 from tests.support.llama_server import LlamaServer, require_server_extra
 from tests.support.tui import make_app, notifications, screen_text, type_and_send, wait_idle

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
-from gguf_tui.config import Settings, load_config, save_config
+from gguf_tui.config.settings import Settings, load_config, save_config
 from tests.support.fake_engine import FakeEngine
 from tests.support.tui import make_app, notifications, type_and_send, wait_idle, wait_until
 

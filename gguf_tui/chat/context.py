@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from gguf_tui.engine.llama_model import effective_n_ctx
+from gguf_tui.engine.local.llama_model import effective_n_ctx
 from gguf_tui.engine.options import Sampling
 from gguf_tui.store.records import Message
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from gguf_tui.commands import common
-from gguf_tui.config import last_used_model
+from gguf_tui.config.settings import last_used_model
 
 
 def last_model(ctx: common.Context) -> Path | None:
@@ -47,7 +47,7 @@ def with_quant(path: Path | None, quant: str, ctx: common.Context, args) -> Path
 def reopened(ctx: common.Context, store) -> int | None:
     """The conversation the app was closed on, if it still exists: a relaunch goes on
     where the user left off instead of opening an empty chat."""
-    from gguf_tui.config import last_conversation
+    from gguf_tui.config.settings import last_conversation
     from gguf_tui.store.errors import StoreError
 
     cid = last_conversation(ctx.paths)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gguf_tui.commands.output import say
-from gguf_tui.config import (
+from gguf_tui.config.settings import (
     LoadedConfig,
     Paths,
     Settings,
@@ -122,14 +122,14 @@ def open_context(args: argparse.Namespace, err: TextIO = sys.stderr) -> Context:
     config = load_config(paths.config_file)
     for problem in config.problems:
         say(f"gguf-tui: warning: {problem}", file=err)
-    from gguf_tui.logsetup import setup_logging
+    from gguf_tui.config.logs import setup_logging
 
     setup_logging(paths.log_file, verbose=getattr(args, "verbose", False))
     return Context(paths, config, list(getattr(args, "models_dir", None) or []))
 
 
 def load_options(args: argparse.Namespace, settings: Settings):
-    from gguf_tui import settings_options
+    from gguf_tui.config import options as settings_options
 
     return settings_options.load_options(
         settings,
@@ -141,7 +141,7 @@ def load_options(args: argparse.Namespace, settings: Settings):
 
 
 def sampling(args: argparse.Namespace, settings: Settings):
-    from gguf_tui import settings_options
+    from gguf_tui.config import options as settings_options
 
     return settings_options.sampling(
         settings,
@@ -173,7 +173,7 @@ def resolve_model(spec: str | None, ctx: Context, remote: str | None = None) -> 
         return path
     from gguf_tui.commands.pull import TerminalProgress
     from gguf_tui.models.catalog import default_dirs, scan
-    from gguf_tui.models.hub_errors import HubError
+    from gguf_tui.models.hub.errors import HubError
     from gguf_tui.models.resolve import SpecError, resolve_model_spec
 
     def local_models():
@@ -215,7 +215,7 @@ def choose_server(args: argparse.Namespace, ctx: Context, err: TextIO = sys.stde
     --server wins, else config.toml's `server` when no MODEL (nor --remote) is given.
     With a server, a positional MODEL is the server's model id, and in
     `run --server URL "hi"` the lone positional is the prompt."""
-    from gguf_tui.servers import ServerConfigError, read_servers, resolve_server
+    from gguf_tui.config.servers import ServerConfigError, read_servers, resolve_server
 
     spec = getattr(args, "server", None)
     table = read_servers(ctx.config.raw)
@@ -255,7 +255,7 @@ def make_backend(args: argparse.Namespace, ctx: Context, endpoint, err: TextIO |
 
     backend: Backend
     if endpoint is not None:
-        from gguf_tui.engine.remote import RemoteEngine
+        from gguf_tui.engine.remote.engine import RemoteEngine
 
         backend, target, options = RemoteEngine(endpoint), endpoint.model, None
     else:

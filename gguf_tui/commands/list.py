@@ -155,8 +155,8 @@ def _print_local(models: Sequence) -> None:
 
 
 def _remote(repo: str, args: argparse.Namespace, ctx: common.Context) -> int:
-    from gguf_tui.models.hub import list_quants
-    from gguf_tui.models.hub_errors import HubError
+    from gguf_tui.models.hub.errors import HubError
+    from gguf_tui.models.hub.listing import list_quants
     from gguf_tui.models.units import format_bytes
 
     n_ctx = args.n_ctx or ctx.settings.n_ctx

@@ -88,8 +88,8 @@ class TerminalProgress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gguf_tui.models.hub_client import HubEnv
-    from gguf_tui.models.hub_errors import DownloadCancelled, HubError
+    from gguf_tui.models.hub.client import HubEnv
+    from gguf_tui.models.hub.errors import DownloadCancelled, HubError
     from gguf_tui.models.resolve import HubSpec, parse_spec, resolve_hub_spec
 
     common.open_context(args)

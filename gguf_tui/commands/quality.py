@@ -154,7 +154,7 @@ def _num(value: float, fmt: str) -> str:
 
 
 def print_table(rows: list, out: TextIO) -> None:
-    from gguf_tui.commands.output import for_terminal
+    from gguf_tui.commands.output import for_terminal, say
 
     shown = for_terminal(out)
     head = (
@@ -165,9 +165,9 @@ def print_table(rows: list, out: TextIO) -> None:
     for r in rows:
         name = shown(r.model if len(r.model) <= 34 else r.model[:33] + "…")
         if not r.ok:
-            print(f"{name:<34} {shown(r.quant):<8} failed: {shown(r.error)}", file=out)
+            say(f"{name:<34} {shown(r.quant):<8} failed: {shown(r.error)}", file=out)
             continue
-        print(
+        say(
             f"{name:<34} {shown(r.quant):<8} {_num(r.kld_mean, '.4f'):>8} "
             f"{_num(r.kld_p99, '.4f'):>8} {_num(r.top1_agreement, '.1f') + ' %':>9} "
             f"{_num(r.ppl, '.3f'):>8} {_num(r.ppl_delta, '+.3f'):>8} {r.tokens:>7} "
@@ -175,7 +175,7 @@ def print_table(rows: list, out: TextIO) -> None:
             file=out,
         )
     ref = rows[0].reference if rows else ""
-    print(
+    say(
         f"\nAgainst {shown(ref)}: KLD is how far each model's next-token probabilities are "
         "from the reference's (0 = identical; mean and 99th percentile, in nats); SAME TOP is "
         "how often both put the same token first; ΔPPL is its perplexity minus the "
@@ -230,11 +230,11 @@ class ProgressBar:
             self._pending = False
 
     def _say(self, line: str, keep: bool = False) -> None:
+        from gguf_tui.commands.output import say
         from gguf_tui.tui.text import literal
 
-        line = literal(line)
         if not self.tty:
-            print(line, file=self.err, flush=True)
+            say(line, file=self.err, flush=True)
             return
         try:
             cols = os.get_terminal_size(self.err.fileno()).columns
@@ -242,6 +242,6 @@ class ProgressBar:
             cols = 80
         if len(line) >= cols:
             line = line[: max(1, cols - 2)] + "…"
-        self.err.write("\r" + line + "\x1b[K" + ("\n" if keep else ""))
+        self.err.write("\r" + literal(line) + "\x1b[K" + ("\n" if keep else ""))
         self.err.flush()
         self._pending = not keep

@@ -11,10 +11,10 @@ from gguf_tui.commands.output import literal
 
 
 def print_server_models(args: argparse.Namespace, ctx: common.Context) -> int:
+    from gguf_tui.config.servers import ServerConfigError, read_servers, resolve_server
     from gguf_tui.engine import RemoteError
-    from gguf_tui.engine.remote_models import list_remote_models
+    from gguf_tui.engine.remote.models import list_remote_models
     from gguf_tui.models.units import format_bytes
-    from gguf_tui.servers import ServerConfigError, read_servers, resolve_server
 
     try:
         endpoint = resolve_server(

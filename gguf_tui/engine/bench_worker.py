@@ -16,8 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from gguf_tui.engine.bench import BenchConfig, BenchResult, Progress, read_memory
-from gguf_tui.engine.engine import Engine
 from gguf_tui.engine.events import Failed, Finished
+from gguf_tui.engine.local.engine import Engine
 from gguf_tui.engine.model_info import EngineError
 from gguf_tui.engine.options import LoadOptions, Sampling
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gguf_tui.engine.chat_format import ChatFormatChoice
+from gguf_tui.engine.local.chat_format import ChatFormatChoice
 
 
 class EngineError(Exception):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gguf_tui.models.gguf_file import SHARD_RE, HeaderCancelled, listed, shard_problem
-from gguf_tui.models.hf_cache import all_cached_ggufs
+from gguf_tui.models.hub.cache import all_cached_ggufs
 from gguf_tui.models.quant import model_base_name, quant_name
 from gguf_tui.models.scan_cache import FileSummary, ScanCache
 from gguf_tui.models.units import format_params
@@ -110,7 +110,7 @@ def scan(
     """
     started = time.perf_counter()
     if hf_cache is DEFAULT:
-        from gguf_tui.models.hub_client import HubEnv
+        from gguf_tui.models.hub.client import HubEnv
 
         hf_cache = HubEnv.from_environ().cache_dir
     cache = ScanCache(cache_file)

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gguf_tui.models.catalog import ModelFile
-from gguf_tui.models.download import ProgressCallback, download
-from gguf_tui.models.hf_cache import cached_ggufs
-from gguf_tui.models.hub import RemoteFile, RemoteQuant, group_files, list_repo_files
-from gguf_tui.models.hub_client import HubEnv
-from gguf_tui.models.hub_errors import HubOffline, NoMatchingFile
+from gguf_tui.models.hub.cache import cached_ggufs
+from gguf_tui.models.hub.client import HubEnv
+from gguf_tui.models.hub.download import ProgressCallback, download
+from gguf_tui.models.hub.errors import HubOffline, NoMatchingFile
+from gguf_tui.models.hub.listing import RemoteFile, RemoteQuant, group_files, list_repo_files
 
 _NAME = r"[A-Za-z0-9][\w.-]*"
 _QUANT_SPEC = re.compile(rf"^(?P<repo>{_NAME}/{_NAME}):(?P<quant>[\w.-]+)$")

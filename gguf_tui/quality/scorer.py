@@ -137,7 +137,7 @@ class _Loaded:
         import llama_cpp
 
         self.stop = stop
-        from gguf_tui.engine.llama_model import EngineError, LlamaModel
+        from gguf_tui.engine.local.llama_model import EngineError, LlamaModel
         from gguf_tui.engine.options import LoadOptions
 
         self.lib = llama_cpp

@@ -12,7 +12,7 @@ from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from gguf_tui.config import ConfigError, LoadedConfig, Paths, Settings, save_config
+from gguf_tui.config.settings import ConfigError, LoadedConfig, Paths, Settings, save_config
 from gguf_tui.engine import Backend, Engine, LoadOptions, Sampling
 from gguf_tui.store.database import Store
 from gguf_tui.tui.downloads import DownloadTask
@@ -122,7 +122,7 @@ class GgufTuiApp(ModelActions, App):
         self.exit()
 
     async def on_unmount(self) -> None:
-        from gguf_tui.engine.remote_guard import cut_all
+        from gguf_tui.engine.remote.guard import cut_all
 
         cut_all()  # a server list or answer in flight anywhere: quitting never waits on it
         if self._owns_engine:
@@ -133,7 +133,7 @@ class GgufTuiApp(ModelActions, App):
 
     def apply_settings(self, settings: Settings) -> None:
         """Save edited settings and use them now; load options apply at the next load."""
-        from gguf_tui import settings_options
+        from gguf_tui.config import options as settings_options
 
         self.config.settings = settings
         try:

@@ -77,8 +77,8 @@ class DownloadTask:
 
 def run_download(task: DownloadTask) -> None:
     """Blocking: fetch every file of the task; the outcome is recorded on it."""
-    from gguf_tui.models.download import download
-    from gguf_tui.models.hub_errors import DownloadCancelled, HubError
+    from gguf_tui.models.hub.download import download
+    from gguf_tui.models.hub.errors import DownloadCancelled, HubError
 
     task.state = RUNNING
     task.changed()

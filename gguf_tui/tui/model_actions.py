@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gguf_tui.config import save_state
+from gguf_tui.config.settings import save_state
 from gguf_tui.engine import Backend, Engine, EngineError, LoadCancelled, LoadOptions, ModelInfo
 from gguf_tui.models.catalog import ModelFile
 from gguf_tui.tui.downloads import CANCELLED, DONE, DownloadTask, run_download
@@ -27,9 +27,9 @@ from gguf_tui.tui.downloads import FAILED as DOWNLOAD_FAILED
 from gguf_tui.tui.state import FAILED, LOADING, READY, AnswerInFlight, LoadState
 
 if TYPE_CHECKING:
-    from gguf_tui.config import LoadedConfig, Paths
-    from gguf_tui.engine.endpoint import Endpoint
-    from gguf_tui.engine.remote_models import RemoteModel
+    from gguf_tui.config.settings import LoadedConfig, Paths
+    from gguf_tui.engine.remote.endpoint import Endpoint
+    from gguf_tui.engine.remote.models import RemoteModel
     from gguf_tui.store.database import Store
     from gguf_tui.tui.screens.quant_switcher import QuantChoice
 
@@ -127,7 +127,7 @@ class ModelActions(_AppBase):
     # -- backends --------------------------------------------------------------------------------
     @property
     def engine_is_remote(self) -> bool:
-        from gguf_tui.engine.remote import RemoteEngine
+        from gguf_tui.engine.remote.engine import RemoteEngine
 
         return isinstance(self.engine, RemoteEngine)
 
@@ -142,7 +142,7 @@ class ModelActions(_AppBase):
 
     async def use_server_model(self, model: RemoteModel) -> ModelInfo | None:
         """Chat with a model of an OpenAI-compatible server from now on."""
-        from gguf_tui.engine.remote import RemoteEngine
+        from gguf_tui.engine.remote.engine import RemoteEngine
 
         await self.answer.stop()
         current = self.engine
@@ -152,8 +152,8 @@ class ModelActions(_AppBase):
 
     def configured_servers(self) -> tuple[dict[str, Endpoint], list[str]]:
         """`[servers.NAME]` from config.toml, plus the server in use if it is not there."""
-        from gguf_tui.engine.remote import RemoteEngine
-        from gguf_tui.servers import read_servers
+        from gguf_tui.config.servers import read_servers
+        from gguf_tui.engine.remote.engine import RemoteEngine
 
         table = read_servers(self.config.raw)
         servers = dict(table.servers)

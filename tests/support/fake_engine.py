@@ -25,7 +25,7 @@ from gguf_tui.engine import (
     Sampling,
     TextDelta,
 )
-from gguf_tui.engine.chat_format import TEMPLATE, ChatFormatChoice
+from gguf_tui.engine.local.chat_format import TEMPLATE, ChatFormatChoice
 
 
 def fake_info(name: str = "Fake-1B-Instruct-Q4_K_M.gguf", quant: str = "Q4_K_M") -> ModelInfo:

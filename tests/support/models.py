@@ -145,7 +145,7 @@ def quantize(source: Path, quant: str, target: Path) -> Path:
     """Requantize with llama.cpp's own quantizer (`allow_requantize`)."""
     import llama_cpp
 
-    from gguf_tui.engine import llama_log
+    from gguf_tui.engine.local import llama_log
 
     llama_log.install()  # keep llama.cpp's chatter out of the test output
     params = llama_cpp.llama_model_quantize_default_params()

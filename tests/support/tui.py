@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gguf_tui.config import load_config, resolve_paths
+from gguf_tui.config.settings import load_config, resolve_paths
 from gguf_tui.engine import Sampling
 from gguf_tui.store.database import Store
 from gguf_tui.tui.app import GgufTuiApp

@@ -25,7 +25,7 @@ from gguf_tui.chat.context import (
     wanted_n_ctx,
 )
 from gguf_tui.chat.recorder import ReplyRecorder
-from gguf_tui.config import save_state
+from gguf_tui.config.settings import save_state
 from gguf_tui.engine import Sampling
 from gguf_tui.store.errors import StoreError
 from gguf_tui.tui.downloads import DownloadTask

@@ -33,7 +33,7 @@ from textual.widgets import (
 )
 from textual.worker import get_current_worker
 
-from gguf_tui.config import ConfigError, save_config
+from gguf_tui.config.settings import ConfigError, save_config
 from gguf_tui.engine import ModelInfo
 from gguf_tui.models.catalog import ModelFile, default_dirs
 from gguf_tui.tui.downloads import CANCELLED, DONE, FAILED, DownloadTask
@@ -116,7 +116,7 @@ class ModelPicker(Screen[ModelInfo | None]):
 
     def _places(self) -> list[tuple[str, Path]]:
         """Where the scan looks, each with why (for the Local view with nothing on disk)."""
-        from gguf_tui.models.hub_client import HubEnv
+        from gguf_tui.models.hub.client import HubEnv
 
         app = self.app
         own, *configured = default_dirs(app.paths.models_dir, app.config.settings.model_dirs)
@@ -216,8 +216,8 @@ class ModelPicker(Screen[ModelInfo | None]):
 
     @work(thread=True, exclusive=True, group="hub")
     def fetch_starter(self, repo_id: str, quant: str) -> None:
-        from gguf_tui.models.hub import list_quants
-        from gguf_tui.models.hub_errors import HubError
+        from gguf_tui.models.hub.errors import HubError
+        from gguf_tui.models.hub.listing import list_quants
 
         try:
             quants = [q for q in list_quants(repo_id) if q.quant.upper() == quant]

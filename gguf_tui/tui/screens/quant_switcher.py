@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Input, Label, Static
 from textual.worker import get_current_worker
 
 from gguf_tui.models.catalog import ModelFile
-from gguf_tui.models.hub import RemoteQuant
+from gguf_tui.models.hub.listing import RemoteQuant
 from gguf_tui.models.units import format_bytes
 from gguf_tui.tui.text import cell
 from gguf_tui.tui.widgets.local_models import TABLE_MOVES
@@ -128,8 +128,8 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
             app.call_from_thread(self._show, merge_choices(local, remote, n_ctx))
 
     def _remote(self, repo_id: str) -> list[RemoteQuant]:
-        from gguf_tui.models.hub import list_quants
-        from gguf_tui.models.hub_errors import HubError
+        from gguf_tui.models.hub.errors import HubError
+        from gguf_tui.models.hub.listing import list_quants
 
         try:
             return list_quants(repo_id, n_ctx=self.app.load_options.n_ctx or 4096)

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from gguf_tui.config import SETTING_HELP, Settings, settings_from_dict
+from gguf_tui.config.settings import SETTING_HELP, Settings, settings_from_dict
 from gguf_tui.tui.text import literal
 from gguf_tui.tui.widgets.keys import run_own_binding
 

@@ -14,7 +14,7 @@ from textual.message import Message as TextualMessage
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
-from gguf_tui.models.hub import RemoteQuant, RemoteRepo
+from gguf_tui.models.hub.listing import RemoteQuant, RemoteRepo
 from gguf_tui.models.units import format_bytes
 from gguf_tui.tui.text import cell, literal
 from gguf_tui.tui.widgets.local_models import TABLE_MOVES
@@ -59,7 +59,7 @@ class HubBrowser(Vertical):
         self._say(self._hint())
 
     def _hint(self) -> str:
-        from gguf_tui.models.hub_client import HubEnv
+        from gguf_tui.models.hub.client import HubEnv
 
         env = HubEnv.from_environ()
         hint = "Type a search (qwen 0.5b instruct) or a repository id (owner/name) and press enter."
@@ -92,8 +92,8 @@ class HubBrowser(Vertical):
 
     @work(thread=True, exclusive=True, group="hub")
     def search(self, query: str) -> None:
-        from gguf_tui.models.hub import search_repos
-        from gguf_tui.models.hub_errors import HubError
+        from gguf_tui.models.hub.errors import HubError
+        from gguf_tui.models.hub.listing import search_repos
 
         try:
             repos = search_repos(query)
@@ -136,8 +136,8 @@ class HubBrowser(Vertical):
 
     @work(thread=True, exclusive=True, group="hub")
     def list_quants(self, repo_id: str) -> None:
-        from gguf_tui.models.hub import list_quants
-        from gguf_tui.models.hub_errors import HubError
+        from gguf_tui.models.hub.errors import HubError
+        from gguf_tui.models.hub.listing import list_quants
 
         try:
             quants = list_quants(repo_id, n_ctx=self.n_ctx)

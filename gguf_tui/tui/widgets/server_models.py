@@ -14,8 +14,8 @@ from textual.containers import Vertical
 from textual.message import Message as TextualMessage
 from textual.widgets import DataTable, Static
 
-from gguf_tui.engine.endpoint import Endpoint
-from gguf_tui.engine.remote_models import RemoteModel
+from gguf_tui.engine.remote.endpoint import Endpoint
+from gguf_tui.engine.remote.models import RemoteModel
 from gguf_tui.tui.text import cell, literal
 
 
@@ -73,8 +73,8 @@ class ServerModels(Vertical):
 
     @work(thread=True, group="servers")
     def ask(self, name: str, endpoint: Endpoint) -> None:
-        from gguf_tui.engine.remote_errors import RemoteError
-        from gguf_tui.engine.remote_models import list_remote_models
+        from gguf_tui.engine.remote.errors import RemoteError
+        from gguf_tui.engine.remote.models import list_remote_models
 
         try:
             models = list_remote_models(endpoint)

@@ -23,7 +23,6 @@ from typing import Any
 
 import httpx2
 
-from gguf_tui.engine.endpoint import Endpoint
 from gguf_tui.engine.events import (
     LENGTH,
     STOP,
@@ -36,7 +35,8 @@ from gguf_tui.engine.events import (
 )
 from gguf_tui.engine.generation import Generation
 from gguf_tui.engine.options import Sampling
-from gguf_tui.engine.remote_errors import (
+from gguf_tui.engine.remote.endpoint import Endpoint
+from gguf_tui.engine.remote.errors import (
     ERROR_BODY_MAX,
     ERROR_BODY_SECONDS,
     RemoteError,
@@ -47,9 +47,9 @@ from gguf_tui.engine.remote_errors import (
     stalled,
     status_error,
 )
-from gguf_tui.engine.remote_guard import CLOSED, FIRST_BYTE, STALLED, StreamGuard, read_capped
-from gguf_tui.engine.remote_guard import STOPPED as CUT_BY_STOP
-from gguf_tui.engine.remote_models import MAX_FIGURE, parse_json
+from gguf_tui.engine.remote.guard import CLOSED, FIRST_BYTE, STALLED, StreamGuard, read_capped
+from gguf_tui.engine.remote.guard import STOPPED as CUT_BY_STOP
+from gguf_tui.engine.remote.models import MAX_FIGURE, parse_json
 from gguf_tui.engine.think import REASONING, ThinkSplitter
 
 log = logging.getLogger(__name__)

@@ -18,20 +18,20 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from gguf_tui.engine.endpoint import Endpoint
 from gguf_tui.engine.generation import Generation
 from gguf_tui.engine.jobs import JobThread
 from gguf_tui.engine.model_info import EngineError, ModelInfo
 from gguf_tui.engine.options import LoadOptions, Sampling
-from gguf_tui.engine.remote_errors import RemoteError
-from gguf_tui.engine.remote_models import (
+from gguf_tui.engine.remote.endpoint import Endpoint
+from gguf_tui.engine.remote.errors import RemoteError
+from gguf_tui.engine.remote.models import (
     RemoteModel,
     list_remote_models,
     open_client,
     pick_model,
     remote_model_info,
 )
-from gguf_tui.engine.remote_stream import request_body, stream_reply
+from gguf_tui.engine.remote.stream import request_body, stream_reply
 
 log = logging.getLogger(__name__)
 Message = dict[str, str]
@@ -119,7 +119,7 @@ class RemoteEngine:
         """Stop, end the worker thread and close the connections. Safe to call twice.
         Nothing here waits on the network: the request in flight (an answer or the
         model list) has its connection shut at once, so the worker ends within
-        about remote_guard.POLL_SECONDS."""
+        about guard.POLL_SECONDS."""
         self._closing.set()
         if self._thread.close(self._unload, timeout):
             self._client.close()

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gguf_tui.models.hub_errors import (
+from gguf_tui.models.hub.errors import (
     DownloadCancelled,
     HubError,
     HubServerError,

@@ -1,7 +1,7 @@
 """Settings (`config.toml`) and where gguf-tui keeps its files.
 
 The file is read with tomllib (a regular file of at most 1 MiB, store/files.py). Saving
-rewrites only the lines of the settings that changed (config_text.py), so comments, order
+rewrites only the lines of the settings that changed (config/toml_edit.py), so comments, order
 and keys this version does not know stay as the user wrote them; a symlinked config.toml
 is written through to its target. A file that does not parse is reported with its line
 and never overwritten: the user's own text is worth more than our defaults.
@@ -246,7 +246,7 @@ def save_config(config: LoadedConfig) -> None:
     a hand edit made while the app ran is kept too. OSError or ConfigError when it cannot."""
     import tomli_w
 
-    from gguf_tui.config_text import update_text
+    from gguf_tui.config.toml_edit import update_text
     from gguf_tui.store.files import MAX_SETTINGS_BYTES, FileError, read_bytes, write_atomic
 
     if config.broken:

@@ -51,5 +51,5 @@ def apply(lib: Any) -> bool:
 
     lib.llama_model_default_params = without_repack
     _patched = True
-    log.info("AMX CPU: loading models without weight repacking (see engine/cpu_quirks.py)")
+    log.info("AMX CPU: loading models without weight repacking (see engine/local/cpu_quirks.py)")
     return safe

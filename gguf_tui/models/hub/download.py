@@ -3,7 +3,7 @@
 Progress comes through a `tqdm_class` given to `hf_hub_download`: its `update()` is called
 with every chunk, which is where progress is reported and where a cancel request raises
 `DownloadCancelled`. That stops a plain-HTTP transfer within one chunk (xet transfers are
-switched off for this reason, see hub_client.py). huggingface_hub writes each file to a
+switched off for this reason, see client.py). huggingface_hub writes each file to a
 uniquely named `*.incomplete` file and deletes it when the transfer fails, so a cancelled
 or failed download leaves nothing behind; the next download of that file starts again.
 
@@ -14,7 +14,7 @@ Nothing is written outside the cache (or `local_dir`): every file name, the revi
 each file's ETag and commit as the Hub reports them are checked before the first byte is
 downloaded (huggingface_hub makes paths of all four); one that could point elsewhere is an
 `UnsafeHubAnswer`. The client checks the ETag and commit of every later answer the same
-way (hub_client.py), so a Hub cannot pass this check and then answer differently.
+way (client.py), so a Hub cannot pass this check and then answer differently.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gguf_tui.models.hf_cache import cached_ggufs, repo_folder
-from gguf_tui.models.hub_client import (
+from gguf_tui.models.hub.cache import cached_ggufs, repo_folder
+from gguf_tui.models.hub.client import (
     HubEnv,
     check_file_answer,
     hub_session,
     is_safe_path,
 )
-from gguf_tui.models.hub_errors import (
+from gguf_tui.models.hub.errors import (
     DiskFull,
     DownloadCancelled,
     HubOffline,

@@ -12,8 +12,8 @@ import json
 import time
 from email.utils import parsedate_to_datetime
 
-from gguf_tui.engine.endpoint import Endpoint
 from gguf_tui.engine.model_info import EngineError
+from gguf_tui.engine.remote.endpoint import Endpoint
 
 _MAX_DETAIL = 300
 ERROR_BODY_MAX = 64 * 1024  # of an error body: the message is in its first lines

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gguf_tui.config import Settings
+from gguf_tui.config.settings import Settings
 from gguf_tui.engine.options import LoadOptions, Sampling
 
 

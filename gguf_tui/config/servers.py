@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gguf_tui.engine.endpoint import (
+from gguf_tui.engine.remote.endpoint import (
     CHUNK_TIMEOUT,
     DEFAULT_API_KEY_ENV,
     FIRST_BYTE_TIMEOUT,

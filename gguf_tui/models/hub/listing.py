@@ -1,7 +1,7 @@
 """A Hub repository's GGUF quantizations, and searching the Hub for GGUF repositories.
 
 Every call reads the Hub settings at call time (`HubEnv`), has a timeout, and raises only
-`HubError` (see hub_errors.py). Nothing here downloads a model: see download.py.
+`HubError` (see errors.py). Nothing here downloads a model: see download.py.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from gguf_tui.models.gguf_file import SHARD_RE, metadata_prefix
-from gguf_tui.models.hub_client import HubEnv, check_commit, hub_session
-from gguf_tui.models.hub_errors import HubServerError, quoted
+from gguf_tui.models.hub.client import HubEnv, check_commit, hub_session
+from gguf_tui.models.hub.errors import HubServerError, quoted
 from gguf_tui.models.memory import (
     MemoryEstimate,
     SystemMemory,

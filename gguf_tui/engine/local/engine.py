@@ -14,8 +14,8 @@ from pathlib import Path
 
 from gguf_tui.engine.generation import Generation
 from gguf_tui.engine.jobs import JobThread
-from gguf_tui.engine.kv_states import ConversationStates
-from gguf_tui.engine.llama_model import LlamaModel, ProgressFn
+from gguf_tui.engine.local.kv_states import ConversationStates
+from gguf_tui.engine.local.llama_model import LlamaModel, ProgressFn
 from gguf_tui.engine.model_info import EngineError, ModelInfo
 from gguf_tui.engine.options import LoadOptions, Sampling
 

@@ -15,16 +15,16 @@ from pathlib import Path, PurePosixPath
 
 import httpx2
 
-from gguf_tui.engine.chat_format import ChatFormatChoice
-from gguf_tui.engine.endpoint import Endpoint
+from gguf_tui.engine.local.chat_format import ChatFormatChoice
 from gguf_tui.engine.model_info import ModelInfo
-from gguf_tui.engine.remote_errors import (
+from gguf_tui.engine.remote.endpoint import Endpoint
+from gguf_tui.engine.remote.errors import (
     ERROR_BODY_MAX,
     RemoteError,
     connect_error,
     status_error,
 )
-from gguf_tui.engine.remote_guard import CLOSED, DEADLINE, STOPPED, StreamGuard, read_capped
+from gguf_tui.engine.remote.guard import CLOSED, DEADLINE, STOPPED, StreamGuard, read_capped
 from gguf_tui.models.quant import quant_from_filename
 
 LIST_TIMEOUT = 15.0  # the whole `GET /v1/models`, connecting included
@@ -128,7 +128,7 @@ def list_remote_models(
     with a message for the user when the server cannot be reached or refuses.
 
     The whole request has LIST_TIMEOUT seconds and its body LIST_MAX_BYTES;
-    `cancelled()` (polled) or `remote_guard.cut_all()` ends it at once."""
+    `cancelled()` (polled) or `guard.cut_all()` ends it at once."""
     own = client is None
     client = client or open_client(endpoint)
     url = endpoint.api("models")

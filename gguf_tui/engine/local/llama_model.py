@@ -17,19 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gguf_tui.engine import cpu_quirks, llama_log
-from gguf_tui.engine.chat_format import (
-    GGUF_TEMPLATE_NAME,
-    ChatFormatError,
-    RenderCancelled,
-    RenderedPrompt,
-    Renderer,
-    check_template,
-    choose_chat_format,
-    make_renderer,
-    no_builtin_handlers,
-)
-from gguf_tui.engine.context import ContextOverflowError, fit_messages, reply_reserve
 from gguf_tui.engine.events import (
     CONTEXT,
     LENGTH,
@@ -42,9 +29,22 @@ from gguf_tui.engine.events import (
     TextDelta,
 )
 from gguf_tui.engine.generation import Generation
+from gguf_tui.engine.local import cpu_quirks, llama_log
+from gguf_tui.engine.local.chat_format import (
+    GGUF_TEMPLATE_NAME,
+    ChatFormatError,
+    RenderCancelled,
+    RenderedPrompt,
+    Renderer,
+    check_template,
+    choose_chat_format,
+    make_renderer,
+    no_builtin_handlers,
+)
+from gguf_tui.engine.local.context import ContextOverflowError, fit_messages, reply_reserve
+from gguf_tui.engine.local.stop_strings import StopMatcher, tokens_to_read
 from gguf_tui.engine.model_info import EngineError, ModelInfo
 from gguf_tui.engine.options import LoadOptions, Sampling, bounded_threads
-from gguf_tui.engine.stop_strings import StopMatcher, tokens_to_read
 from gguf_tui.engine.think import REASONING, ThinkSplitter
 from gguf_tui.models.gguf_checks import check_loadable
 from gguf_tui.models.gguf_file import GGUFError, shard_paths

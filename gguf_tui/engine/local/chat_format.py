@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from llama_cpp import llama_types
 
 # Re-exported: callers catch it without knowing where templates are rendered.
-from gguf_tui.engine.template_guard import RenderCancelled as RenderCancelled
+from gguf_tui.engine.local.template_guard import RenderCancelled as RenderCancelled
 
 TEMPLATE = "template"  # the GGUF's own tokenizer.chat_template
 ARCHITECTURE = "architecture"  # chosen from general.architecture
@@ -168,7 +168,7 @@ def make_renderer(
         return RenderedPrompt(result.prompt, tuple(s for s in stop if s), result.added_special)
 
     if choice.name == GGUF_TEMPLATE_NAME:
-        from gguf_tui.engine import template_guard as guard
+        from gguf_tui.engine.local import template_guard as guard
 
         template = own_template(metadata) or ""
         try:
@@ -212,7 +212,7 @@ def _bound(formatter: object, template: str) -> None:
     """Compile `template` in the formatter's own environment, given every size hook of
     `template_guard` (its class becomes a subclass of itself: same options, extensions,
     filters and globals), to be rendered chunk by chunk."""
-    from gguf_tui.engine import template_guard as guard
+    from gguf_tui.engine.local import template_guard as guard
 
     env = formatter._environment.environment  # type: ignore[attr-defined]
     env.__class__ = guard.make_environment_class(type(env))
@@ -238,7 +238,7 @@ def check_template(metadata: dict[str, object], cancelled: Cancelled | None = No
     refused with a reason, not a traceback. RenderCancelled when `cancelled()` turns true."""
     from jinja2.exceptions import SecurityError, TemplateSyntaxError
 
-    from gguf_tui.engine.template_guard import RenderLimit
+    from gguf_tui.engine.local.template_guard import RenderLimit
 
     try:
         render = make_renderer(ChatFormatChoice(GGUF_TEMPLATE_NAME, TEMPLATE), metadata, "", "")
@@ -254,7 +254,7 @@ def template_failure(exc: Exception) -> ChatFormatError:
     """A plain sentence for an error raised while compiling or rendering a template."""
     from jinja2.exceptions import SecurityError, TemplateError
 
-    from gguf_tui.engine.template_guard import RenderLimit
+    from gguf_tui.engine.local.template_guard import RenderLimit
 
     reason = str(exc).strip().rstrip(".")
     if len(reason) > 200:
