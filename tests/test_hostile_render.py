@@ -45,6 +45,8 @@ HOSTILE = {
     "percent-width": "{{ '%999999999d' % 1 }}",
     "batch-fill": "{{ [1]|batch(10**9, 'x')|list|length }}",
     "join-range": "{{ range(100000)|join('x' * 1000) }}",
+    # A width given by position was counted as 1 space: 10^10 characters were then built.
+    "indent-width": "{{ ('x\\n' * 1000000)|indent(10000) }}",
     "replace-empty": "{% set s = 'y' * 1000000 %}{{ s|replace('', s) }}",
     "output-loop": "{% for a in range(100000) %}{% for b in range(1000) %}xxxxxxxxxx"
     "{% endfor %}{% endfor %}",

@@ -196,10 +196,13 @@ def bound_filters(filters: dict[str, Callable[..., Any]]) -> None:
                 count = value.count(old) if old else len(value) + 1
                 budget.check(len(value) + count * len(new), "the filter replace")
             elif name == "indent" and texts:
-                width = kwargs.get("width", args[args.index(texts[0]) + 1 :][:1] or [4])
-                width = width[0] if isinstance(width, list) else width
+                after = args[args.index(texts[0]) + 1 :]
+                width = kwargs.get("width", after[0] if after else 4)
+                # A number of spaces, or the string put before each line.
+                each = width if isinstance(width, int) and not isinstance(width, bool) else 0
+                each = each or _size(width)
                 lines = texts[0].count("\n") + 1
-                budget.check(len(texts[0]) + lines * max(_size(width), 1), "the filter indent")
+                budget.check(len(texts[0]) + lines * max(each, 1), "the filter indent")
             elif name == "format" and texts:
                 budget.check(len(texts[0]) + _widths(texts[0]), "the filter format")
             elif name == "join":
