@@ -67,7 +67,7 @@ def relative_time(when: float, now: float | None = None) -> str:
 
 # Colours for table cells. DataTable sizes columns of rich Text correctly (Textual 8.2
 # cuts styled Content cells short), and rich does not know theme variables.
-CELL_STYLES = {"ok": "green", "warn": "bold yellow", "bad": "bold red"}
+CELL_STYLES = {"ok": "green", "warn": "bold yellow", "bad": "bold red", "dim": "dim"}
 
 
 def cell(text: str, kind: str = "", justify: JustifyMethod | None = None) -> Text:

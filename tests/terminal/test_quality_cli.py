@@ -47,3 +47,22 @@ def test_ctrl_c_stops_and_restores_the_terminal(home, ladder):
     assert "gguf-tui: stopped (Ctrl+C): nothing was saved" in text
     assert "Traceback" not in text
     assert not (home.data / "quality.json").exists()
+
+
+def test_f3_shows_the_kl_divergence_quality_measured(home, ladder):
+    """After `gguf-tui quality`, the quant switcher shows each scored file's KLD, and the
+    usual guidance (dimmed) for the files never scored."""
+    for quant in ("Q8_0", "Q6_K", "Q3_K_S"):
+        home.add_model(ladder[quant])
+    q6 = home.models / ladder["Q6_K"].name
+    with launched(home, "quality", q6, "--ctx", "128", "--chunks", "1", cols=120) as term:
+        assert ended(term) == 0
+    with launched(home, q6, cols=120, rows=40) as term:
+        term.wait_for(lambda s: "Q6_K" in s and "ctx 0/" in s, 120, "the model loaded")
+        term.press("f3")
+        screen = term.wait_for("KLD 0.", 60, "the measured KLD in the switcher")
+        table = [ln for ln in screen.splitlines() if " MB " in ln]  # the rows, not the status
+        rows = {q: ln for ln in table for q in ("Q6_K ", "Q3_K_S") if q in ln}
+        assert "KLD 0." in rows["Q6_K "] and "on disk" in rows["Q6_K "], rows
+        assert "low quality" in rows["Q3_K_S"], rows  # never scored: the guidance
+        assert term.quit() == 0
