@@ -54,8 +54,9 @@ class LlamaServer:
             "-c",
             # The same CPU work-around the app's engine applies (engine/local/cpu_quirks.py):
             # without it llama.cpp segfaults on AMX machines.
-            "import runpy, llama_cpp.llama_cpp as lib; from gguf_tui.engine import cpu_quirks;"
-            " cpu_quirks.apply(lib); runpy.run_module('llama_cpp.server', run_name='__main__')",
+            "import runpy, llama_cpp.llama_cpp as lib;"
+            " from gguf_tui.engine.local import cpu_quirks; cpu_quirks.apply(lib);"
+            " runpy.run_module('llama_cpp.server', run_name='__main__')",
             "--model",
             str(self.model),
             "--host",
