@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from textual.widgets import Markdown
 
 from gguf_tui.tui.widgets.messages import AssistantMessage
@@ -144,3 +146,32 @@ def test_an_endless_word_is_cut_hard_so_the_live_block_stays_small():
     code = "```\n" + "y" * HARD_CUT
     finished, live = seal_point(code)
     assert finished.endswith("\n```\n") and live.startswith("```\n")
+
+
+async def test_a_streaming_answer_grows_in_steps_of_room_and_gives_it_back_at_the_end(tmp_path):
+    """The answer keeps blank room below its text while it streams, so its height (and the
+    conversation's virtual size, which repaints the whole view) changes every few lines,
+    not on every line; the room goes when the answer ends."""
+    script = [f"line {i} of a long answer\n\n" for i in range(40)]
+    app = make_app(tmp_path, engine=FakeEngine(script=script, delay=0.1))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await type_and_send(pilot, "Write lines.")
+        screen = app.chat_screen
+        heights: list[int] = []
+        texts: set[int] = set()
+
+        def sample() -> bool:
+            reply = screen.reply
+            if reply is None:
+                return True
+            heights.append(reply.widget.outer_size.height)
+            texts.add(len(reply.widget.text))
+            return False
+
+        await wait_until(pilot, sample, 60, "the answer to end")
+        changes = sum(1 for a, b in itertools.pairwise(heights) if a != b)
+        assert len(texts) > 10, "too few frames sampled to judge"
+        assert changes < len(texts) / 2, (changes, len(texts))
+        await wait_idle(pilot)
+        widget = screen.view.query(AssistantMessage).last()
+        assert widget.styles.min_height is None

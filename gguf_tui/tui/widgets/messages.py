@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 from markdown_it import MarkdownIt
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Collapsible, Markdown, Static
 
 from gguf_tui.engine.events import GenerationStats
@@ -93,6 +94,7 @@ class SystemMessage(Static):
 
 
 WHOLE_RENDER_MAX = 200_000  # characters: a longer streamed answer keeps its sealed parts
+ROOM_SHARE = 3  # a streaming answer keeps a third of the view blank below its text
 
 
 class AssistantMessage(Vertical):
@@ -160,6 +162,7 @@ class AssistantMessage(Vertical):
         if self._reasoning_stream is None:
             self._reasoning_stream = SealingStream(self.query_one(".reasoning-text", Markdown))
         await self._reasoning_stream.write(literal(chunk))
+        self._keep_room()
 
     async def append_text(self, chunk: str) -> None:
         if not self._text and self._reasoning:
@@ -168,6 +171,24 @@ class AssistantMessage(Vertical):
         if self._stream is None:
             self._stream = SealingStream(self.query_one(".answer", Markdown))
         await self._stream.write(literal(chunk))
+        self._keep_room()
+
+    def _keep_room(self) -> None:
+        """Grow the streaming answer in steps of a third of the view, not a line at a time.
+
+        Each change of an answer's height changes the conversation's virtual size, and
+        Textual then repaints the whole scrolled region (measured: a full 120x40 frame,
+        ~40 ms and ~2 KB to the terminal per token at 100 tok/s). With blank room
+        kept below the text, the height changes once per third of a screen and the frames
+        between repaint only the block being written (measured at 120x40, 100 tok/s:
+        0.35 -> 0.25 of a core, 2.3 -> 1.5 KB to the terminal per token)."""
+        view = self.parent.size.height if isinstance(self.parent, Widget) else 0
+        step = max(4, view // ROOM_SHARE)
+        used = sum(c.outer_size.height for c in self.children if c.display)
+        room = self.styles.min_height
+        have = int(room.value) if room is not None else 0
+        if used + 2 > have:
+            self.styles.min_height = used + step
 
     async def finish(self, message: Message) -> None:
         """The answer ended: one full render (code blocks right), then the stats.
@@ -188,6 +209,7 @@ class AssistantMessage(Vertical):
         self._stream = self._reasoning_stream = None
         self.message = message
         self.streaming = False
+        self.styles.min_height = None  # the room kept for the stream goes
         self.remove_class("streaming")
         self._text, self._reasoning = message.content, message.reasoning
         if not keep:
