@@ -194,6 +194,7 @@ class ChatScreen(CopyActions, Screen):
 
     async def send(self, text: str) -> None:
         app = self.app
+        await self._let_a_finished_reply_settle()
         if self.reply is not None:
             self.notify("An answer is still being written: press escape to stop it first.")
             return
@@ -277,6 +278,19 @@ class ChatScreen(CopyActions, Screen):
         # The context fills as the answer is written: shown twice a second, not per
         # token (a status line redraw per drain would cost more than the count is worth).
         self._context_timer = self.set_interval(0.5, self._show_context_used)
+
+    async def _let_a_finished_reply_settle(self) -> None:
+        """An answer the engine has finished may still be being saved and rendered for a
+        frame or two; a message sent in that moment (a line typed right after the answer,
+        in one burst) waits for it instead of being refused."""
+        reply = self.reply
+        if reply is None or not reply.gen.done:
+            return
+        await reply.stop()  # the engine is done: this only waits for the recording
+        for _ in range(100):  # `done` runs right after the outcome is set
+            if self.reply is not reply:
+                return
+            await asyncio.sleep(0.01)
 
     def _show_context_used(self) -> None:
         if self.reply is not None and self.reply.gen.context_used:
