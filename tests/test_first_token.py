@@ -24,7 +24,10 @@ def test_a_reply_queued_behind_a_load_counts_the_load_and_says_so(ladder):
     assert stats.waited_for == "loading the model"
     assert stats.waited_seconds >= info.load_seconds * 0.9
     assert stats.time_to_first_token > stats.waited_seconds
-    assert "loading the model" in stats.first_token_text()
+    # Said when the wait is a real share of the time to first token; on a busy machine the
+    # prompt itself can take 30 times the load, and then the load is not worth a mention.
+    worth_saying = stats.waited_seconds >= stats.time_to_first_token / 4
+    assert ("loading the model" in stats.first_token_text()) == worth_saying
 
 
 def test_a_reply_with_nothing_ahead_waits_for_nothing(engine):
