@@ -36,6 +36,7 @@ MAX_MOUNTED = 80
 REVEAL_MAX = 200  # a search hit this many messages from the end still opens scrolled to it
 REVEAL_CONTEXT = 2  # messages mounted above a search hit
 REVEAL_ROWS_ABOVE = 3  # rows of the message above a search hit shown when it opens
+REVEAL_PASSES = 4  # refreshes over which a search hit is scrolled to again while the view grows
 HIGHLIGHTED = "-highlighted"
 
 
@@ -158,18 +159,26 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.has_older = more or start > 0
         await self.mount_all([message_widget(m) for m in newest[start:]])
         target = next(w for w in self.message_widgets if w.message.id == message_id)
-        self.anchor()
+        # Not anchored at all, not merely released: while the Markdown below the match is
+        # still being laid out, the view passes through "scrolled to the end" and a
+        # released anchor would catch again and pull it there. The next message sent
+        # anchors it again (add_message).
+        self.anchor(False)
         self.release_anchor()
         self.set_highlight(target, scroll=False)
-        self.call_after_refresh(self._scroll_to_top_of, target)
+        self.call_after_refresh(self._scroll_to_top_of, target, REVEAL_PASSES)
         return True
 
-    def _scroll_to_top_of(self, widget: Widget) -> None:
-        """Scroll `widget` near the top, the end of the message above it still in view."""
-        if widget.is_attached:
-            self.release_anchor()
-            top = widget.virtual_region_with_margin.y - REVEAL_ROWS_ABOVE
-            self.scroll_to(y=max(0, top), animate=False, immediate=True)
+    def _scroll_to_top_of(self, widget: Widget, passes: int = 1) -> None:
+        """Scroll `widget` near the top, the end of the message above it still in view;
+        again after the next few refreshes, since the messages above it grow as their
+        Markdown is laid out."""
+        if not widget.is_attached:
+            return
+        top = widget.virtual_region_with_margin.y - REVEAL_ROWS_ABOVE
+        self.scroll_to(y=max(0, top), animate=False, immediate=True)
+        if passes > 1:
+            self.call_after_refresh(self._scroll_to_top_of, widget, passes - 1)
 
     @property
     def message_widgets(self) -> list[MessageWidget]:
@@ -183,7 +192,9 @@ class ConversationView(VerticalScroll, can_focus=True):
         widget = AssistantMessage(message, streaming=True) if streaming else message_widget(message)
         await self.mount(widget)
         await self._prune()
-        if not self._anchor_released:
+        if not self.is_anchored:
+            self.anchor()  # after a search hit was opened: follow the conversation again
+        elif not self._anchor_released:
             self.scroll_end(animate=False)
         return widget
 
