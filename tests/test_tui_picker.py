@@ -118,7 +118,7 @@ async def test_hub_search_list_download_and_load(fake_hub, tmp_path):
         await wait_until(pilot, lambda: not picker_open(app), 120, "download and load")
         assert app.engine.info is not None and app.engine.info.quant == "Q4_K_M"
         assert "downloaded" in notifications(app)
-        task = app.current_download
+        task = app.models.current_download
         assert task.done_bytes == task.total_bytes > 100_000_000
 
 

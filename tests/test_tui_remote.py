@@ -42,7 +42,7 @@ async def test_a_server_answer_is_shown_saved_and_labelled_with_the_server(fake,
         assert "The moon is far away." in seen
         assert f"@ 127.0.0.1:{fake.port}" in seen and "tok/s" in seen
         # Opening the conversation again offers no model switch: this model wrote it.
-        app.offer_conversation_model(cid)
+        app.models.offer_conversation_model(cid)
         await pilot.pause()
         assert "last answered by" not in notifications(app)
     assert "last_model" not in load_state(app.paths)  # a model id is not a file to reopen

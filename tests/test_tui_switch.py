@@ -48,7 +48,9 @@ async def test_switch_from_q4_k_m_to_q8_0_mid_conversation(ladder, tmp_path):
         await type_and_send(pilot, "What is the capital of France?")
         await wait_idle(pilot)
         await choose_quant(pilot, app, "Q8_0")
-        await wait_until(pilot, lambda: app.engine.info.quant == "Q8_0" and not app.loading, 60)
+        await wait_until(
+            pilot, lambda: app.engine.info.quant == "Q8_0" and not app.models.loading, 60
+        )
         await type_and_send(pilot, "And the capital of Italy?")
         await wait_idle(pilot)
         messages = app.store.messages(app.chat_screen.conversation_id)
@@ -80,9 +82,9 @@ async def test_escape_cancels_a_switch_and_keeps_the_old_model(ladder, tmp_path)
 
         app.engine.load = slow_load
         await choose_quant(pilot, app, "Q8_0")
-        await wait_until(pilot, lambda: app.loading, what="the switch to start")
+        await wait_until(pilot, lambda: app.models.loading, what="the switch to start")
         await pilot.press("escape")
-        await wait_until(pilot, lambda: not app.loading, 60, "the cancel")
+        await wait_until(pilot, lambda: not app.models.loading, 60, "the cancel")
         assert app.engine.info.quant == "Q4_K_M"
         assert "still using" in notifications(app)
         await type_and_send(pilot, "Hello?")
@@ -138,7 +140,9 @@ async def test_keeping_the_original_answer_goes_back_to_its_model(ladder, tmp_pa
         await wait_until(pilot, lambda: app.screen.__class__.__name__ == "CompareScreen")
         await wait_until(pilot, lambda: app.screen.new_answer is not None, 60)
         await pilot.press("1")
-        await wait_until(pilot, lambda: app.engine.info.quant == "Q4_K_M" and not app.loading, 60)
+        await wait_until(
+            pilot, lambda: app.engine.info.quant == "Q4_K_M" and not app.models.loading, 60
+        )
         assert app.store.messages(cid)[-1] == original
 
 

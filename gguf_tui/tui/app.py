@@ -17,7 +17,7 @@ from gguf_tui.engine import Backend, Engine, LoadOptions, Sampling
 from gguf_tui.store.database import Store
 from gguf_tui.tui.downloads import DownloadTask
 from gguf_tui.tui.keymap import APP_ACTIONS, CHAT_ACTIONS, to_bindings
-from gguf_tui.tui.model_actions import ModelActions
+from gguf_tui.tui.model_control import ModelControl
 from gguf_tui.tui.screens.bench import BenchScreen, config_for
 from gguf_tui.tui.screens.chat import ChatScreen
 from gguf_tui.tui.screens.dialogs import HelpScreen, TextPromptScreen
@@ -28,7 +28,7 @@ from gguf_tui.tui.text import literal
 NARROW_COLUMNS = 100
 
 
-class GgufTuiApp(ModelActions, App):
+class GgufTuiApp(App):
     TITLE = "gguf-tui"
     CSS_PATH = "app.tcss"
     BINDINGS = to_bindings(APP_ACTIONS)
@@ -60,17 +60,17 @@ class GgufTuiApp(ModelActions, App):
         self.paths = paths
         self.config = config
         self.store = store
-        self._owns_engine = engine is None  # a borrowed engine (tests) stays open
+        self.owns_engine = engine is None  # a borrowed engine (tests) stays open
         self.engine = engine or Engine()
         self.load_options = load_options or LoadOptions()
         self.sampling = sampling or Sampling()
         self.system_prompt = system_prompt
         self.answer = AnswerInFlight()  # the answer being written, to stop it from here
-        self._initial_model = model_path
         self._initial_conversation = open_conversation
         self.main_screen: ChatScreen | None = None  # pushed in on_mount
         self.extra_model_dirs = extra_model_dirs or []
-        self.downloads: list[DownloadTask] = []
+        # Loading, switching and downloading: what the screens ask for, in one place.
+        self.models = ModelControl(self, model_path, self.extra_model_dirs)
         self.theme = self._usable_theme(config.settings.theme)
 
     def notify(
@@ -111,10 +111,17 @@ class GgufTuiApp(ModelActions, App):
         if self.config.settings.theme != self.theme:
             self._report_unknown_theme(self.config.settings.theme)
         self.theme_changed_signal.subscribe(self, self._theme_chosen)
-        if self._initial_model is not None:
-            self.run_worker(self.load_model(self._initial_model), exclusive=True, group="load")
+        initial = self.models.initial_model
+        if initial is not None:
+            self.run_worker(self.models.load(initial), exclusive=True, group="load")
         elif self.engine.info is None:
             self.action_pick_model()  # nothing chosen yet: start by choosing
+
+    def action_pick_model(self, tab: str = "local") -> None:
+        from gguf_tui.tui.screens.picker import ModelPicker
+
+        if not any(isinstance(s, ModelPicker) for s in self.screen_stack):
+            self.push_screen(ModelPicker(tab))
 
     async def action_quit(self) -> None:
         """Stop the answer being written (it is saved), then leave."""
@@ -125,7 +132,7 @@ class GgufTuiApp(ModelActions, App):
         from gguf_tui.engine.remote.guard import cut_all
 
         cut_all()  # a server list or answer in flight anywhere: quitting never waits on it
-        if self._owns_engine:
+        if self.owns_engine:
             await asyncio.get_running_loop().run_in_executor(None, self.engine.close)
         else:
             self.engine.stop()

@@ -136,7 +136,7 @@ class ChatScreen(CopyActions, Screen):
             if conversation_id not in self.sidebar.ids:
                 self.sidebar.reload()
             self.sidebar.highlight(conversation_id)
-            self.app.offer_conversation_model(conversation_id)
+            self.app.models.offer_conversation_model(conversation_id)
             self._count_context()
 
     def show_header(self) -> None:
@@ -199,7 +199,7 @@ class ChatScreen(CopyActions, Screen):
             self.notify("An answer is still being written: press escape to stop it first.")
             return
         if app.engine.info is None:
-            why = "The model is still loading." if app.loading else "No model is loaded."
+            why = "The model is still loading." if app.models.loading else "No model is loaded."
             self.notify(f"{why} Your message is kept in the prompt.", severity="warning")
             return
         store = app.store
@@ -243,7 +243,7 @@ class ChatScreen(CopyActions, Screen):
         wanted = wanted_n_ctx(conv.settings, info.n_ctx, info.n_ctx_train)
         if wanted is not None:
             self.notify(f"This conversation uses a context of {wanted} tokens: reloading.")
-            await app.load_model(info.path, replace(app.load_options, n_ctx=wanted))
+            await app.models.load(info.path, replace(app.load_options, n_ctx=wanted))
 
     def model_messages(self) -> list[dict[str, str]]:
         """What the model sees of the open conversation (rules in chat/context.py)."""
@@ -328,7 +328,7 @@ class ChatScreen(CopyActions, Screen):
 
     # -- actions -----------------------------------------------------------------------------
     async def action_stop(self) -> None:
-        if self.app.cancel_load():
+        if self.app.models.cancel_load():
             self.notify("Cancelling the load …")
         elif self.reply is not None:
             self.reply.gen.stop()
@@ -438,7 +438,7 @@ class ChatScreen(CopyActions, Screen):
 
         def chosen(choice) -> None:
             if choice is not None:
-                self.app.switch_to(choice)
+                self.app.models.switch_to(choice)
 
         self.app.push_screen(QuantSwitcher(), chosen)
 
@@ -469,10 +469,10 @@ class ChatScreen(CopyActions, Screen):
                 return
             # Kept the first answer, maybe while the other quantization was still
             # loading: once that load has ended, the first model is the one in use.
-            now = await app.settled()
+            now = await app.models.settled()
             if now is None or now.path != original_path:
                 self.notify(f"Keeping the first answer; back to {original.quant}.")
-                await app.load_model(original_path)
+                await app.models.load(original_path)
             else:
                 self.after_model_change()
 
@@ -527,7 +527,7 @@ class ChatScreen(CopyActions, Screen):
 
     async def action_load_conversation_model(self) -> None:
         if self.conversation_id is not None:
-            await self.app.load_conversation_model(self.conversation_id)
+            await self.app.models.load_conversation_model(self.conversation_id)
 
     # Named handler, not @on: Textual only collects @on handlers from message-pump classes.
     def on_conversation_list_delete_requested(

@@ -86,10 +86,10 @@ class CompareScreen(ModalScreen[CompareResult]):
     @work(exclusive=True)
     async def answer_again(self) -> None:
         app = self.app
-        info = await app.load_model(self.other)
+        info = await app.models.load(self.other)
         status = self.query_one("#new-status", Static)
         if info is None:
-            status.update(f"Cannot load it: {app.last_load_error}")
+            status.update(f"Cannot load it: {app.models.last_load_error}")
             return
         self.query_one("#new-side .side-title", Static).update(f"2 · {info.quant}")
         placeholder = replace(
@@ -130,7 +130,7 @@ class CompareScreen(ModalScreen[CompareResult]):
     def action_keep(self, which: str) -> None:
         """1 / escape keep the first answer (stopping the other, or its load); 2 keeps
         the other one, at once when it is written, else as far as it gets once stopped."""
-        if which == KEEP_ORIGINAL and self.app.cancel_load():
+        if which == KEEP_ORIGINAL and self.app.models.cancel_load():
             # Still loading the other quantization: the engine puts the first back.
             self.dismiss(CompareResult(which, None))
             return

@@ -98,7 +98,7 @@ class ModelPicker(Screen[ModelInfo | None]):
         self.watch(self.app, "download", self._show_download, init=False)
         self._show_download()
         self.scan()
-        self.query_one(ServerModels).show_servers(*self.app.configured_servers())
+        self.query_one(ServerModels).show_servers(*self.app.models.configured_servers())
         focus = "#local-filter" if self.initial_tab == "local" else "#hub-search"
         self.query_one(focus).focus()
 
@@ -108,7 +108,7 @@ class ModelPicker(Screen[ModelInfo | None]):
         """List the models on disk; `note` says what led to this scan (a folder added)."""
         self.app.call_from_thread(self._status, note or "Looking for models …", False, "local")
         worker = get_current_worker()
-        models = self.app.scan_models(cancelled=lambda: worker.is_cancelled)
+        models = self.app.models.scan(cancelled=lambda: worker.is_cancelled)
         if worker.is_cancelled:
             return
         places = self._places()
@@ -233,9 +233,9 @@ class ModelPicker(Screen[ModelInfo | None]):
         )
 
     def _start_download(self, task: DownloadTask, tab: str) -> None:
-        before = self.app.current_download
-        self.app.start_download(task, load=True)
-        if self.app.current_download is task and task is not before:
+        before = self.app.models.current_download
+        self.app.models.start_download(task, load=True)
+        if self.app.models.current_download is task and task is not before:
             self._download_tab[id(task)] = tab
             self._status(
                 f"Downloading {task.label}; it loads when done (ctrl+x cancels).", False, tab
@@ -261,15 +261,17 @@ class ModelPicker(Screen[ModelInfo | None]):
         self._show_status()
         try:
             if isinstance(what, Path):
-                info = await self.app.load_local(what)
+                info = await self.app.models.load_local(what)
             else:
-                info = await self.app.use_server_model(what)
+                info = await self.app.models.use_server_model(what)
         finally:
             clock.stop()
             self._loading_since = None
             self.query_one("#picker-spinner").display = False
         if info is None:
-            self._status(f"Could not load {path.name}: {self.app.last_load_error}", True, tab)
+            self._status(
+                f"Could not load {path.name}: {self.app.models.last_load_error}", True, tab
+            )
             return
         self.dismiss(info)
 
@@ -277,7 +279,7 @@ class ModelPicker(Screen[ModelInfo | None]):
         """A downloaded model loaded (the app loads it when its download ends): the
         picker, if it is the screen in front, has done its job."""
         self._show_status()
-        task = self.app.current_download
+        task = self.app.models.current_download
         path = task.path if task is not None and task.state == DONE else None
         if (
             load.phase == READY
@@ -290,7 +292,7 @@ class ModelPicker(Screen[ModelInfo | None]):
 
     # -- progress --------------------------------------------------------------------------------
     def _show_download(self, *_: object) -> None:
-        task = self.app.current_download
+        task = self.app.models.current_download
         row = self.query_one("#download-row")
         row.display = task is not None
         if task is not None:
@@ -356,7 +358,7 @@ class ModelPicker(Screen[ModelInfo | None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_download":
-            task = self.app.current_download
+            task = self.app.models.current_download
             return task is not None and task.active
         return True
 
@@ -365,7 +367,7 @@ class ModelPicker(Screen[ModelInfo | None]):
         self.query_one(focus[tab]).focus()
 
     def action_cancel_download(self) -> None:
-        task = self.app.current_download
+        task = self.app.models.current_download
         if task is not None and task.active:
             task.cancel.set()
             self._status(f"Cancelling the download of {task.label} …")
@@ -373,7 +375,7 @@ class ModelPicker(Screen[ModelInfo | None]):
     def action_close(self) -> None:
         if self._loading_since is None:
             self.dismiss(None)
-        elif self.app.cancel_load():
+        elif self.app.models.cancel_load():
             self._status("Cancelling the load …", False, self._active_tab)
 
     @on(TabbedContent.TabActivated)

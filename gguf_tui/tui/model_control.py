@@ -1,10 +1,11 @@
-"""What the app does with models: load with progress, download, switch quantization.
+"""Which model the app uses: loading with progress, downloads, switching backends.
 
-A mixin of `GgufTuiApp`, kept apart so app.py stays about the app's shape. Every
-load goes through `load_model`: it stops the answer being written, shows progress
-on the status line, can be cancelled with escape (the engine then puts the
-previous model back), and reads the open conversation back into the new model's
-context so the next answer does not pay the whole prompt at once.
+An object the app owns (`app.models`), not a part of the app: it is the one place
+a model is loaded, so every load stops the answer being written, publishes its
+progress as `app.load_state` (the status line, the picker and the chat screen
+observe it), can be cancelled with escape (the engine then puts the previous model
+back), and downloads publish `app.download` the same way. It never touches a
+screen or a widget; screens call it and watch what the app publishes.
 """
 
 from __future__ import annotations
@@ -24,63 +25,47 @@ from gguf_tui.engine import Backend, Engine, EngineError, LoadCancelled, LoadOpt
 from gguf_tui.models.catalog import ModelFile
 from gguf_tui.tui.downloads import CANCELLED, DONE, DownloadTask, run_download
 from gguf_tui.tui.downloads import FAILED as DOWNLOAD_FAILED
-from gguf_tui.tui.state import FAILED, LOADING, READY, AnswerInFlight, LoadState
+from gguf_tui.tui.state import FAILED, LOADING, READY, LoadState
 
 if TYPE_CHECKING:
-    from gguf_tui.config.settings import LoadedConfig, Paths
     from gguf_tui.engine.remote.endpoint import Endpoint
     from gguf_tui.engine.remote.models import RemoteModel
-    from gguf_tui.store.database import Store
+    from gguf_tui.tui.app import GgufTuiApp
     from gguf_tui.tui.screens.quant_switcher import QuantChoice
 
 
-if TYPE_CHECKING:  # checked as the App it is mixed into; at run time a plain mixin
-    from textual.app import App
+class ModelControl:
+    """Loads, downloads and switches models for `app`, publishing state on it."""
 
-    _AppBase = App
-else:
-    _AppBase = object
-
-
-class ModelActions(_AppBase):
-    """Mixed into GgufTuiApp; `self` is the app."""
-
-    # What the app gives the mixin (set in GgufTuiApp.__init__), declared for the checker.
-    paths: Paths
-    config: LoadedConfig
-    store: Store
-    engine: Backend
-    _owns_engine: bool
-    load_options: LoadOptions
-    extra_model_dirs: list[str]
-    _initial_model: Path | None
-    load_state: LoadState
-    download: DownloadTask | None
-    answer: AnswerInFlight
-    downloads: list[DownloadTask]
-    _cancel_load: threading.Event | None = None
-    _pending_load: Future[ModelInfo] | None = None
+    def __init__(
+        self, app: GgufTuiApp, initial_model: Path | None, extra_model_dirs: list[str]
+    ) -> None:
+        self.app = app
+        self.initial_model = initial_model  # the model given on the command line
+        self.extra_model_dirs = extra_model_dirs
+        self.downloads: list[DownloadTask] = []
+        self._cancel_load: threading.Event | None = None
+        self._pending_load: Future[ModelInfo] | None = None
 
     # -- loading ----------------------------------------------------------------------------
     @property
     def loading(self) -> bool:
-        return self.load_state.loading
+        return self.app.load_state.loading
 
     @property
     def last_load_error(self) -> str:
         """Why the last load failed or was cancelled ("" when it did not)."""
-        state = self.load_state
+        state = self.app.load_state
         return state.message if state.phase == FAILED else ""
 
-    async def load_model(self, path: Path, options: LoadOptions | None = None) -> ModelInfo | None:
-        """Load on the engine thread while `load_state` says how far it got; None when it
-        failed (the previous model, if any, is then still loaded)."""
-        await self.answer.stop()
+    async def load(self, path: Path, options: LoadOptions | None = None) -> ModelInfo | None:
+        """Load on the engine thread while `app.load_state` says how far it got; None when
+        it failed (the previous model, if any, is then still loaded)."""
+        app = self.app
+        await app.answer.stop()
         cancel = self._cancel_load = threading.Event()
-        state = LoadState(
-            LOADING, path.name, started=time.monotonic(), server=self.engine_is_remote
-        )
-        self.load_state = state
+        state = LoadState(LOADING, path.name, started=time.monotonic(), server=self.is_remote)
+        app.load_state = state
         loop = asyncio.get_running_loop()
         shown = [-1]  # the last percentage published: llama.cpp calls back far more often
 
@@ -92,49 +77,51 @@ class ModelActions(_AppBase):
                     loop.call_soon_threadsafe(self._load_progress, state, fraction)
             return not cancel.is_set()
 
-        self._pending_load = future = self.engine.load(path, options or self.load_options, progress)
+        self._pending_load = future = app.engine.load(path, options or app.load_options, progress)
         failed = "loading was stopped"  # the worker awaiting the load was cancelled
         info = None
         try:
             info = await asyncio.wrap_future(future)
         except LoadCancelled:
             failed = "loading was cancelled"
-            kept = self.engine.info
-            self.notify(
+            kept = self.app.engine.info
+            self.app.notify(
                 f"Cancelled; still using {kept.label}." if kept else "Cancelled.", title="Model"
             )
         except EngineError as exc:
             failed = str(exc)
-            self.notify(str(exc), title="Cannot load the model", severity="error", timeout=15)
+            self.app.notify(str(exc), title="Cannot load the model", severity="error", timeout=15)
         finally:  # also when the worker that awaited the load is cancelled
             self._cancel_load = None
             if info is None:
-                self.load_state = replace(state, phase=FAILED, message=failed)
+                self.app.load_state = replace(state, phase=FAILED, message=failed)
         if info is not None:
             for note in info.notes:
-                self.notify(note, title="Model", timeout=10)
-            self.notify(f"Loaded {info.label} in {info.load_seconds:.1f} s.", timeout=4)
+                self.app.notify(note, title="Model", timeout=10)
+            self.app.notify(f"Loaded {info.label} in {info.load_seconds:.1f} s.", timeout=4)
             if not info.server:  # a server's model id is no file to open next time
-                self.remember_model(path)
-            self.load_state = replace(state, phase=READY, fraction=1.0)
+                self.remember(path)
+            self.app.load_state = replace(state, phase=READY, fraction=1.0)
         return info
 
     def _load_progress(self, load: LoadState, fraction: float) -> None:
         """On the UI thread: the fraction of the load in flight (not of a later one)."""
-        if self.load_state.started == load.started and self.load_state.loading:
-            self.load_state = replace(self.load_state, fraction=fraction)
+        state = self.app.load_state
+        if state.started == load.started and state.loading:
+            self.app.load_state = replace(state, fraction=fraction)
 
     # -- backends --------------------------------------------------------------------------------
     @property
-    def engine_is_remote(self) -> bool:
+    def is_remote(self) -> bool:
         from gguf_tui.engine.remote.engine import RemoteEngine
 
-        return isinstance(self.engine, RemoteEngine)
+        return isinstance(self.app.engine, RemoteEngine)
 
     async def replace_engine(self, engine: Backend) -> None:
         """Change backend (this machine <-> a server); the old one is closed."""
-        old, owned = self.engine, self._owns_engine
-        self.engine, self._owns_engine = engine, True
+        app = self.app
+        old, owned = app.engine, app.owns_engine
+        app.engine, app.owns_engine = engine, True
         if owned:
             await asyncio.get_running_loop().run_in_executor(None, old.close)
         else:
@@ -144,29 +131,32 @@ class ModelActions(_AppBase):
         """Chat with a model of an OpenAI-compatible server from now on."""
         from gguf_tui.engine.remote.engine import RemoteEngine
 
-        await self.answer.stop()
-        current = self.engine
+        await self.app.answer.stop()
+        current = self.app.engine
         if not (isinstance(current, RemoteEngine) and current.endpoint == model.endpoint):
             await self.replace_engine(RemoteEngine(model.endpoint))
-        return await self.load_model(Path(model.id))
+        return await self.load(Path(model.id))
 
     def configured_servers(self) -> tuple[dict[str, Endpoint], list[str]]:
         """`[servers.NAME]` from config.toml, plus the server in use if it is not there."""
         from gguf_tui.config.servers import read_servers
         from gguf_tui.engine.remote.engine import RemoteEngine
 
-        table = read_servers(self.config.raw)
+        table = read_servers(self.app.config.raw)
         servers = dict(table.servers)
-        if isinstance(self.engine, RemoteEngine) and self.engine.endpoint not in servers.values():
-            servers[self.engine.endpoint.host] = self.engine.endpoint
+        if (
+            isinstance(self.app.engine, RemoteEngine)
+            and self.app.engine.endpoint not in servers.values()
+        ):
+            servers[self.app.engine.endpoint.host] = self.app.engine.endpoint
         return servers, table.problems
 
     async def load_local(self, path: Path, options: LoadOptions | None = None) -> ModelInfo | None:
         """Load a GGUF file on this machine (leaving a server if one was in use)."""
-        if self.engine_is_remote:
-            await self.answer.stop()
+        if self.is_remote:
+            await self.app.answer.stop()
             await self.replace_engine(Engine())
-        return await self.load_model(path, options)
+        return await self.load(path, options)
 
     async def settled(self) -> ModelInfo | None:
         """Wait until no load is in flight, even one whose screen has gone (its worker
@@ -175,7 +165,7 @@ class ModelActions(_AppBase):
         if future is not None and not future.done():
             with contextlib.suppress(Exception):
                 await asyncio.wrap_future(future)
-        return self.engine.info
+        return self.app.engine.info
 
     def cancel_load(self) -> bool:
         """Escape while a model loads: stop, and keep the previous model."""
@@ -184,65 +174,59 @@ class ModelActions(_AppBase):
         self._cancel_load.set()
         return True
 
-    def remember_model(self, path: Path) -> None:
+    def remember(self, path: Path) -> None:
         """The last model used opens next time (kept in state.json, not config.toml)."""
-        save_state(self.paths, last_model=str(path))
+        save_state(self.app.paths, last_model=str(path))
 
     # -- choosing ------------------------------------------------------------------------------
-    def action_pick_model(self, tab: str = "local") -> None:
-        from gguf_tui.tui.screens.picker import ModelPicker
-
-        if not any(isinstance(s, ModelPicker) for s in self.screen_stack):
-            self.push_screen(ModelPicker(tab))
-
-    def scan_models(self, cancelled: Callable[[], bool] | None = None) -> list[ModelFile]:
+    def scan(self, cancelled: Callable[[], bool] | None = None) -> list[ModelFile]:
         """Every model in the model folders, the Hugging Face cache and the folder of the
         model in use (launched by path, its siblings are there) (blocking). `cancelled`
         (a thread worker's) ends a long scan early, so quitting never waits for it."""
         from gguf_tui.models.catalog import default_dirs, scan
 
         dirs = default_dirs(
-            self.paths.models_dir, self.config.settings.model_dirs, self.extra_model_dirs
+            self.app.paths.models_dir, self.app.config.settings.model_dirs, self.extra_model_dirs
         )
-        beside = [p.parent for p in (self._initial_model, self.local_model_path) if p]
-        return scan(dirs, cache_file=self.paths.scan_cache, beside=beside, cancelled=cancelled)
+        beside = [p.parent for p in (self.initial_model, self.local_model_path) if p]
+        return scan(dirs, cache_file=self.app.paths.scan_cache, beside=beside, cancelled=cancelled)
 
     @property
     def local_model_path(self) -> Path | None:
         """The file of the model in use, when it is one on this machine."""
-        info = self.engine.info
+        info = self.app.engine.info
         return None if info is None or info.server else Path(info.path)
 
     def find_model_file(self, file_name: str) -> Path | None:
         """A model on disk with this file name (what messages record), if there is one."""
-        for model in self.scan_models():
+        for model in self.scan():
             if model.path.name == file_name and model.usable:
                 return model.path
         return None
 
     def offer_conversation_model(self, conversation_id: int) -> None:
-        conv = self.store.get_conversation(conversation_id)
-        info = self.engine.info
+        conv = self.app.store.get_conversation(conversation_id)
+        info = self.app.engine.info
         # At start the model given on the command line may still be loading.
-        starting = self._initial_model.name if self._initial_model else None
+        starting = self.initial_model.name if self.initial_model else None
         current = info.model_file if info else starting
         if conv is None or not conv.model_file or current == conv.model_file:
             return
-        self.notify(
+        self.app.notify(
             f"This conversation was last answered by {conv.model_file}"
             f"{f' ({conv.quant})' if conv.quant else ''}. Press ctrl+l to load it.",
             timeout=8,
         )
 
     async def load_conversation_model(self, conversation_id: int) -> None:
-        conv = self.store.get_conversation(conversation_id)
+        conv = self.app.store.get_conversation(conversation_id)
         if conv is None or not conv.model_file:
             return
         path = await asyncio.get_running_loop().run_in_executor(
             None, self.find_model_file, conv.model_file
         )
         if path is None:
-            self.notify(
+            self.app.notify(
                 f"{conv.model_file} is not in your model folders any more.", severity="warning"
             )
             return
@@ -251,11 +235,11 @@ class ModelActions(_AppBase):
     def switch_to(self, choice: QuantChoice) -> None:
         """Switch quantization, downloading it first when it is not on disk yet."""
         if choice.path is not None:
-            self.run_worker(self.load_local(choice.path), exclusive=True, group="load")
+            self.app.run_worker(self.load_local(choice.path), exclusive=True, group="load")
         elif choice.remote is not None:
             q = choice.remote
             self.start_download(DownloadTask(q.repo_id, q.quant, q.filenames), load=True)
-            self.notify(f"Downloading {q.spec}; the switch happens when it is done.")
+            self.app.notify(f"Downloading {q.spec}; the switch happens when it is done.")
 
     # -- downloads --------------------------------------------------------------------------------
     @property
@@ -266,7 +250,7 @@ class ModelActions(_AppBase):
         """Download in a thread; the app stays usable, and loads the model when asked."""
         active = self.current_download
         if active is not None and active.active:
-            self.notify(
+            self.app.notify(
                 f"Wait for {active.label} to finish (ctrl+x in the picker cancels it).",
                 severity="warning",
             )
@@ -279,21 +263,21 @@ class ModelActions(_AppBase):
                 loop.call_soon_threadsafe(self._publish_download, task)
 
         task.listener = changed
-        self.download = task
-        self.run_worker(self._download(task, load), group="download")
+        self.app.download = task
+        self.app.run_worker(self._download(task, load), group="download")
 
     def _publish_download(self, task: DownloadTask) -> None:
         if task is self.current_download:
-            self.download = task
+            self.app.download = task
 
     async def _download(self, task: DownloadTask, load: bool) -> None:
         await asyncio.get_running_loop().run_in_executor(None, run_download, task)
         self._publish_download(task)
         if task.state == DONE and task.path is not None:
-            self.notify(task.describe(), title="Download")
+            self.app.notify(task.describe(), title="Download")
             if load:  # an open picker closes itself once this load is ready
                 await self.load_local(task.path)
         elif task.state == DOWNLOAD_FAILED:
-            self.notify(task.error, title="Download failed", severity="error", timeout=15)
+            self.app.notify(task.error, title="Download failed", severity="error", timeout=15)
         elif task.state == CANCELLED:
-            self.notify(f"Download of {task.label} cancelled.", title="Download")
+            self.app.notify(f"Download of {task.label} cancelled.", title="Download")
