@@ -17,6 +17,7 @@ A_LOAD = LoadState(LOADING, "Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf", 0.45, star
 
 def info(**changes) -> ModelInfo:
     values = dict(
+        model_id="Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf",
         path=Path("/models/Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf"),
         name="Meta-Llama-3.1-8B-Instruct",
         architecture="llama",

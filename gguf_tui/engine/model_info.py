@@ -14,7 +14,11 @@ class EngineError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    path: Path
+    """A local file (`path` set, `model_id` its file name) or a server's model (`path`
+    None, `model_id` the id the server lists, e.g. `org/model`, `server` its host)."""
+
+    model_id: str
+    path: Path | None
     name: str
     architecture: str
     quant: str
@@ -36,7 +40,12 @@ class ModelInfo:
         return f"{self.name} {self.quant}"
 
     @property
+    def is_remote(self) -> bool:
+        """Answered by a server, not loaded on this machine: the one way to ask."""
+        return self.path is None
+
+    @property
     def model_file(self) -> str:
         """What a message records as the model that wrote it: the file name, or
-        `host:port/model-id` for a model on a server (`path` is then the id)."""
-        return f"{self.server}/{self.path.name}" if self.server else self.path.name
+        `host:port/model-id` for a model on a server (the whole id, `org/model`)."""
+        return f"{self.server}/{self.model_id}" if self.is_remote else self.model_id

@@ -304,9 +304,9 @@ class GgufTuiApp(App):
     def open_bench(self) -> None:
         """The command palette's entry: the loaded model's quantizations, else ask where."""
         info = self.engine.info
-        path = getattr(info, "path", None)
+        path = info.path if info is not None else None
         config = config_for(self.load_options)
-        if isinstance(path, Path) and path.is_file():
+        if path is not None and path.is_file():
             self.push_screen(BenchScreen(around=path, config=config))
             return
 

@@ -99,7 +99,7 @@ class ModelControl:
             for note in info.notes:
                 self.app.notify(note, title="Model", timeout=10)
             self.app.notify(f"Loaded {info.label} in {info.load_seconds:.1f} s.", timeout=4)
-            if not info.server:  # a server's model id is no file to open next time
+            if not info.is_remote:  # a server's model id is no file to open next time
                 self.remember(path)
             self.app.load_state = replace(state, phase=READY, fraction=1.0)
         return info
@@ -195,7 +195,7 @@ class ModelControl:
     def local_model_path(self) -> Path | None:
         """The file of the model in use, when it is one on this machine."""
         info = self.app.engine.info
-        return None if info is None or info.server else Path(info.path)
+        return None if info is None else info.path
 
     def find_model_file(self, file_name: str) -> Path | None:
         """A model on disk with this file name (what messages record), if there is one."""

@@ -30,6 +30,7 @@ from gguf_tui.engine.local.chat_format import TEMPLATE, ChatFormatChoice
 
 def fake_info(name: str = "Fake-1B-Instruct-Q4_K_M.gguf", quant: str = "Q4_K_M") -> ModelInfo:
     return ModelInfo(
+        model_id=name,
         path=Path("/models") / name,
         name=name.removesuffix(".gguf"),
         architecture="llama",

@@ -276,6 +276,7 @@ class LlamaModel:
         bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
         eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
         info = ModelInfo(
+            model_id=path.name,
             path=path,
             name=model_base_name(path.name),  # what users recognise, unlike general.name
             architecture=arch,

@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 import httpx2
 
@@ -74,8 +74,9 @@ class RemoteModel:
 
     @property
     def model_file(self) -> str:
-        """The same label ModelInfo.model_file gives once the model is in use."""
-        return f"{self.endpoint.host}/{PurePosixPath(self.short_id).name}"
+        """The same label ModelInfo.model_file gives once the model is in use: the
+        whole id (`org/model`), only a file path shortened to its file."""
+        return f"{self.endpoint.host}/{self.short_id}"
 
     def matches(self, wanted: str) -> bool:
         """`wanted` names this model: its id, its file name, or that name without .gguf."""
@@ -203,9 +204,10 @@ def _cut(endpoint: Endpoint, reason: str) -> RemoteError:
 def remote_model_info(
     model: RemoteModel, load_seconds: float, notes: tuple[str, ...] = ()
 ) -> ModelInfo:
-    """The ModelInfo of a model on a server: `path` holds its id, `server` its host."""
+    """The ModelInfo of a model on a server: no file, its id, and its host."""
     return ModelInfo(
-        path=Path(model.id),
+        model_id=model.short_id,  # what messages record: `org/model` whole, a path's file
+        path=None,
         name=model.name,
         architecture="remote",
         quant=model.quant,

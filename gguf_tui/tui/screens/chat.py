@@ -238,7 +238,7 @@ class ChatScreen(CopyActions, Screen):
         app = self.app
         conv = app.store.get_conversation(self.conversation_id) if self.conversation_id else None
         info = app.engine.info
-        if conv is None or info is None or info.server:
+        if conv is None or info is None or info.path is None:  # a server sizes its own
             return
         wanted = wanted_n_ctx(conv.settings, info.n_ctx, info.n_ctx_train)
         if wanted is not None:
@@ -448,7 +448,8 @@ class ChatScreen(CopyActions, Screen):
         info = app.engine.info
         if self.reply is not None or self.conversation_id is None or info is None:
             return
-        if info.server:
+        original_path = info.path
+        if original_path is None:
             self.notify("Comparing quantizations needs a local model.")
             return
         stored = app.store.messages(self.conversation_id)
@@ -459,7 +460,6 @@ class ChatScreen(CopyActions, Screen):
         before = before_last_answer(self.model_messages())
         seed = (original.stats or {}).get("seed")
         sampling = with_seed(replace(app.sampling_for(self.conversation_id), seed=seed))
-        original_path = info.path
         from gguf_tui.tui.screens.compare import KEEP_NEW, CompareResult, CompareScreen
         from gguf_tui.tui.screens.quant_switcher import QuantSwitcher
 

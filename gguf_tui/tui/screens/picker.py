@@ -143,7 +143,7 @@ class ModelPicker(Screen[ModelInfo | None]):
         if self._gone:
             return
         info = self.app.engine.info
-        current = os.path.realpath(info.path) if info and not info.server else None
+        current = os.path.realpath(info.path) if info and info.path else None
         self.query_one(LocalModels).set_models(models, current, places)
         usable = sum(m.usable for m in models)
         found = f"{usable} model{'' if usable == 1 else 's'} on disk" + (

@@ -116,7 +116,7 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
 
         app = self.app
         info = app.engine.info
-        if info is None:
+        if info is None or info.path is None:
             app.call_from_thread(self._say, "No model is loaded.")
             return
         worker = get_current_worker()
@@ -175,7 +175,8 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
         table = self.query_one(DataTable)
         table.clear()
         for c in self.shown:
-            current = info is not None and c.path is not None and same_file(c.path, info.path)
+            here = info.path if info is not None else None
+            current = c.path is not None and here is not None and same_file(c.path, here)
             where = "on disk" if c.on_disk else cell("download", "warn")
             measured = c.kld is not None
             quality = f"KLD {c.kld:.3f}" if measured else quality_hint(c.quant)

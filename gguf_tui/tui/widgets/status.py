@@ -104,7 +104,7 @@ class StatusLine(Static):
         parts: dict[str, list[str]] = {}
         if model is not None:
             parts["model"] = [f"{literal(model.name)} · {literal(model.quant)}"]
-            if model.server:  # answered by a server, not this machine
+            if model.is_remote:  # answered by a server, not this machine
                 parts["server"] = [f"@ {literal(model.server)}", ""]
             if model.n_ctx:
                 used, size = self.context_used, model.n_ctx
@@ -121,7 +121,7 @@ class StatusLine(Static):
                     f"GPU {model.gpu_layers}/{model.n_layers}",
                     "",
                 ]
-            elif not model.server:
+            elif not model.is_remote:
                 parts["device"] = (
                     ["CPU", "CPU", ""] if model.gpu_supported else ["CPU (no GPU build)", "CPU", ""]
                 )
