@@ -171,7 +171,7 @@ def resolve_model(spec: str | None, ctx: Context, remote: str | None = None) -> 
     path = Path(spec).expanduser()
     if path.exists():
         return path
-    from gguf_tui.commands.pull import TerminalProgress
+    from gguf_tui.commands.progress import TerminalProgress
     from gguf_tui.models.catalog import default_dirs, scan
     from gguf_tui.models.hub.errors import HubError
     from gguf_tui.models.resolve import SpecError, resolve_model_spec
