@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gguf_tui.chat.divergence import first_difference
 from tests.terminal.harness import ESCAPE, Home, ctrl, launched
 
 QUANTS = ("Q8_0", "Q4_K_M", "Q3_K_S")
@@ -103,11 +104,22 @@ def test_compare_keep_right_continues_with_the_other_quant(home, downloads):
         term.type_line("Q8")
         term.wait_for("2 · Q8_0", 60, "the compare screen with Q8_0's side")
         term.wait_for("Q8_0.gguf · Q8_0 ·", 120, "Q8_0's answer and its figures")
+        # Where the two answers part is marked under them.
+        screen = term.wait_for(
+            lambda s: any(p in s for p in ("Identical for the first", "identical.", "differ from")),
+            30,
+            "where the two answers part",
+        )
+        (first,) = [
+            c for (c,) in home.query("SELECT content FROM messages WHERE role = 'assistant'")
+        ]
         term.write("2")
         term.wait_for("Keeping the Q8_0 answer", 30)
         in_use(term, "Q8_0")
         assert term.quit() == 0
     assert last_model(home) == str(downloads["Q8_0"])
+    (kept,) = [c for (c,) in home.query("SELECT content FROM messages WHERE role = 'assistant'")]
+    assert first_difference(first, kept).summary() in " ".join(screen.split())
 
 
 def test_a_relaunch_reopens_the_last_conversation_with_its_model(home, downloads):

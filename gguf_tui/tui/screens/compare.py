@@ -18,10 +18,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
+from gguf_tui.chat.divergence import first_difference
 from gguf_tui.chat.recorder import ReplyOutcome, ReplyRecorder
 from gguf_tui.engine import Generation, Sampling
 from gguf_tui.store.records import Message
 from gguf_tui.tui.streaming import ReplyStream
+from gguf_tui.tui.text import literal
 from gguf_tui.tui.widgets.messages import AssistantMessage
 
 if TYPE_CHECKING:
@@ -78,6 +80,8 @@ class CompareScreen(ModalScreen[CompareResult]):
                 with VerticalScroll(classes="side", id="new-side"):
                     yield Static(f"2 · {self.other.name}", classes="side-title", markup=False)
                     yield Static("loading …", id="new-status", markup=False)
+            # Where the two answers part, once the other one is written.
+            yield Static("", id="parting", markup=False)
             yield Footer()
 
     def on_mount(self) -> None:
@@ -124,8 +128,21 @@ class CompareScreen(ModalScreen[CompareResult]):
             self._failed = outcome.error
             return
         self.new_answer = outcome.message
+        self._show_parting(outcome.message.content)
         if self._keep_new_when_done:
             self.action_keep(KEEP_NEW)
+
+    def _show_parting(self, other: str) -> None:
+        """Mark where the other answer first differs from the first one."""
+        if not other:
+            return
+        d = first_difference(self.original.content, other)
+        line = d.summary()
+        if not d.identical:
+            if d.before:
+                line += f" Then, after “…{d.before}”:"
+            line += f"\n  1 “{d.left or '(the end)'}…”\n  2 “{d.right or '(the end)'}…”"
+        self.query_one("#parting", Static).update(literal(line))
 
     def action_keep(self, which: str) -> None:
         """1 / escape keep the first answer (stopping the other, or its load); 2 keeps
