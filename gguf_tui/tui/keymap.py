@@ -99,6 +99,14 @@ CHAT_ACTIONS: tuple[KeyAction, ...] = (
         show=False,
     ),
     KeyAction(
+        "score_conversation",
+        "f8",
+        "score_conversation",
+        "Score",
+        "Score this conversation: the quant in use against its highest-precision sibling",
+        show=False,
+    ),
+    KeyAction(
         "load_conversation_model",
         "ctrl+l",
         "load_conversation_model",

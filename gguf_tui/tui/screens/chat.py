@@ -30,6 +30,7 @@ from gguf_tui.engine import Sampling
 from gguf_tui.store.errors import StoreError
 from gguf_tui.tui.downloads import DownloadTask
 from gguf_tui.tui.keymap import CHAT_ACTIONS, to_bindings
+from gguf_tui.tui.scoring import ConversationScoring
 from gguf_tui.tui.screens.dialogs import ConfirmScreen, ExportScreen, TextPromptScreen
 from gguf_tui.tui.state import FAILED, READY, LoadState
 from gguf_tui.tui.streaming import ReplyOutcome, ReplyStream, with_seed
@@ -88,6 +89,7 @@ class ChatScreen(CopyActions, Screen):
         return self.query_one(StatusLine)
 
     async def on_mount(self) -> None:
+        self.scoring = ConversationScoring(self.app, self.show_header)
         self.sidebar.reload()
         self.status.set_model(self.app.engine.info)
         await self.view.show(None)
@@ -156,6 +158,9 @@ class ChatScreen(CopyActions, Screen):
             text += "  ·  own settings: " + ", ".join(overrides) + " (f4)"
         info = self.app.engine.info
         line = Text(literal(text))
+        quality = self.scoring.header_line(self.conversation_id)
+        if quality:
+            line.append(f"\n{literal(quality)}", style="dim")
         for note in info.notes if info else ():
             line.append(f"\n⚠ {literal(note)}", style=CELL_STYLES["warn"])
         header.update(line)
@@ -332,6 +337,8 @@ class ChatScreen(CopyActions, Screen):
             self.notify("Cancelling the load …")
         elif self.reply is not None:
             self.reply.gen.stop()
+        elif self.scoring.stop():
+            self.notify("Stopping the scoring after this chunk …")
         elif self._editing_id is not None:
             self._editing_id = None
             self.prompt.clear()
@@ -339,6 +346,13 @@ class ChatScreen(CopyActions, Screen):
         elif self.focused is self.query_one("#search", Input):
             self.sidebar.close_search()
             self.prompt.focus()
+
+    def action_score_conversation(self) -> None:
+        """Measure the quant in use against its reference on this conversation's text."""
+        self.scoring.start(self.conversation_id)
+
+    def on_unmount(self) -> None:
+        self.scoring.stop()  # quitting never waits for a whole scoring run
 
     async def action_new_chat(self) -> None:
         await self.open_conversation(None)

@@ -128,7 +128,8 @@ class CompareScreen(ModalScreen[CompareResult]):
             self._failed = outcome.error
             return
         self.new_answer = outcome.message
-        self._show_parting(outcome.message.content)
+        if outcome.message is not None:
+            self._show_parting(outcome.message.content)
         if self._keep_new_when_done:
             self.action_keep(KEEP_NEW)
 
