@@ -199,16 +199,19 @@ def test_n_ctx_is_clamped_and_rounded(smollm_path):
         assert info.n_ctx == 8192 and any("training context" in n for n in info.notes)
 
 
-def test_unload_frees_the_model_and_later_calls_fail_cleanly(smollm_path):
-    with Engine() as eng:
-        eng.load(smollm_path, LoadOptions(n_ctx=512)).result(60)
-        eng.unload().result(30)
-        assert eng.info is None
-        outcome = eng.chat(ask("Hi"), GREEDY).result(30)
+def test_closing_frees_the_model_and_later_calls_fail_cleanly(smollm_path):
+    with Engine() as fresh:
+        outcome = fresh.chat(ask("Hi"), GREEDY).result(30)
         assert isinstance(outcome, Failed) and "no model is loaded" in outcome.message
-    closed = Engine()
-    closed.close()
-    assert isinstance(closed.chat(ask("Hi")).result(5), Failed)
+    eng = Engine()
+    eng.load(smollm_path, LoadOptions(n_ctx=512)).result(60)
+    eng.close()
+    assert eng.info is None
+    outcome = eng.chat(ask("Hi"), GREEDY).result(5)
+    assert isinstance(outcome, Failed) and "closed" in outcome.message
+    with pytest.raises(EngineError, match="closed"):
+        eng.count_tokens(ask("Hi")).result(5)
+    eng.close()  # a second close is harmless
 
 
 def test_plain_completion(engine):

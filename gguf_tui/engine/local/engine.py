@@ -12,34 +12,27 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from pathlib import Path
 
+from gguf_tui.engine.backend import Message
 from gguf_tui.engine.generation import Generation
-from gguf_tui.engine.jobs import JobThread
+from gguf_tui.engine.lifecycle import ThreadedBackend
 from gguf_tui.engine.local.kv_states import ConversationStates
 from gguf_tui.engine.local.llama_model import LlamaModel, ProgressFn
 from gguf_tui.engine.model_info import EngineError, ModelInfo
 from gguf_tui.engine.options import LoadOptions, Sampling
 
 log = logging.getLogger(__name__)
-Message = dict[str, str]
 
 
-class Engine:
-    """Load a model, stream replies, stop them, unload. Thread-safe."""
+class Engine(ThreadedBackend):
+    """Load a model, stream replies, stop them, close. Thread-safe."""
 
     def __init__(self) -> None:
+        super().__init__("gguf-tui-engine", "the engine has been closed")
         self._model: LlamaModel | None = None  # engine thread only
-        self._info: ModelInfo | None = None
         self._states = ConversationStates()  # engine thread only
         self._loaded: tuple[Path, LoadOptions] | None = None  # to restore after a failed load
-        self._thread = JobThread("gguf-tui-engine", "the engine has been closed")
-        self._submit = self._thread.submit
 
-    # -- public API ----------------------------------------------------------------------
-    @property
-    def info(self) -> ModelInfo | None:
-        """The loaded model, or None."""
-        return self._info
-
+    # -- public API (lifecycle.ThreadedBackend has info, stop, close) ------------------------
     def load(
         self,
         path: str | Path,
@@ -51,14 +44,9 @@ class Engine:
         cancel; the future then fails with LoadCancelled. A load that fails or is
         cancelled puts the previous model back, so a bad choice never leaves you
         without one."""
-        self.stop()
-        return self._submit(
+        return self._replace(
             lambda: self._load(Path(path), options or LoadOptions(), progress), "loading the model"
         )
-
-    def unload(self) -> Future[None]:
-        self.stop()
-        return self._submit(self._unload)
 
     def chat(
         self,
@@ -71,7 +59,7 @@ class Engine:
         `cache_key` names the conversation (its id): its KV cache is kept when another
         conversation is answered, so coming back to it re-reads only the new turn.
         """
-        msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
+        msgs = self._plain(messages)
 
         def run(model: LlamaModel, gen: Generation, s: Sampling) -> None:
             self._states.switch(model.llm, cache_key)
@@ -105,20 +93,6 @@ class Engine:
     def forget(self, cache_key: Hashable) -> None:
         """The conversation is gone (deleted): free the KV cache kept for it."""
         self._submit(lambda: self._states.forget(cache_key))
-
-    def stop(self) -> None:
-        """Stop the reply in progress, if any (its text so far is kept)."""
-        self._thread.stop()
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Stop, unload and end the engine thread. Safe to call twice."""
-        self._thread.close(self._unload, timeout)
-
-    def __enter__(self) -> Engine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- engine thread ---------------------------------------------------------------------
     def _require_model(self) -> LlamaModel:
@@ -155,6 +129,6 @@ class Engine:
     def _generate(
         self, run: Callable[[LlamaModel, Generation, Sampling], None], sampling: Sampling | None
     ) -> Generation:
-        return self._thread.generate(
-            lambda gen: run(self._require_model(), gen, sampling or Sampling())
+        return self._answer(
+            lambda gen, s: run(self._require_model(), gen, s), sampling, "generating"
         )

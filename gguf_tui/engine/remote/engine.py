@@ -18,8 +18,9 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from gguf_tui.engine.backend import Message
 from gguf_tui.engine.generation import Generation
-from gguf_tui.engine.jobs import JobThread
+from gguf_tui.engine.lifecycle import ThreadedBackend
 from gguf_tui.engine.model_info import EngineError, ModelInfo
 from gguf_tui.engine.options import LoadOptions, Sampling
 from gguf_tui.engine.remote.endpoint import Endpoint
@@ -34,7 +35,6 @@ from gguf_tui.engine.remote.models import (
 from gguf_tui.engine.remote.stream import request_body, stream_reply
 
 log = logging.getLogger(__name__)
-Message = dict[str, str]
 CHARS_PER_TOKEN = 4  # a rough count: servers have no common tokenize endpoint
 
 
@@ -44,25 +44,19 @@ def estimate_tokens(messages: list[Message]) -> int:
     return sum(len(m.get("content", "")) // CHARS_PER_TOKEN + 4 for m in messages)
 
 
-class RemoteEngine:
+class RemoteEngine(ThreadedBackend):
     """Chat with a model on a server. Thread-safe, like `Engine`."""
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         # Reads are bounded by the stream guard; this is only a backstop.
         backstop = max(endpoint.first_byte_timeout, endpoint.chunk_timeout) + 30.0
-        self._client = open_client(endpoint, read_timeout=backstop)
-        self._info: ModelInfo | None = None
+        self._client = open_client(endpoint, read_timeout=backstop)  # before a thread exists
+        super().__init__("gguf-tui-remote", "the connection has been closed")
         self._model_id = ""
-        self._thread = JobThread("gguf-tui-remote", "the connection has been closed")
-        self._submit = self._thread.submit
         self._closing = threading.Event()  # cuts a model list in flight at once
 
-    # -- public API (the same as Engine's) -------------------------------------------------
-    @property
-    def info(self) -> ModelInfo | None:
-        return self._info
-
+    # -- public API (the same as Engine's; lifecycle.ThreadedBackend has info and stop) ------
     def load(
         self,
         model: str | Path | None = None,
@@ -71,13 +65,8 @@ class RemoteEngine:
     ) -> Future[ModelInfo]:
         """Check the server and choose its model (`model`, else the endpoint's, else the
         only one served). Fails with RemoteError when it cannot be used."""
-        self.stop()
         wanted = str(model) if model else self.endpoint.model
-        return self._submit(lambda: self._load(wanted, progress))
-
-    def unload(self) -> Future[None]:
-        self.stop()
-        return self._submit(self._unload)
+        return self._replace(lambda: self._load(wanted, progress))
 
     def chat(
         self,
@@ -86,8 +75,7 @@ class RemoteEngine:
         cache_key: Hashable | None = None,
     ) -> Generation:
         """`cache_key` is not sent: a server keeps its own prompt cache (its slots)."""
-        msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
-        return self._generate("chat/completions", {"messages": msgs}, sampling)
+        return self._generate("chat/completions", {"messages": self._plain(messages)}, sampling)
 
     def complete(self, prompt: str, sampling: Sampling | None = None) -> Generation:
         """Plain completion (`/v1/completions`): no chat template."""
@@ -111,24 +99,13 @@ class RemoteEngine:
             future.set_result(estimate_tokens(messages))
         return future
 
-    def stop(self) -> None:
-        """Stop the answer in progress: its connection is closed, its text kept."""
-        self._thread.stop()
-
     def close(self, timeout: float = 30.0) -> None:
         """Stop, end the worker thread and close the connections. Safe to call twice.
         Nothing here waits on the network: the request in flight (an answer or the
         model list) has its connection shut at once, so the worker ends within
         about guard.POLL_SECONDS."""
         self._closing.set()
-        if self._thread.close(self._unload, timeout):
-            self._client.close()
-
-    def __enter__(self) -> RemoteEngine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().close(timeout)
 
     # -- the worker thread ------------------------------------------------------------------
     def _load(self, wanted: str, progress: Callable[[float], bool] | None) -> ModelInfo:
@@ -155,16 +132,19 @@ class RemoteEngine:
         self._info = None
         self._model_id = ""
 
+    def _release(self) -> None:
+        self._client.close()
+
     def _generate(
         self,
         path: str,
         payload: dict[str, Any],
         sampling: Sampling | None,
     ) -> Generation:
-        def run(gen: Generation) -> None:
+        def run(gen: Generation, chosen: Sampling) -> None:
             if self._info is None:
                 raise EngineError("no model is chosen")
-            body = request_body(self.endpoint, self._model_id, sampling or Sampling(), **payload)
+            body = request_body(self.endpoint, self._model_id, chosen, **payload)
             stream_reply(self._client, self.endpoint, path, body, gen)
 
-        return self._thread.generate(run, "talking to the server")
+        return self._answer(run, sampling, "talking to the server")

@@ -101,7 +101,7 @@ def request_body(
             repeat_penalty=sampling.repeat_penalty,
             repetition_penalty=sampling.repeat_penalty,
         )
-        if getattr(sampling, "ignore_eos", False):
+        if sampling.ignore_eos:
             body["ignore_eos"] = True
     return body
 
