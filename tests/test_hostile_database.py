@@ -353,7 +353,7 @@ def test_a_dangling_link_as_the_database_path_says_so(data):
 
 FULL_DISK = r"""
 set -e
-mount -t tmpfs -o size=256k tmpfs "$1"
+mount -t tmpfs -o size=512k tmpfs "$1"
 mkdir "$1/data"
 "$2" -c 'import sys; from pathlib import Path; from gguf_tui.store.database import Store
 with Store(Path(sys.argv[1]) / "data" / "conversations.sqlite3") as s:
@@ -368,7 +368,7 @@ APP = [sys.executable, "-m", "gguf_tui"]
 
 
 def test_a_full_disk_at_start_says_the_disk_is_full(tmp_path):
-    """A real full disk: a 256 KiB tmpfs in a mount namespace of its own, filled up. The
+    """A real full disk: a 512 KiB tmpfs in a mount namespace of its own, filled up. The
     database is there; SQLite cannot create its -shm file (an I/O error, not SQLITE_FULL)."""
     if shutil.which("unshare") is None:
         pytest.skip("no unshare here")

@@ -146,10 +146,10 @@ def test_checkpoints_keep_fields_not_given_and_finishing_bumps_the_list(store):
     assert store.last_conversation().id == first.id  # the finished answer does
 
 
-def test_regenerate_deletes_from_a_message_on_and_never_reuses_ids(store):
+def test_deleting_a_branch_deletes_what_follows_it_and_never_reuses_ids(store):
     conv = chat(store, "q1", "a1", "q2", "a2")
     ids = [m.id for m in store.messages(conv.id)]
-    store.delete_messages_from(conv.id, ids[2])
+    store.delete_branch(ids[2])
     assert [m.content for m in store.messages(conv.id)] == ["q1", "a1"]
     assert store.message_count(conv.id) == 2 == store.get_conversation(conv.id).message_count
     again = store.add_message(conv.id, "user", "q2, edited")
@@ -256,7 +256,7 @@ def test_search_follows_edits_and_deletes(store):
     assert found(store, "magma") == {conv.id}
     store.update_message(answer.id, "Lava flows", finish_reason="stop")
     assert found(store, "magma") == set() and found(store, "lava") == {conv.id}
-    store.delete_messages_from(conv.id, answer.id)
+    store.delete_branch(answer.id)
     assert found(store, "lava") == set() and found(store, "volcanoes") == {conv.id}
     store.rename_conversation(conv.id, "Geology")
     assert found(store, "geology") == {conv.id}
@@ -445,6 +445,11 @@ def fill(store: Store, conversations: int, long_messages: int) -> int:
     conn.executemany(
         "INSERT INTO messages (conversation_id, role, content, created_at) VALUES (?, ?, ?, ?)",
         ((long_id, "user", f"line {n} " + "filler " * 30, float(n)) for n in range(long_messages)),
+    )
+    # Each message follows the one before it, as the app writes them (one branch).
+    conn.execute(
+        "UPDATE messages SET parent_id = (SELECT max(p.id) FROM messages AS p"
+        " WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id)"
     )
     conn.execute("COMMIT")
     return long_id

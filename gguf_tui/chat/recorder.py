@@ -120,9 +120,7 @@ class ReplyRecorder:
         if not self.text:
             if self.store is not None:
                 with contextlib.suppress(StoreError):
-                    self.store.delete_messages_from(
-                        self.placeholder.conversation_id, self.message_id
-                    )
+                    self.store.delete_branch(self.message_id)
             return ReplyOutcome(None, None, event.message, self.trimmed)
         saved = self._save(self.text, reasoning=self.reasoning, finish_reason="stopped")
         message = replace(

@@ -137,7 +137,7 @@ def conversation(row: tuple) -> Conversation:
 
 def message(row: tuple) -> Message:
     """A record from a `messages` row (database._MESSAGE's columns)."""
-    mid, cid, role, content, reasoning, created, model_file, quant, figures, finish = row
+    mid, cid, role, content, reasoning, created, model_file, quant, figures, finish, parent = row
     role = text(role)
     return Message(
         row_id(mid),
@@ -150,4 +150,5 @@ def message(row: tuple) -> Message:
         optional_text(quant),
         stats=stats(figures),
         finish_reason=optional_text(finish),
+        parent_id=None if parent is None else row_id(parent),
     )

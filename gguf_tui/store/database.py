@@ -23,11 +23,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from gguf_tui.store import cells, opening, schema, search
 from gguf_tui.store.errors import StoreError, describe, is_busy
 from gguf_tui.store.records import (
+    PREVIOUS,
     Conversation,
     Message,
     NewMessage,
@@ -42,8 +43,42 @@ REPORT_EVERY = 60.0  # seconds between two reports of the same read failure
 _CONVERSATION = "id, title, created_at, updated_at, model_file, quant, message_count, settings"
 _MESSAGE = (
     "id, conversation_id, role, content, reasoning, created_at, model_file, quant, stats,"
-    " finish_reason"
+    " finish_reason, parent_id"
 )
+# The message a new one follows when none is named: the end of the branch shown (the
+# conversation's leaf; the newest message where a leaf was never set or is gone).
+_LEAF = (
+    "coalesce((SELECT c.leaf_id FROM conversations AS c WHERE c.id = :cid"
+    " AND EXISTS (SELECT 1 FROM messages AS l WHERE l.id = c.leaf_id)),"
+    " (SELECT max(n.id) FROM messages AS n WHERE n.conversation_id = :cid))"
+)
+# From :start up to the first message, at most :limit of them (-1: all): one branch.
+# The walk carries whole rows, so it reads only the branch's own rows by their ids (a
+# second pass over `messages` may be planned as a scan of the whole table, which also
+# reads the other conversations' pages, damaged ones included).
+_BRANCH = f"""
+WITH RECURSIVE up({_MESSAGE}) AS (
+    SELECT {_MESSAGE} FROM messages WHERE id = :start AND conversation_id = :cid
+    UNION ALL
+    SELECT {", ".join("m." + c.strip() for c in _MESSAGE.split(","))}
+    FROM messages AS m JOIN up ON m.id = up.parent_id
+    LIMIT :limit
+)
+SELECT {_MESSAGE} FROM up ORDER BY id
+"""
+# From :start down to its newest descendant, through each newest child: where a
+# branch chosen at :start leads.
+_NEWEST_BELOW = """
+WITH RECURSIVE down(id) AS (
+    SELECT :start
+    UNION ALL
+    SELECT (SELECT max(c.id) FROM messages AS c WHERE c.parent_id = down.id)
+    FROM down WHERE down.id IS NOT NULL
+)
+SELECT max(id) FROM down
+"""
+
+LEAF: Final = "leaf"  # add_message's default parent: the end of the branch shown
 
 
 def _dump_json(value: Any) -> str | None:
@@ -234,14 +269,14 @@ class Store:
 
         return self._run(transaction)
 
-    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+    def _query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[tuple]:
         """Rows of one read. With `on_read_error` set, a failure mid-way keeps the rows
         read before it and is reported there instead of raised."""
         rows: list[tuple] = []
 
         def work(conn: sqlite3.Connection) -> list[tuple]:
             rows.clear()  # a busy retry starts over
-            cursor = conn.execute(sql, tuple(params))
+            cursor = conn.execute(sql, params if isinstance(params, dict) else tuple(params))
             while batch := cursor.fetchmany(256):
                 rows.extend(batch)
             return rows
@@ -357,14 +392,20 @@ class Store:
         quant: str | None = None,
         stats: dict | None = None,
         finish_reason: str | None = None,
+        parent_id: int | Literal["leaf"] | None = LEAF,
     ) -> Message:
-        """Append and commit at once. The first user message names an untitled conversation."""
+        """Add and commit at once, after the message `parent_id` (by default the end of the
+        branch shown; None: a first message), and show the branch it ends. The first
+        user message names an untitled conversation."""
         check_role(role)
         now = time.time()
         title = title_from_text(content) if role == "user" else ""
         row = (conversation_id, role, content, reasoning, now, model_file, quant, _dump_json(stats))
+        parent: int | None = None
 
         def work(conn: sqlite3.Connection) -> int:
+            nonlocal parent
+            parent = self._parent_for(conn, conversation_id, parent_id)
             found = conn.execute(
                 "UPDATE conversations SET updated_at = ?,"
                 " model_file = coalesce(?, model_file), quant = coalesce(?, quant),"
@@ -373,12 +414,17 @@ class Store:
             ).rowcount
             if not found:
                 raise StoreError(f"conversation {conversation_id} no longer exists")
-            return _inserted_id(
+            new_id = _inserted_id(
                 conn.execute(
-                    f"INSERT INTO messages ({_MESSAGE}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*row, finish_reason),
+                    f"INSERT INTO messages ({_MESSAGE})"
+                    " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*row, finish_reason, parent),
                 )
             )
+            conn.execute(
+                "UPDATE conversations SET leaf_id = ? WHERE id = ?", (new_id, conversation_id)
+            )
+            return new_id
 
         message_id = self._write(work)
         return Message(
@@ -392,7 +438,23 @@ class Store:
             quant,
             stats,
             finish_reason,
+            parent,
         )
+
+    @staticmethod
+    def _parent_for(
+        conn: sqlite3.Connection, conversation_id: int, parent_id: int | str | None
+    ) -> int | None:
+        if parent_id == LEAF:
+            return conn.execute(f"SELECT {_LEAF}", {"cid": conversation_id}).fetchone()[0]
+        if parent_id is None:
+            return None
+        owner = conn.execute(
+            "SELECT conversation_id FROM messages WHERE id = ?", (parent_id,)
+        ).fetchone()
+        if owner is None or owner[0] != conversation_id:
+            raise StoreError(f"message {parent_id} is not in conversation {conversation_id}")
+        return int(parent_id)
 
     def update_message(
         self,
@@ -426,22 +488,6 @@ class Store:
 
         self._write(work)
 
-    def delete_messages_from(self, conversation_id: int, message_id: int) -> None:
-        """Delete this message and every later one: regenerate, or edit and resend."""
-
-        def work(conn: sqlite3.Connection) -> None:
-            gone = conn.execute(
-                "DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
-                (conversation_id, message_id),
-            ).rowcount
-            if gone:
-                conn.execute(
-                    "UPDATE conversations SET updated_at = ? WHERE id = ?",
-                    (time.time(), conversation_id),
-                )
-
-        self._write(work)
-
     def message(self, message_id: int) -> Message | None:
         rows = self._query(f"SELECT {_MESSAGE} FROM messages WHERE id = ?", (message_id,))
         return cells.message(rows[0]) if rows else None
@@ -449,18 +495,112 @@ class Store:
     def messages(
         self, conversation_id: int, *, before_id: int | None = None, limit: int | None = None
     ) -> list[Message]:
-        """Oldest first. With `limit`, the last `limit` before `before_id` (paging up)."""
-        where = "conversation_id = ?" + ("" if before_id is None else " AND id < ?")
-        params: list[Any] = [conversation_id] + ([] if before_id is None else [before_id])
-        if limit is None:
-            sql = f"SELECT {_MESSAGE} FROM messages WHERE {where} ORDER BY id"
-        else:
-            sql = (
-                f"SELECT * FROM (SELECT {_MESSAGE} FROM messages WHERE {where}"
-                " ORDER BY id DESC LIMIT ?) ORDER BY id"
-            )
-            params.append(limit)
+        """The branch shown, oldest first. With `limit`, the last `limit` messages of it
+        before `before_id` (paging up)."""
+        start = (
+            _LEAF
+            if before_id is None
+            else "(SELECT parent_id FROM messages WHERE id = :before AND conversation_id = :cid)"
+        )
+        sql = _BRANCH.replace(":start", start)
+        params = {"cid": conversation_id, "before": before_id, "limit": limit or -1}
         return [cells.message(row) for row in self._query(sql, params)]
+
+    def branch_to(self, message_id: int) -> list[Message]:
+        """The first message down to `message_id`, whatever branch is shown."""
+        owner = self._query("SELECT conversation_id FROM messages WHERE id = ?", (message_id,))
+        if not owner:
+            return []
+        params = {"cid": owner[0][0], "start": message_id, "limit": -1}
+        return [cells.message(row) for row in self._query(_BRANCH, params)]
+
+    def all_messages(self, conversation_id: int) -> list[Message]:
+        """Every message of every branch, in the order written (a parent before its
+        children): what a JSON export carries."""
+        rows = self._query(
+            f"SELECT {_MESSAGE} FROM messages WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        )
+        return [cells.message(row) for row in rows]
+
+    # --- branches -------------------------------------------------------------------------------
+
+    def siblings(self, message_id: int) -> list[int]:
+        """The ids of the versions of this message (itself included), oldest first: the
+        messages that follow the same one."""
+        rows = self._query(
+            "SELECT s.id FROM messages AS m JOIN messages AS s"
+            " ON s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id"
+            " WHERE m.id = ? ORDER BY s.id",
+            (message_id,),
+        )
+        return [cells.row_id(r[0]) for r in rows]
+
+    def versions(self, conversation_id: int) -> dict[int, tuple[int, int]]:
+        """For each message that has other versions: (its place among them from 1, how
+        many). One read for a whole conversation (the view asks for every message)."""
+        rows = self._query(
+            "SELECT id, parent_id FROM messages WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        )
+        children: dict[int | None, list[int]] = {}
+        for mid, parent in rows:
+            children.setdefault(parent, []).append(mid)
+        return {
+            mid: (n, len(ids))
+            for ids in children.values()
+            if len(ids) > 1
+            for n, mid in enumerate(ids, 1)
+        }
+
+    def show_branch(self, message_id: int) -> int | None:
+        """Show the branch through `message_id`, down to its newest message; that
+        message's id (None when `message_id` is gone)."""
+
+        def work(conn: sqlite3.Connection) -> int | None:
+            owner = conn.execute(
+                "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if owner is None:
+                return None
+            leaf = conn.execute(_NEWEST_BELOW, {"start": message_id}).fetchone()[0]
+            conn.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (leaf, owner[0]))
+            return int(leaf)
+
+        return self._write(work)
+
+    def delete_branch(self, message_id: int) -> None:
+        """Delete this version of a message and everything that follows it; the branch
+        shown becomes its newest remaining sibling's, else the one it followed."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT conversation_id, parent_id FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if row is None:
+                return
+            cid, parent = row
+            conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            shown_kept = conn.execute(
+                "SELECT 1 FROM conversations AS c JOIN messages AS m ON m.id = c.leaf_id"
+                " WHERE c.id = ?",
+                (cid,),
+            ).fetchone()
+            if not shown_kept:  # (else the branch shown was another one: it stays)
+                sibling = conn.execute(
+                    "SELECT max(id) FROM messages WHERE conversation_id = ? AND parent_id IS ?",
+                    (cid, parent),
+                ).fetchone()[0]
+                start = sibling if sibling is not None else parent
+                leaf = (
+                    None
+                    if start is None
+                    else conn.execute(_NEWEST_BELOW, {"start": start}).fetchone()[0]
+                )
+                conn.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (leaf, cid))
+            conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (time.time(), cid))
+
+        self._write(work)
 
     def message_count(self, conversation_id: int) -> int:
         rows = self._query(
@@ -475,15 +615,23 @@ class Store:
         *,
         settings: dict | None = None,
         created_at: float | None = None,
+        shown: int | None = None,
     ) -> Conversation:
         """Write a whole conversation in one transaction: an import is all there or not at all.
 
         Message times are kept; the conversation counts as changed now, so it is
         at the top of the list. An empty title comes from the first user message.
+        Each message follows the one its `parent` names (a tree, as JSON exports
+        carry it); `shown` is the index of the last message of the branch to show
+        (default: the last message).
         """
         items = list(messages)
-        for item in items:
+        for n, item in enumerate(items):
             check_role(item.role)
+            if item.parent is not None and item.parent != PREVIOUS and not 0 <= item.parent < n:
+                raise ValueError(f"message {n} follows message {item.parent}, not one before it")
+        if shown is not None and not 0 <= shown < len(items):
+            raise ValueError(f"the branch shown ends at message {shown}, which is not there")
         now = time.time()
         if not title.strip():
             said = (title_from_text(m.content) for m in items if m.role == "user")
@@ -514,11 +662,25 @@ class Store:
                     (title.strip(), started, now, model_file, quant, _dump_json(settings or {})),
                 )
             )
-            conn.executemany(
-                f"INSERT INTO messages ({_MESSAGE}) VALUES (NULL, {conversation_id},"
-                " ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            ids: list[int] = []
+            for n, (item, row) in enumerate(zip(items, rows, strict=True)):
+                parent = item.parent
+                if parent == PREVIOUS:
+                    parent = n - 1 if n else None
+                ids.append(
+                    _inserted_id(
+                        conn.execute(
+                            f"INSERT INTO messages ({_MESSAGE}) VALUES (NULL, ?,"
+                            " ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (conversation_id, *row, None if parent is None else ids[parent]),
+                        )
+                    )
+                )
+            if ids:
+                leaf = ids[-1] if shown is None else ids[shown]
+                conn.execute(
+                    "UPDATE conversations SET leaf_id = ? WHERE id = ?", (leaf, conversation_id)
+                )
             return conversation_id
 
         conversation_id = self._write(work)

@@ -24,6 +24,7 @@ class Message:
     quant: str | None = None  # e.g. "Q4_K_M"
     stats: dict | None = None  # GenerationStats.to_dict()
     finish_reason: str | None = None  # "stop" | "length" | "context" | "stopped"; None: streaming
+    parent_id: int | None = None  # the message this one follows; None: the first
 
     @property
     def unfinished(self) -> bool:
@@ -59,6 +60,12 @@ class NewMessage:
     quant: str | None = None
     stats: dict | None = None
     finish_reason: str | None = None
+    # Which message of the same import this one follows: its index in the list, None for
+    # a first message, PREVIOUS for the one before it (a plain history: one branch).
+    parent: int | None = -1
+
+
+PREVIOUS = -1  # NewMessage.parent: the message before it in the list
 
 
 def check_role(role: str) -> None:

@@ -81,7 +81,25 @@ INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
 INSERT INTO conversations_fts(conversations_fts) VALUES ('rebuild');
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# 3: a conversation is a tree. Each message points at the one it answers or follows
+# (`parent_id`; NULL for a first message), so regenerating, editing or comparing adds
+# a sibling instead of deleting; deleting a message deletes what grew from it. The
+# conversation remembers the last message of the branch shown (`leaf_id`). Existing
+# conversations become one branch each: every message the child of the one before it.
+_V3 = """
+ALTER TABLE messages ADD COLUMN parent_id INTEGER REFERENCES messages(id) ON DELETE CASCADE;
+ALTER TABLE conversations ADD COLUMN leaf_id INTEGER;
+UPDATE messages SET parent_id = (
+    SELECT max(p.id) FROM messages AS p
+    WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id
+);
+UPDATE conversations SET leaf_id = (
+    SELECT max(m.id) FROM messages AS m WHERE m.conversation_id = conversations.id
+);
+CREATE INDEX messages_by_parent ON messages(parent_id, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

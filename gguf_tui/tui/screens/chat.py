@@ -7,7 +7,7 @@ import contextlib
 import random
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from rich.text import Text
 from textual import on
@@ -27,6 +27,7 @@ from gguf_tui.chat.context import (
 from gguf_tui.chat.recorder import ReplyRecorder
 from gguf_tui.config.settings import save_state
 from gguf_tui.engine import Sampling
+from gguf_tui.store.database import LEAF
 from gguf_tui.store.errors import StoreError
 from gguf_tui.tui.downloads import DownloadTask
 from gguf_tui.tui.keymap import CHAT_ACTIONS, to_bindings
@@ -215,9 +216,11 @@ class ChatScreen(CopyActions, Screen):
                 self.conversation_id = conv.id
                 self.view.conversation_id = conv.id
                 save_state(app.paths, last_conversation=conv.id)
-            if self._editing_id is not None:
-                store.delete_messages_from(self.conversation_id, self._editing_id)
-            message = store.add_message(self.conversation_id, "user", text)
+            parent: int | Literal["leaf"] | None = LEAF
+            if self._editing_id is not None:  # a new version of it: the old one is kept
+                edited = store.message(self._editing_id)
+                parent = edited.parent_id if edited is not None else LEAF
+            message = store.add_message(self.conversation_id, "user", text, parent_id=parent)
         except StoreError as exc:
             self.notify(
                 f"{exc}. Your message is kept in the prompt: send it again later.",
@@ -250,23 +253,32 @@ class ChatScreen(CopyActions, Screen):
             self.notify(f"This conversation uses a context of {wanted} tokens: reloading.")
             await app.models.load(info.path, replace(app.load_options, n_ctx=wanted))
 
-    def model_messages(self) -> list[dict[str, str]]:
-        """What the model sees of the open conversation (rules in chat/context.py)."""
+    def model_messages(self, upto: int | None = None) -> list[dict[str, str]]:
+        """What the model sees of the open conversation: the branch shown, or the one
+        down to message `upto` (rules in chat/context.py)."""
         assert self.conversation_id is not None
         store = self.app.store
         conv = store.get_conversation(self.conversation_id)
         system = system_prompt_for(conv.settings if conv else {}, self.app.system_prompt)
-        return model_messages(store.messages(self.conversation_id), system)
+        saved = store.messages(self.conversation_id) if upto is None else store.branch_to(upto)
+        return model_messages(saved, system)
 
-    async def start_reply(self, sampling: Sampling | None = None) -> None:
+    async def start_reply(self, sampling: Sampling | None = None, after: int | None = None) -> None:
+        """Answer the end of the branch shown, or, given `after`, the message `after`
+        (a new version beside the answers it has: regenerate)."""
         app = self.app
         info = app.engine.info
         if info is None or self.conversation_id is None:
             return
-        messages = self.model_messages()  # read before the placeholder: not for the model
+        messages = self.model_messages(after)  # read before the placeholder: not for the model
         try:
             placeholder = app.store.add_message(
-                self.conversation_id, "assistant", "", model_file=info.model_file, quant=info.quant
+                self.conversation_id,
+                "assistant",
+                "",
+                model_file=info.model_file,
+                quant=info.quant,
+                parent_id=LEAF if after is None else after,
             )
         except StoreError as exc:
             self.notify(f"{exc}. No answer was started.", severity="error", timeout=15)
@@ -376,15 +388,12 @@ class ChatScreen(CopyActions, Screen):
         if not messages:
             return
         last = messages[-1]
-        if last.role == "assistant":
-            cid = self.conversation_id
-            if not self.app.saved(
-                "regenerate", lambda: self.app.store.delete_messages_from(cid, last.id)
-            ):
-                return
+        after = None
+        if last.role == "assistant":  # a new version beside it: the old one is kept
             await self.view.remove_from(last.id)
+            after = last.parent_id
         base = self.app.sampling_for(self.conversation_id)
-        await self.start_reply(replace(base, seed=random.getrandbits(31)))
+        await self.start_reply(replace(base, seed=random.getrandbits(31)), after=after)
 
     @on(PromptArea.EditLast)
     def _edit_last(self) -> None:
@@ -509,8 +518,7 @@ class ChatScreen(CopyActions, Screen):
         assert cid is not None  # compare answers again in the open conversation
 
         def replace_answer() -> None:
-            store.delete_messages_from(cid, original.id)
-            store.add_message(
+            store.add_message(  # a version beside the first answer, shown
                 cid,
                 "assistant",
                 answer.content,
@@ -519,6 +527,7 @@ class ChatScreen(CopyActions, Screen):
                 quant=answer.quant,
                 stats=answer.stats,
                 finish_reason=answer.finish_reason,
+                parent_id=original.parent_id,
             )
 
         if not self.app.saved("keep the new answer", replace_answer):
