@@ -30,10 +30,12 @@ class ThinkSplitter:
     text later in an answer (say, in a code sample) is kept as text.
     """
 
-    def __init__(self, in_reasoning: bool = False) -> None:
+    def __init__(self, in_reasoning: bool = False, at_start: bool = True) -> None:
         self._in_reasoning = in_reasoning
         self._pending = ""
-        self._at_start = True  # nothing but blanks seen in the current section
+        # Nothing but blanks seen in the current section. False for an answer that is
+        # continued: its first token may well be the line break it was cut before.
+        self._at_start = at_start
 
     def feed(self, delta: str) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
@@ -137,6 +137,7 @@ class RenderedPrompt:
     text: str
     stop: tuple[str, ...]
     added_special: bool  # the text already holds BOS/special tokens: do not add BOS
+    continues: bool = False  # the text ends inside an answer, which the model goes on with
 
 
 Renderer = Callable[..., RenderedPrompt]  # (messages, cancelled=None) -> RenderedPrompt
@@ -156,10 +157,36 @@ def _merge_system_into_first_user(messages: list[dict[str, str]]) -> list[dict[s
     return rest
 
 
+def continuing(render: Renderer) -> Renderer:
+    """A conversation that ends with an answer asks for that answer to be continued.
+
+    The turns before it are rendered as for a new answer (the template's own opening
+    of an assistant turn), and the answer's text follows as it was written, with no
+    end of turn: the model resumes the same turn. Templates are not asked to render
+    an unfinished turn (most would close it), so this works whatever the template."""
+
+    def render_continuing(
+        messages: list[dict[str, str]], cancelled: Cancelled | None = None
+    ) -> RenderedPrompt:
+        if not messages or messages[-1]["role"] != "assistant":
+            return render(messages, cancelled=cancelled)
+        opened = render(messages[:-1], cancelled=cancelled)
+        return replace(opened, text=opened.text + messages[-1]["content"], continues=True)
+
+    return render_continuing
+
+
 def make_renderer(
     choice: ChatFormatChoice, metadata: dict[str, object], bos_token: str, eos_token: str
 ) -> Renderer:
-    """Build the prompt renderer (imports llama-cpp-python's formatters lazily)."""
+    """Build the prompt renderer (imports llama-cpp-python's formatters lazily); a
+    conversation ending with an answer continues it (`continuing`)."""
+    return continuing(_make_renderer(choice, metadata, bos_token, eos_token))
+
+
+def _make_renderer(
+    choice: ChatFormatChoice, metadata: dict[str, object], bos_token: str, eos_token: str
+) -> Renderer:
     from llama_cpp import llama_chat_format as lcf
 
     def as_rendered(result: lcf.ChatFormatterResponse) -> RenderedPrompt:

@@ -373,6 +373,7 @@ class LlamaModel:
             in_reasoning=prompt.text.rstrip().endswith("<think>"),
             started=started,
             dropped=fitted.dropped,
+            continuing=prompt.continues,
         )
 
     def run_completion(self, gen: Generation, text: str, sampling: Sampling) -> None:
@@ -404,6 +405,7 @@ class LlamaModel:
         in_reasoning: bool,
         started: float,
         dropped: int,
+        continuing: bool = False,  # the answer goes on from text already written
     ) -> None:
         lib, llm = self._lib, self.llm
         n_ctx = self.info.n_ctx
@@ -411,7 +413,7 @@ class LlamaModel:
         limit = min(room, sampling.max_tokens) if sampling.max_tokens else room
         llm.set_seed(sampling.seed if sampling.seed is not None else random.getrandbits(31))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        splitter = ThinkSplitter(in_reasoning)
+        splitter = ThinkSplitter(in_reasoning, at_start=not continuing)
         stops = StopMatcher(() if sampling.ignore_eos else stop_strings)
         text_parts: list[str] = []
         reasoning_parts: list[str] = []
