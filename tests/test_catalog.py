@@ -10,10 +10,17 @@ import pytest
 
 from gguf_tui.models import scan_cache
 from gguf_tui.models.catalog import (
+    BESIDE,
+    COMMAND_LINE,
+    CONFIGURED,
+    HF_CACHE,
+    OWN_FOLDER,
     ScanStats,
+    configured_places,
     default_dirs,
     group_siblings,
     scan,
+    scan_configured,
     siblings_of,
     walk_ggufs,
 )
@@ -217,6 +224,40 @@ def test_default_folders_in_order_without_duplicates(tmp_path):
     mine = tmp_path / "data" / "models"
     dirs = default_dirs(mine, ["~/llms", str(mine)], [str(tmp_path / "extra")])
     assert dirs == [mine, Path("~/llms").expanduser(), tmp_path / "extra"]
+
+
+def test_the_configured_places_each_once_with_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    mine = tmp_path / "data" / "models"
+    extra = tmp_path / "extra"
+    places = configured_places(
+        mine, ["~/llms", str(mine)], [str(extra), "~/llms"], beside=[extra, tmp_path / "dl"]
+    )
+    assert [(p.path, p.why) for p in places] == [
+        (mine, OWN_FOLDER),
+        (Path("~/llms").expanduser(), CONFIGURED),
+        (extra, COMMAND_LINE),
+        (tmp_path / "hf", HF_CACHE),
+        (tmp_path / "dl", BESIDE),  # the extra folder is searched already, with subfolders
+    ]
+    assert [p.why for p in configured_places(mine, hf_cache=None)] == [OWN_FOLDER]
+
+
+def test_one_scan_of_the_configured_places(ladder, tmp_path):
+    """What the picker, f3 and `gguf-tui list` list: the model folders with their
+    subfolders, the cache, and only the files beside a model opened by path."""
+    own = link_all([ladder["Q8_0"]], tmp_path / "data" / "models" / "deep")
+    configured = link_all([ladder["Q6_K"]], tmp_path / "llms")
+    downloads = link_all([ladder["Q4_K_M"]], tmp_path / "Downloads")
+    link_all([ladder["Q3_K_S"]], downloads / "below")  # beside: not searched
+    found = scan_configured(
+        own.parent, [str(configured)], beside=[downloads], hf_cache=tmp_path / "no-cache"
+    )
+    assert sorted(m.quant for m in found.models) == ["Q4_K_M", "Q6_K", "Q8_0"]
+    assert [p.why for p in found.places] == [OWN_FOLDER, CONFIGURED, HF_CACHE, BESIDE]
+    bare = scan_configured(own.parent, hf_cache=None)
+    assert [m.quant for m in bare.models] == ["Q8_0"]
+    assert [p.why for p in bare.places] == [OWN_FOLDER]
 
 
 @pytest.mark.parametrize(

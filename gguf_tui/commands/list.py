@@ -60,19 +60,22 @@ def run(args: argparse.Namespace) -> int:
         from gguf_tui.commands.server_list import print_server_models
 
         return print_server_models(args, ctx)
-    from gguf_tui.models.catalog import DEFAULT, default_dirs, scan
+    from gguf_tui.models.catalog import DEFAULT, scan, scan_configured
 
     if repo and (on_disk := _on_disk(repo, from_option=bool(args.remote))) is not None:
         models = scan([on_disk], hf_cache=None, cache_file=ctx.paths.scan_cache)
         return _print_models(models, args, f"no GGUF models in {on_disk}")
     if repo:
         return _remote(repo, args, ctx)
-    dirs = default_dirs(ctx.paths.models_dir, ctx.settings.model_dirs, args.models_dir)
-    models = scan(
-        dirs, hf_cache=None if args.no_hf_cache else DEFAULT, cache_file=ctx.paths.scan_cache
+    found = scan_configured(
+        ctx.paths.models_dir,
+        ctx.settings.model_dirs,
+        ctx.models_dirs,
+        hf_cache=None if args.no_hf_cache else DEFAULT,
+        cache_file=ctx.paths.scan_cache,
     )
-    where = ", ".join(str(d) for d in dirs)
-    return _print_models(models, args, f"no GGUF models found (looked in {where} and the HF cache)")
+    where = ", ".join(f"{p.path} ({p.why})" for p in found.places)
+    return _print_models(found.models, args, f"no GGUF models found (looked in {where})")
 
 
 # A Hugging Face repository id as the Hub accepts it: owner/name, each part letters, digits,

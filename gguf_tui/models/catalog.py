@@ -3,6 +3,8 @@
 `scan()` lists each model once: a split model as its first shard with the shard count
 (a missing shard marks it incomplete, it is not hidden), a broken file with the reason.
 Headers are read through the scan cache, so an unchanged tree is scanned with `stat`s only.
+`scan_configured()` is the one scan of the configured places (model folders, the cache,
+the folders of models opened by path) that the picker, `f3` and `gguf-tui list` share.
 `group_siblings()` gathers the quantizations of one model for switching between them.
 """
 
@@ -77,16 +79,105 @@ class ScanStats:
     seconds: float = 0.0
 
 
+# Why a folder is searched: what the picker's Local view lists when it finds nothing.
+OWN_FOLDER = "the app's models folder"
+CONFIGURED = "model_dirs in config.toml"
+COMMAND_LINE = "--models-dir"
+HF_CACHE = "the Hugging Face cache"
+BESIDE = "the folder of the model in use"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """One place models are looked for, and why it is looked in."""
+
+    path: Path
+    why: str  # OWN_FOLDER, CONFIGURED, COMMAND_LINE, HF_CACHE or BESIDE
+
+    @property
+    def is_folder(self) -> bool:
+        """A model folder, searched with its subfolders (not the cache, not a BESIDE one)."""
+        return self.why not in (HF_CACHE, BESIDE)
+
+
+@dataclass(slots=True)
+class Catalog:
+    """What a scan of the configured places found, and where it looked."""
+
+    models: list[ModelFile]
+    places: list[Place]
+
+
+def _expanded(folder: str | Path) -> Path:
+    return Path(os.path.expandvars(str(folder))).expanduser()
+
+
+def configured_places(
+    models_dir: Path,
+    model_dirs: Iterable[str] = (),
+    extra: Iterable[str] = (),
+    *,
+    hf_cache: Path | None = DEFAULT,
+    beside: Iterable[Path] = (),
+) -> list[Place]:
+    """Where to look, in order and each folder once: the app's own folder, `model_dirs`
+    from the settings, `--models-dir` ones, the Hugging Face cache (`hf_cache=None`
+    leaves it out; the default is the one huggingface_hub uses now), then the folders
+    of models opened by path (their files only, for the siblings of such a model)."""
+    places: list[Place] = []
+    wanted: list[tuple[str | Path, str]] = [
+        (models_dir, OWN_FOLDER),
+        *((d, CONFIGURED) for d in model_dirs),
+        *((d, COMMAND_LINE) for d in extra),
+    ]
+    for folder, why in wanted:
+        path = _expanded(folder)
+        if all(p.path != path for p in places):
+            places.append(Place(path, why))
+    if hf_cache is DEFAULT:
+        from gguf_tui.models.hub.client import HubEnv
+
+        hf_cache = HubEnv.from_environ().cache_dir
+    if hf_cache is not None:
+        places.append(Place(Path(hf_cache), HF_CACHE))
+    for folder in beside:
+        path = _expanded(folder)
+        if all(p.path != path for p in places if p.is_folder or p.why == BESIDE):
+            places.append(Place(path, BESIDE))
+    return places
+
+
 def default_dirs(
     models_dir: Path, model_dirs: Iterable[str] = (), extra: Iterable[str] = ()
 ) -> list[Path]:
     """The app's own folder, then `model_dirs` from the settings, then `--models-dir` ones."""
-    out: list[Path] = []
-    for d in [models_dir, *map(Path, model_dirs), *map(Path, extra)]:
-        path = Path(os.path.expandvars(str(d))).expanduser()
-        if path not in out:
-            out.append(path)
-    return out
+    return [p.path for p in configured_places(models_dir, model_dirs, extra, hf_cache=None)]
+
+
+def scan_configured(
+    models_dir: Path,
+    model_dirs: Iterable[str] = (),
+    extra: Iterable[str] = (),
+    *,
+    hf_cache: Path | None = DEFAULT,
+    beside: Iterable[Path] = (),
+    cache_file: Path | None = None,
+    stats: ScanStats | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Catalog:
+    """Every model in the configured places (`configured_places`), and those places:
+    the one scan the picker, the `f3` switcher and `gguf-tui list` share."""
+    places = configured_places(models_dir, model_dirs, extra, hf_cache=hf_cache, beside=beside)
+    cache = next((p.path for p in places if p.why == HF_CACHE), None)
+    models = scan(
+        [p.path for p in places if p.is_folder],
+        hf_cache=cache,
+        cache_file=cache_file,
+        stats=stats,
+        beside=[p.path for p in places if p.why == BESIDE],
+        cancelled=cancelled,
+    )
+    return Catalog(models, places)
 
 
 def scan(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from gguf_tui.config.settings import save_state
 from gguf_tui.engine import Backend, Engine, EngineError, LoadCancelled, LoadOptions, ModelInfo
-from gguf_tui.models.catalog import ModelFile
+from gguf_tui.models.catalog import Catalog
 from gguf_tui.tui.downloads import CANCELLED, DONE, DownloadTask, run_download
 from gguf_tui.tui.downloads import FAILED as DOWNLOAD_FAILED
 from gguf_tui.tui.state import FAILED, LOADING, READY, LoadState
@@ -179,17 +179,29 @@ class ModelControl:
         save_state(self.app.paths, last_model=str(path))
 
     # -- choosing ------------------------------------------------------------------------------
-    def scan(self, cancelled: Callable[[], bool] | None = None) -> list[ModelFile]:
-        """Every model in the model folders, the Hugging Face cache and the folder of the
-        model in use (launched by path, its siblings are there) (blocking). `cancelled`
-        (a thread worker's) ends a long scan early, so quitting never waits for it."""
-        from gguf_tui.models.catalog import default_dirs, scan
+    def scan(self, cancelled: Callable[[], bool] | None = None) -> Catalog:
+        """Every model in the configured places (`catalog.scan_configured`), the folder of
+        the model in use among them (launched by path, its siblings are there) (blocking).
+        `cancelled` (a thread worker's) ends a long scan early, so quitting never waits."""
+        from gguf_tui.models.catalog import scan_configured
 
-        dirs = default_dirs(
-            self.app.paths.models_dir, self.app.config.settings.model_dirs, self.extra_model_dirs
+        app = self.app
+        return scan_configured(
+            app.paths.models_dir,
+            app.config.settings.model_dirs,
+            self.extra_model_dirs,
+            beside=[p.parent for p in (self.initial_model, self.local_model_path) if p],
+            cache_file=app.paths.scan_cache,
+            cancelled=cancelled,
         )
-        beside = [p.parent for p in (self.initial_model, self.local_model_path) if p]
-        return scan(dirs, cache_file=self.app.paths.scan_cache, beside=beside, cancelled=cancelled)
+
+    def model_folders(self) -> list[Path]:
+        """The folders searched with their subfolders (a typed folder already among them
+        is not added again)."""
+        from gguf_tui.models.catalog import default_dirs
+
+        settings = self.app.config.settings
+        return default_dirs(self.app.paths.models_dir, settings.model_dirs, self.extra_model_dirs)
 
     @property
     def local_model_path(self) -> Path | None:
@@ -199,7 +211,7 @@ class ModelControl:
 
     def find_model_file(self, file_name: str) -> Path | None:
         """A model on disk with this file name (what messages record), if there is one."""
-        for model in self.scan():
+        for model in self.scan().models:
             if model.path.name == file_name and model.usable:
                 return model.path
         return None

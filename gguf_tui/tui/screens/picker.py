@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import (
@@ -35,8 +34,10 @@ from textual.worker import get_current_worker
 
 from gguf_tui.config.settings import ConfigError, save_config
 from gguf_tui.engine import ModelInfo
-from gguf_tui.models.catalog import ModelFile, default_dirs
+from gguf_tui.models.catalog import Catalog
+from gguf_tui.tui import keymap
 from gguf_tui.tui.downloads import CANCELLED, DONE, FAILED, DownloadTask
+from gguf_tui.tui.keymap import to_bindings
 from gguf_tui.tui.state import READY, LoadState
 from gguf_tui.tui.text import literal
 from gguf_tui.tui.widgets.hub_browser import HubBrowser
@@ -51,13 +52,7 @@ CLOCK_SECONDS = 0.2  # how often a load's elapsed time is redrawn
 
 class ModelPicker(Screen[ModelInfo | None]):
     CSS_PATH = "picker.tcss"
-    BINDINGS = [
-        Binding("escape", "close", "Close", id="picker.close"),
-        Binding("ctrl+l", "tab('local')", "Local", id="picker.local"),
-        Binding("ctrl+g", "tab('hub')", "Hugging Face", id="picker.hub"),
-        Binding("ctrl+r", "tab('servers')", "Servers", id="picker.servers"),
-        Binding("ctrl+x", "cancel_download", "Cancel download", id="picker.cancel"),
-    ]
+    BINDINGS = to_bindings(keymap.PICKER_ACTIONS)
 
     app: GgufTuiApp
 
@@ -108,43 +103,23 @@ class ModelPicker(Screen[ModelInfo | None]):
         """List the models on disk; `note` says what led to this scan (a folder added)."""
         self.app.call_from_thread(self._status, note or "Looking for models …", False, "local")
         worker = get_current_worker()
-        models = self.app.models.scan(cancelled=lambda: worker.is_cancelled)
+        found = self.app.models.scan(cancelled=lambda: worker.is_cancelled)
         if worker.is_cancelled:
             return
-        places = self._places()
-        self.app.call_from_thread(self._show_models, models, places, note)
-
-    def _places(self) -> list[tuple[str, Path]]:
-        """Where the scan looks, each with why (for the Local view with nothing on disk)."""
-        from gguf_tui.models.hub.client import HubEnv
-
-        app = self.app
-        own, *configured = default_dirs(app.paths.models_dir, app.config.settings.model_dirs)
-        extra = [
-            d
-            for d in default_dirs(app.paths.models_dir, (), app.extra_model_dirs)[1:]
-            if d not in configured
-        ]
-        return [
-            ("the app's models folder", own),
-            *(("model_dirs in config.toml", d) for d in configured if d != own),
-            *(("--models-dir", d) for d in extra),
-            ("the Hugging Face cache", HubEnv.from_environ().cache_dir),
-        ]
+        self.app.call_from_thread(self._show_models, found, note)
 
     @property
     def _gone(self) -> bool:
         """Dismissed (a load chose a model) while a scan or lookup thread still ran."""
         return not self.is_attached or self not in self.app.screen_stack
 
-    def _show_models(
-        self, models: list[ModelFile], places: list[tuple[str, Path]], note: str = ""
-    ) -> None:
+    def _show_models(self, catalog: Catalog, note: str = "") -> None:
         if self._gone:
             return
         info = self.app.engine.info
         current = os.path.realpath(info.path) if info and info.path else None
-        self.query_one(LocalModels).set_models(models, current, places)
+        models = catalog.models
+        self.query_one(LocalModels).set_models(models, current, catalog.places)
         usable = sum(m.usable for m in models)
         found = f"{usable} model{'' if usable == 1 else 's'} on disk" + (
             f", {len(models) - usable} unusable" if usable < len(models) else ""
@@ -170,10 +145,7 @@ class ModelPicker(Screen[ModelInfo | None]):
         app = self.app
         real = os.path.realpath(folder)
         shown = literal(short_path(real))
-        searched = default_dirs(
-            app.paths.models_dir, app.config.settings.model_dirs, app.extra_model_dirs
-        )
-        if any(os.path.realpath(d) == real for d in searched):
+        if any(os.path.realpath(d) == real for d in app.models.model_folders()):
             self.scan(f"{shown} is already a model folder")
             return
         settings = app.config.settings

@@ -120,7 +120,7 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
             app.call_from_thread(self._say, "No model is loaded.")
             return
         worker = get_current_worker()
-        models = app.models.scan(cancelled=lambda: worker.is_cancelled)
+        models = app.models.scan(cancelled=lambda: worker.is_cancelled).models
         if worker.is_cancelled:
             return
         here = os.path.realpath(info.path)  # the scan may list it through a link

@@ -20,7 +20,7 @@ from textual.containers import Vertical
 from textual.message import Message as TextualMessage
 from textual.widgets import DataTable, Input, Static
 
-from gguf_tui.models.catalog import ModelFile
+from gguf_tui.models.catalog import BESIDE, ModelFile, Place
 from gguf_tui.models.units import format_bytes
 from gguf_tui.tui.text import cell, literal
 
@@ -145,8 +145,7 @@ class LocalModels(Vertical):
         self.starters: list[Starter] = []
         self.sort = "name"
         self.current_path: str | None = None
-        # (what it is, the folder) for each place models are looked for.
-        self.places: list[tuple[str, Path]] = []
+        self.places: list[Place] = []  # where models are looked for, each with why
         self._scanned = False
         self._enter_pending = False  # enter pressed before the first scan finished
 
@@ -167,7 +166,7 @@ class LocalModels(Vertical):
         self,
         models: list[ModelFile],
         current: str | None = None,
-        places: list[tuple[str, Path]] | None = None,
+        places: list[Place] | None = None,
     ) -> None:
         self.models = models
         self.current_path = current
@@ -252,7 +251,7 @@ class LocalModels(Vertical):
         if not self._scanned:
             return "Looking for models …"
         lines = ["No models on disk yet. Looked for .gguf files in:"]
-        lines += [f"  {short_path(folder)} ({what})" for what, folder in self.places]
+        lines += [f"  {short_path(p.path)} ({p.why})" for p in self.places]
         lines.append(
             "Type or paste a .gguf file or a folder of them above and press enter (a folder "
             "is added to model_dirs in config.toml), start with `gguf-tui PATH` or "
@@ -275,7 +274,7 @@ class LocalModels(Vertical):
 
     def _is_searched(self, folder: Path) -> bool:
         real = os.path.realpath(folder)
-        return any(os.path.realpath(p) == real for _, p in self.places)
+        return any(os.path.realpath(p.path) == real for p in self.places if p.why != BESIDE)
 
     # -- the detail line --------------------------------------------------------------------
     def _detail(self, text: str) -> None:
