@@ -155,6 +155,8 @@ _NUMBER_OPTIONS = {
     "n_ctx": "n_ctx",
     "n_gpu_layers": "n_gpu_layers",
     "threads": "threads",
+    "n_batch": "n_batch",
+    "n_ubatch": "n_ubatch",
     "max_tokens": "max_tokens",
     "temperature": "temperature",
     "top_p": "top_p",
@@ -162,6 +164,8 @@ _NUMBER_OPTIONS = {
     "min_p": "min_p",
     "repeat_penalty": "repeat_penalty",
 }
+
+_FLAGS = {"n_batch": "--batch-size", "n_ubatch": "--ubatch-size"}  # llama.cpp's names
 
 
 def check_numbers(args: argparse.Namespace) -> None:
@@ -182,5 +186,5 @@ def check_numbers(args: argparse.Namespace) -> None:
         try:
             check_number(key, value)
         except ValueError as exc:
-            option = "--" + attr.replace("_", "-")
+            option = _FLAGS.get(attr) or "--" + attr.replace("_", "-")
             raise common.CliError(f"{option}: {exc}".replace(f"'{key}' ", "", 1)) from None

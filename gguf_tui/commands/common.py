@@ -23,14 +23,79 @@ class CliError(Exception):
     """Ends the command with one line on stderr and exit status 2."""
 
 
-def add_generation_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared by the TUI, `chat`, `run` and `bench`; None means "from config"."""
-    g = parser.add_argument_group("model and generation")
-    g.add_argument("--n-ctx", type=int, metavar="N", help="context window in tokens (default 4096)")
+def gpu_layers_arg(text: str) -> int | str:
+    """--n-gpu-layers: "auto" or a whole number (its range is checked with config.toml's)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not auto or a whole number") from None
+
+
+def add_load_options(g: argparse._ArgumentGroup) -> None:
+    """How a model is loaded, with llama.cpp's own option names (and short forms)."""
+    from gguf_tui.engine.options import CACHE_TYPE_NAMES, FLASH_ATTN_MODES
+
     g.add_argument(
-        "--n-gpu-layers", type=int, metavar="N", help="layers to offload to the GPU (-1 all)"
+        "--n-ctx", "-c", type=int, metavar="N", help="context window in tokens (default 4096)"
     )
-    g.add_argument("--threads", type=int, metavar="N", help="CPU threads for generation")
+    g.add_argument(
+        "--n-gpu-layers",
+        "-ngl",
+        type=gpu_layers_arg,
+        metavar="N|auto",
+        help="layers to offload to the GPU (-1 all; auto, the default: as many as free GPU "
+        "memory holds, 0 on a CPU-only build)",
+    )
+    g.add_argument("--threads", "-t", type=int, metavar="N", help="CPU threads for generation")
+    types = ", ".join(CACHE_TYPE_NAMES)
+    g.add_argument(
+        "--cache-type-k",
+        "-ctk",
+        choices=CACHE_TYPE_NAMES,
+        metavar="TYPE",
+        help=f"KV cache type for keys ({types}; default f16)",
+    )
+    g.add_argument(
+        "--cache-type-v",
+        "-ctv",
+        choices=CACHE_TYPE_NAMES,
+        metavar="TYPE",
+        help="KV cache type for values (the same types; a quantized one needs flash attention)",
+    )
+    g.add_argument(
+        "--flash-attn",
+        "-fa",
+        choices=tuple(FLASH_ATTN_MODES),
+        help="flash attention: on, off or auto (default auto)",
+    )
+    g.add_argument(
+        "--batch-size", "-b", dest="n_batch", type=int, metavar="N", help="logical batch (512)"
+    )
+    g.add_argument(
+        "--ubatch-size", "-ub", dest="n_ubatch", type=int, metavar="N", help="physical batch (512)"
+    )
+    g.add_argument(
+        "--no-mmap",
+        dest="use_mmap",
+        action="store_const",
+        const=False,
+        help="read the model into memory instead of mapping the file",
+    )
+    g.add_argument(
+        "--mlock",
+        dest="use_mlock",
+        action="store_const",
+        const=True,
+        help="keep the model in RAM (never swapped out)",
+    )
+
+
+def add_generation_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by the TUI, `chat` and `run`; None means "from config"."""
+    g = parser.add_argument_group("model and generation")
+    add_load_options(g)
     g.add_argument(
         "--max-tokens", type=int, metavar="N", help="longest answer (default: until done)"
     )
@@ -131,13 +196,24 @@ def open_context(args: argparse.Namespace, err: TextIO = sys.stderr) -> Context:
 def load_options(args: argparse.Namespace, settings: Settings):
     from gguf_tui.config import options as settings_options
 
-    return settings_options.load_options(
-        settings,
-        n_ctx=args.n_ctx,
-        n_gpu_layers=args.n_gpu_layers,
-        threads=args.threads,
-        chat_format=args.chat_format,
-    )
+    given = {name: getattr(args, name, None) for name in LOAD_ARGS}
+    return settings_options.load_options(settings, **given)
+
+
+# The load options on the command line (add_load_options), by their LoadOptions-side name.
+LOAD_ARGS = (
+    "n_ctx",
+    "n_gpu_layers",
+    "threads",
+    "chat_format",
+    "cache_type_k",
+    "cache_type_v",
+    "flash_attn",
+    "n_batch",
+    "n_ubatch",
+    "use_mmap",
+    "use_mlock",
+)
 
 
 def sampling(args: argparse.Namespace, settings: Settings):

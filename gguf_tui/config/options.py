@@ -9,21 +9,35 @@ from __future__ import annotations
 from typing import Any
 
 from gguf_tui.config.settings import Settings
-from gguf_tui.engine.options import LoadOptions, Sampling
+from gguf_tui.engine.options import GPU_LAYERS_AUTO, LoadOptions, Sampling
 
 
 def _pick(value: Any, fallback: Any) -> Any:
     return fallback if value is None else value
 
 
+def gpu_layers(value: int | str) -> int:
+    """config.toml's and --n-gpu-layers' value ("auto" or a count) as LoadOptions holds it."""
+    return GPU_LAYERS_AUTO if value == "auto" else int(value)
+
+
 def load_options(settings: Settings, **overrides: Any) -> LoadOptions:
     """`overrides` are command-line values; None means "not given"."""
     threads = _pick(overrides.get("threads"), settings.threads)
+    n_batch = _pick(overrides.get("n_batch"), settings.n_batch)
+    mmap = _pick(overrides.get("use_mmap"), settings.use_mmap)
     return LoadOptions(
         n_ctx=_pick(overrides.get("n_ctx"), settings.n_ctx),
-        n_gpu_layers=_pick(overrides.get("n_gpu_layers"), settings.n_gpu_layers),
+        n_gpu_layers=gpu_layers(_pick(overrides.get("n_gpu_layers"), settings.n_gpu_layers)),
         n_threads=threads if threads and threads > 0 else None,
         chat_format=overrides.get("chat_format") or settings.chat_format or None,
+        n_batch=n_batch,
+        n_ubatch=min(n_batch, _pick(overrides.get("n_ubatch"), settings.n_ubatch)),
+        flash_attn=_pick(overrides.get("flash_attn"), settings.flash_attn),
+        cache_type_k=_pick(overrides.get("cache_type_k"), settings.cache_type_k),
+        cache_type_v=_pick(overrides.get("cache_type_v"), settings.cache_type_v),
+        use_mmap=mmap,
+        use_mlock=_pick(overrides.get("use_mlock"), settings.use_mlock),
     )
 
 

@@ -70,9 +70,16 @@ class Settings:
     model_dirs: list[str] = field(default_factory=list)
     default_model: str = ""
     n_ctx: int = 4096
-    n_gpu_layers: int = 0
+    n_gpu_layers: int | str = "auto"  # "auto", -1 = all, or a count
     threads: int = 0  # 0 = llama.cpp's choice
     chat_format: str = ""  # "" = the model's own template
+    cache_type_k: str = "f16"
+    cache_type_v: str = "f16"
+    flash_attn: str = "auto"
+    n_batch: int = 512
+    n_ubatch: int = 512
+    use_mmap: bool = True
+    use_mlock: bool = False
     temperature: float = 0.8
     top_p: float = 0.95
     top_k: int = 40
@@ -91,10 +98,20 @@ SETTING_HELP: dict[str, str] = {
     "default_model": "the model opened at start when none is given (empty: the last one used)",
     "n_ctx": "context window in tokens (0 = the model's training context); rounded down "
     "to a multiple of 256",
-    "n_gpu_layers": "layers offloaded to the GPU (-1 = all); needs a GPU build",
+    "n_gpu_layers": "layers offloaded to the GPU (auto = as many as free GPU memory holds, "
+    "-1 = all); needs a GPU build",
     "threads": "CPU threads for generation (0 = llama.cpp's choice)",
     "chat_format": "prompt format instead of the model's own template (chatml, gemma, "
     "llama-3, …; empty = the template)",
+    "cache_type_k": "KV cache type for keys: f16, q8_0, q4_0, … (llama.cpp --cache-type-k); "
+    "q8_0 halves the cache",
+    "cache_type_v": "KV cache type for values (llama.cpp --cache-type-v); a quantized one "
+    "needs flash attention",
+    "flash_attn": "flash attention: auto, on or off (llama.cpp --flash-attn)",
+    "n_batch": "prompt tokens read per step (llama.cpp --batch-size)",
+    "n_ubatch": "prompt tokens computed at once, at most n_batch (llama.cpp --ubatch-size)",
+    "use_mmap": "map the model file instead of reading it into memory (false = --no-mmap)",
+    "use_mlock": "keep the model in RAM, never swapped out (llama.cpp --mlock)",
     "temperature": "randomness of answers (0 = always the most likely token)",
     "top_p": "nucleus sampling: keep the most likely tokens up to this probability",
     "top_k": "keep only this many most likely tokens (0 = all)",
@@ -125,6 +142,8 @@ _MINIMUM: dict[str, float] = {
     "n_ctx": 0,
     "n_gpu_layers": -1,
     "threads": 0,
+    "n_batch": 1,
+    "n_ubatch": 1,
     "temperature": 0,
     "top_p": 0,
     "top_k": 0,
@@ -156,8 +175,43 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _choices() -> dict[str, tuple[str, ...]]:
+    from gguf_tui.engine.options import CACHE_TYPE_NAMES, FLASH_ATTN_MODES
+
+    return {
+        "cache_type_k": CACHE_TYPE_NAMES,
+        "cache_type_v": CACHE_TYPE_NAMES,
+        "flash_attn": tuple(FLASH_ATTN_MODES),
+    }
+
+
+def gpu_layers_value(value: Any) -> int | str:
+    """n_gpu_layers from config.toml or a form: "auto", or a whole number of -1 or more
+    (text of one too: the settings screen gives text). ValueError otherwise."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return "auto"
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(
+                f"'n_gpu_layers' should be \"auto\" or a whole number, not {value!r}"
+            ) from None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"'n_gpu_layers' should be \"auto\" or a whole number, not {value!r}")
+    _check_range("n_gpu_layers", value)
+    return value
+
+
 def _coerce(name: str, value: Any, default: Any) -> Any:
     """Check a value against the type of its default; raise ValueError if it is wrong."""
+    if name == "n_gpu_layers":
+        return gpu_layers_value(value)
+    if (choices := _choices().get(name)) is not None and isinstance(value, str):
+        if value not in choices:
+            raise ValueError(f"'{name}' should be one of {', '.join(choices)}, not {value!r}")
+        return value
     if _is_number(value) and _is_number(default):
         _check_range(name, value)
     if isinstance(default, bool):

@@ -5,7 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 
+from gguf_tui.models.memory import DEFAULT_KV_TYPE, KV_CACHE_TYPES
+
 DEFAULT_N_CTX = 4096
+GPU_LAYERS_AUTO = -2  # n_gpu_layers: as many as free device memory holds (0 on a CPU build)
+GPU_LAYERS_ALL = -1
+# --flash-attn's values, as llama.cpp names them, and its enum llama_flash_attn_type.
+FLASH_ATTN_MODES = {"auto": -1, "off": 0, "on": 1}
+CACHE_TYPE_NAMES = tuple(KV_CACHE_TYPES)
 THREADS_PER_CORE = 2  # the most threads asked for per usable core (beyond: refused, see below)
 
 
@@ -42,11 +49,20 @@ class LoadOptions:
     """Settings fixed when a model is loaded (changing them means reloading)."""
 
     n_ctx: int = DEFAULT_N_CTX  # 0 = the model's training context
-    n_gpu_layers: int = 0  # -1 = every layer
+    n_gpu_layers: int = GPU_LAYERS_AUTO  # -1 = every layer, -2 = fit to free device memory
     n_threads: int | None = None  # None = llama.cpp's choice
     chat_format: str | None = None  # None = the GGUF template, else by architecture
-    n_batch: int = 512
-    flash_attn: bool = False
+    n_batch: int = 512  # logical batch (--batch-size)
+    n_ubatch: int = 512  # physical batch (--ubatch-size), at most n_batch
+    flash_attn: str = "auto"  # FLASH_ATTN_MODES
+    cache_type_k: str = DEFAULT_KV_TYPE  # KV_CACHE_TYPES
+    cache_type_v: str = DEFAULT_KV_TYPE
+    use_mmap: bool = True  # --no-mmap: read the whole file into memory instead
+    use_mlock: bool = False  # --mlock: keep the weights from being swapped out
+
+    @property
+    def kv_types(self) -> tuple[str, str]:
+        return self.cache_type_k, self.cache_type_v
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,11 @@ The estimate (see docs/models.md):
 
     needed   = weights + kv_cache + overhead
     weights  = the file size (llama.cpp maps the whole file; the header is a rounding error)
-    kv_cache = n_ctx × Σ_layers n_head_kv × (key_length + value_length) × 2 bytes
-               (llama.cpp's default f16 cache). Without the hyperparameters, 10% of the
-               weights per 4096 tokens, what grouped-query-attention models typically need.
+    kv_cache = n_ctx × Σ_layers n_head_kv × (key_length × K bytes + value_length × V bytes)
+               with the bytes per element of the chosen cache types (f16: 2, q8_0: 34/32,
+               q4_0: 18/32, …: KV_CACHE_TYPES). Without the hyperparameters, 10% of the
+               weights per 4096 tokens at f16, what grouped-query-attention models typically
+               need, scaled by the types the same way.
     overhead = 5% of the weights + 256 MiB for llama.cpp's compute buffers.
 
 It then says "gpu" when that fits in the GPU's memory, "ram" when it fits in the memory
@@ -26,6 +28,48 @@ from pathlib import Path
 from typing import Any
 
 MIB = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class KvCacheType:
+    """A type llama.cpp can keep its KV cache in: its ggml type id and its block size."""
+
+    ggml_type: int  # enum ggml_type, what llama_context_params.type_k/type_v take
+    block_bytes: int
+    block_elements: int
+
+    @property
+    def bytes_per_element(self) -> float:
+        return self.block_bytes / self.block_elements
+
+    @property
+    def quantized(self) -> bool:
+        return self.block_elements > 1
+
+
+# llama.cpp's names for --cache-type-k/--cache-type-v (common/arg.cpp, kv_cache_types), with
+# ggml's type ids and block layouts (ggml-common.h: block_q8_0 is 32 int8 + an f16 scale).
+KV_CACHE_TYPES: dict[str, KvCacheType] = {
+    "f32": KvCacheType(0, 4, 1),
+    "f16": KvCacheType(1, 2, 1),
+    "bf16": KvCacheType(30, 2, 1),
+    "q8_0": KvCacheType(8, 34, 32),
+    "q4_0": KvCacheType(2, 18, 32),
+    "q4_1": KvCacheType(3, 20, 32),
+    "iq4_nl": KvCacheType(20, 18, 32),
+    "q5_0": KvCacheType(6, 22, 32),
+    "q5_1": KvCacheType(7, 24, 32),
+}
+DEFAULT_KV_TYPE = "f16"
+
+
+def kv_type_scale(type_k: str = DEFAULT_KV_TYPE, type_v: str = DEFAULT_KV_TYPE) -> float:
+    """The KV cache in these types over the same cache in f16 (K and V taken as equal
+    halves, as they are whenever key_length == value_length)."""
+    k, v = KV_CACHE_TYPES[type_k], KV_CACHE_TYPES[type_v]
+    return (k.bytes_per_element + v.bytes_per_element) / 4
+
+
 _KV_FALLBACK_SHARE = 0.10  # of the weights, per 4096 tokens
 _OVERHEAD_SHARE = 0.05
 _OVERHEAD_FIXED = 256 * MIB
@@ -128,8 +172,11 @@ def parse_nvidia_smi(output: str) -> tuple[int | None, str | None]:
     return best
 
 
-def kv_bytes_per_token(metadata: Mapping[str, Any]) -> int | None:
-    """Bytes of f16 KV cache per token of context, from a GGUF's hyperparameters."""
+def kv_bytes_per_token(
+    metadata: Mapping[str, Any], type_k: str = DEFAULT_KV_TYPE, type_v: str = DEFAULT_KV_TYPE
+) -> int | None:
+    """Bytes of KV cache per token of context in these cache types (llama.cpp's default is
+    f16 for both), from a GGUF's hyperparameters."""
     arch = metadata.get("general.architecture")
     if not isinstance(arch, str):
         return None
@@ -151,7 +198,8 @@ def kv_bytes_per_token(metadata: Mapping[str, Any]) -> int | None:
     v_len = metadata.get(f"{arch}.attention.value_length", k_len)
     if not isinstance(k_len, int) or not isinstance(v_len, int):
         return None
-    return sum(per_layer_heads) * (k_len + v_len) * 2
+    k, v = KV_CACHE_TYPES[type_k], KV_CACHE_TYPES[type_v]
+    return round(sum(per_layer_heads) * (k_len * k.bytes_per_element + v_len * v.bytes_per_element))
 
 
 def _per_layer(value: Any, layers: int) -> list[int] | None:
@@ -167,12 +215,17 @@ def estimate_memory(
     n_ctx: int,
     kv_per_token: int | None = None,
     memory: SystemMemory | None = None,
+    kv_types: tuple[str, str] = (DEFAULT_KV_TYPE, DEFAULT_KV_TYPE),
 ) -> MemoryEstimate:
-    """The memory a model of `file_size` bytes needs at `n_ctx` tokens, and where it fits."""
+    """The memory a model of `file_size` bytes needs at `n_ctx` tokens, and where it fits.
+
+    `kv_per_token` is the f16 figure (what the catalog caches); `kv_types` the cache
+    types (K, V) the model will be loaded with."""
+    scale = kv_type_scale(*kv_types)
     if kv_per_token:
-        kv, exact = kv_per_token * n_ctx, True
+        kv, exact = int(kv_per_token * n_ctx * scale), True
     else:
-        kv, exact = int(file_size * _KV_FALLBACK_SHARE * n_ctx / 4096), False
+        kv, exact = int(file_size * _KV_FALLBACK_SHARE * n_ctx / 4096 * scale), False
     overhead = int(file_size * _OVERHEAD_SHARE) + _OVERHEAD_FIXED
     need = file_size + kv + overhead
     mem = memory if memory is not None else system_memory()

@@ -44,15 +44,25 @@ from gguf_tui.engine.local.chat_format import (
 from gguf_tui.engine.local.context import ContextOverflowError, fit_messages, reply_reserve
 from gguf_tui.engine.local.stop_strings import StopMatcher, tokens_to_read
 from gguf_tui.engine.model_info import EngineError, ModelInfo
-from gguf_tui.engine.options import LoadOptions, Sampling, bounded_threads
+from gguf_tui.engine.options import (
+    FLASH_ATTN_MODES,
+    GPU_LAYERS_AUTO,
+    LoadOptions,
+    Sampling,
+    bounded_threads,
+)
 from gguf_tui.engine.think import REASONING, ThinkSplitter
 from gguf_tui.models.gguf_checks import check_loadable
 from gguf_tui.models.gguf_file import GGUFError, shard_paths
-from gguf_tui.models.memory import kv_bytes_per_token, system_memory
+from gguf_tui.models.memory import KV_CACHE_TYPES, kv_bytes_per_token, system_memory
 from gguf_tui.models.quant import model_base_name, quant_name
 
 log = logging.getLogger(__name__)
 _OFFLOADED_RE = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
+# llama.cpp says what flash attention became: "flash_attn = enabled" when asked for on,
+# "Flash Attention enabled" (or disabled) once `auto` is resolved for the devices.
+_KV_SIZE_RE = re.compile(r"llama_kv_cache: size =\s*([\d.]+) MiB")
+_FLASH_ATTN_RE = re.compile(r"(?:flash_attn\s*=\s*|Flash Attention )(enabled|disabled)")
 ProgressFn = Callable[[float], bool]  # return False to cancel the load
 
 
@@ -91,11 +101,61 @@ def memory_bounded_n_ctx(n_ctx: int, per_token: int, available: int | None) -> i
     return max(256, int(available * KV_SHARE) // per_token // 256 * 256)
 
 
-def context_bytes_per_token(meta: dict[str, Any], arch: str, n_batch: int) -> int:
-    """The f16 KV cache of one token, plus its share of the attention scores llama.cpp
-    computes for a batch (n_batch x (heads + 1) f32, without flash attention)."""
+def context_bytes_per_token(
+    meta: dict[str, Any], arch: str, n_batch: int, kv_types: tuple[str, str] = ("f16", "f16")
+) -> int:
+    """The KV cache of one token in `kv_types`, plus its share of the attention scores
+    llama.cpp computes for a batch (n_batch x (heads + 1) f32, without flash attention)."""
     heads = _count(meta.get(f"{arch}.attention.head_count"))
-    return (kv_bytes_per_token(meta) or 0) + n_batch * (heads + 1) * 4
+    return (kv_bytes_per_token(meta, *kv_types) or 0) + n_batch * (heads + 1) * 4
+
+
+def check_cache_options(options: LoadOptions) -> tuple[str, str]:
+    """The flash attention mode to load with, and a note when it is not the one asked for.
+
+    llama.cpp refuses a quantized V cache without flash attention ("quantized V cache
+    requires flash_attn", then llama-cpp-python's bare "Failed to create llama_context"):
+    with --flash-attn off it is turned on, and the note says so. An unknown type or mode
+    is an EngineError naming the choices."""
+    for what, name in (
+        ("cache-type-k", options.cache_type_k),
+        ("cache-type-v", options.cache_type_v),
+    ):
+        if name not in KV_CACHE_TYPES:
+            raise EngineError(
+                f"--{what} {name!r} is not a KV cache type llama.cpp knows "
+                f"(one of {', '.join(KV_CACHE_TYPES)})"
+            )
+    mode = options.flash_attn
+    if mode not in FLASH_ATTN_MODES:
+        raise EngineError(f"--flash-attn {mode!r} should be one of {', '.join(FLASH_ATTN_MODES)}")
+    if KV_CACHE_TYPES[options.cache_type_v].quantized and mode == "off":
+        return "on", (
+            f"a {options.cache_type_v} V cache needs flash attention, so it is on "
+            "(--flash-attn off was asked for; use --cache-type-v f16 to keep it off)"
+        )
+    return mode, ""
+
+
+@contextlib.contextmanager
+def _flash_attn_type(lib: Any, mode: str):
+    """Give llama.cpp the tri-state flash attention (auto/off/on): Llama() takes only a
+    bool, so the context factory it calls is wrapped to set `flash_attn_type` for the
+    duration of the load. Builds without the enum get the bool (auto = off)."""
+    if not hasattr(lib, "LLAMA_FLASH_ATTN_TYPE_AUTO"):
+        yield mode == "on"
+        return
+    original = lib.llama_init_from_model
+
+    def init_from_model(model: Any, params: Any) -> Any:
+        params.flash_attn_type = FLASH_ATTN_MODES[mode]
+        return original(model, params)
+
+    lib.llama_init_from_model = init_from_model
+    try:
+        yield mode == "on"
+    finally:
+        lib.llama_init_from_model = original
 
 
 def effective_n_ctx(requested: int, n_ctx_train: int) -> int:
@@ -163,6 +223,8 @@ class LlamaModel:
             lambda _data: self._active is not None and self._active.stop_requested
         )
         self._no_abort_cb = llama_cpp.ggml_abort_callback()
+        self.flash_attn = False  # what llama.cpp settled on (auto resolves at load)
+        self.kv_cache_bytes = 0  # the KV cache llama.cpp allocated, from its log
 
     # -- loading -------------------------------------------------------------------------
     @classmethod
@@ -179,7 +241,12 @@ class LlamaModel:
         claimed_ctx = _count(meta.get(f"{arch}.context_length"))
         n_ctx_train, ctx_note = believed_train_ctx(claimed_ctx)
         wanted_ctx = effective_n_ctx(options.n_ctx or (0 if n_ctx_train else 4096), n_ctx_train)
-        per_token = context_bytes_per_token(meta, arch, min(options.n_batch, wanted_ctx))
+        flash_attn, fa_note = check_cache_options(options)
+        if fa_note:
+            notes.append(fa_note)
+        per_token = context_bytes_per_token(
+            meta, arch, min(options.n_batch, wanted_ctx), options.kv_types
+        )
         n_ctx = memory_bounded_n_ctx(wanted_ctx, per_token, system_memory().ram_available)
         if n_ctx < wanted_ctx:
             need = wanted_ctx * per_token / (1 << 30)
@@ -219,6 +286,10 @@ class LlamaModel:
         cpu_quirks.apply(lib)
         llama_log.take_recent_errors()
         cancelled = False
+        gpu_supported = bool(lib.llama_supports_gpu_offload())
+        n_gpu_layers = options.n_gpu_layers
+        if n_gpu_layers == GPU_LAYERS_AUTO:
+            n_gpu_layers = 0 if not gpu_supported else -1
 
         def report(value: float) -> bool:
             nonlocal cancelled
@@ -231,6 +302,7 @@ class LlamaModel:
         try:
             with (
                 _load_progress(lib, report),
+                _flash_attn_type(lib, flash_attn) as flash_attn_on,
                 no_builtin_handlers(),
                 llama_log.capture(lines),
                 contextlib.redirect_stderr(sink),
@@ -240,12 +312,17 @@ class LlamaModel:
                     model_path=str(path),
                     n_ctx=n_ctx,
                     n_batch=min(options.n_batch, n_ctx),
-                    n_gpu_layers=options.n_gpu_layers,
+                    n_ubatch=min(options.n_ubatch, options.n_batch, n_ctx),
+                    n_gpu_layers=n_gpu_layers,
+                    use_mmap=options.use_mmap,
+                    use_mlock=options.use_mlock,
+                    type_k=KV_CACHE_TYPES[options.cache_type_k].ggml_type,
+                    type_v=KV_CACHE_TYPES[options.cache_type_v].ggml_type,
                     n_threads=n_threads,
                     # --threads means the whole model: prompt processing too (llama-cpp-python
                     # would otherwise use every core for it, whatever was asked).
                     n_threads_batch=n_threads,
-                    flash_attn=options.flash_attn,
+                    flash_attn=flash_attn_on,
                     kv_overrides=overrides,
                     verbose=True,  # see llama_log: verbose=False redirects fd 1 and 2
                 )
@@ -258,13 +335,18 @@ class LlamaModel:
 
         n_layers = _count(meta.get(f"{arch}.block_count"))
         gpu_layers = 0
+        flash_attn_used = flash_attn == "on"
+        kv_cache_bytes = 0
         for line in lines:
+            if m := _KV_SIZE_RE.search(line):
+                kv_cache_bytes += int(float(m.group(1)) * (1 << 20))
             if m := _OFFLOADED_RE.search(line):
                 gpu_layers = int(m.group(1))
-        gpu_supported = bool(lib.llama_supports_gpu_offload())
+            if m := _FLASH_ATTN_RE.search(line):
+                flash_attn_used = m.group(1) == "enabled"
         if choice.note:
             notes.insert(0, choice.note)
-        if options.n_gpu_layers != 0 and not gpu_supported:
+        if options.n_gpu_layers not in (0, GPU_LAYERS_AUTO) and not gpu_supported:
             notes.append(
                 "GPU offload was requested, but this llama-cpp-python was built without GPU "
                 "support: running on the CPU (see docs/gpu.md)"
@@ -295,8 +377,17 @@ class LlamaModel:
         )
         model = cls(llm, info, make_renderer(choice, meta, bos, eos))
         lib.llama_set_abort_callback(llm.ctx, model._no_abort_cb, None)
+        model.flash_attn = flash_attn_used
+        model.kv_cache_bytes = kv_cache_bytes
         log.info(
-            "loaded %s (%s, n_ctx=%d) in %.2fs", path, info.quant, info.n_ctx, info.load_seconds
+            "loaded %s (%s, n_ctx=%d, KV cache %s/%s, flash attention %s) in %.2fs",
+            path,
+            info.quant,
+            info.n_ctx,
+            options.cache_type_k,
+            options.cache_type_v,
+            "on" if flash_attn_used else "off",
+            info.load_seconds,
         )
         return model
 
