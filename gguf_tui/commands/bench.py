@@ -5,6 +5,12 @@ A folder stands for every model in it (each quantization of a model, say), so
 process with the same synthetic prompt length and exactly the same number of
 generated tokens; see gguf_tui/engine/bench.py.
 
+With `--quality`, each model is also scored against a reference as `gguf-tui quality`
+does (KL divergence, same top token, perplexity; gguf_tui/quality/), first, in this
+process, one model in memory at a time; a score kept from an earlier run of the same
+file, reference, text and chunk size is reused, not measured again. One table then
+answers "the smallest quant within X of the reference, and how fast".
+
 Progress goes to stderr, one stage at a time ("[1/2] Q4_K_M: run 2/3 …"): rewritten
 in place on a terminal, plain lines in a pipe. The table on stdout fits 100 columns
 (the quantizations of one model are grouped under its name) and ends with a legend.
@@ -21,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from gguf_tui.commands import common
+from gguf_tui.commands import bench_quality, common
 
 WIDTH = 100  # the table and its legend fit this many columns
 
@@ -77,12 +83,55 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--n-ctx", type=int, metavar="N", help="context window (default: prompt + answer)"
     )
     m.add_argument("--chat-format", metavar="NAME", help="prompt format instead of the template")
+    q = p.add_argument_group("quality (see docs/quality.md)")
+    q.add_argument(
+        "--quality",
+        action="store_true",
+        help="also score each model against a reference, as `gguf-tui quality` does "
+        "(KLD, same top token, perplexity); a score kept from an earlier run is reused",
+    )
+    q.add_argument(
+        "--reference",
+        metavar="FILE",
+        help="the model to compare against (default: the highest-precision sibling on disk)",
+    )
+    q.add_argument("--text", metavar="FILE", help="a UTF-8 text to score on (default: the sample)")
+    q.add_argument(
+        "--ctx",
+        type=int,
+        default=512,
+        metavar="N",
+        help="tokens per scored chunk (default 512; not the speed runs' --n-ctx)",
+    )
+    q.add_argument("--chunks", type=int, metavar="K", help="score at most K chunks")
+    q.add_argument(
+        "--within",
+        type=float,
+        metavar="KLD",
+        help="mark the smallest model whose mean KLD is at most KLD (implies --quality)",
+    )
+    q.add_argument("--rescore", action="store_true", help="score again even where a score is kept")
     common.add_data_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    from gguf_tui.commands.output import say
+
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # the speed runs (the scoring has its own handler)
+        say("gguf-tui: stopped (Ctrl+C)")
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gguf_tui.commands.output import say
     from gguf_tui.engine.bench import BenchConfig, BenchResult, run_benchmark, system_info
 
+    if args.within is not None:
+        args.quality = True
+    if args.quality:
+        bench_quality.check_args(args)
     ctx = common.open_context(args)
     options = common.load_options(args, ctx.settings)
     try:
@@ -101,6 +150,12 @@ def run(args: argparse.Namespace) -> int:
         raise common.CliError(str(exc)) from None
     targets = expand(args.models, ctx)
     paths = [t.path for t in targets if t.path is not None]
+    quality: bench_quality.QualityRun | None = None
+    if args.quality and paths:
+        quality = bench_quality.plan(args, ctx, paths)
+        if not bench_quality.score_missing(quality, ctx):
+            say("gguf-tui: stopped (Ctrl+C): nothing was saved")
+            return 130
     shown = ProgressLine(sys.stderr, len(paths))
     measured = iter(
         run_benchmark(
@@ -120,14 +175,21 @@ def run(args: argparse.Namespace) -> int:
         shown.close()
     if args.json:
         data: dict[str, object] = {"config": config.to_dict(), "system": system_info()}
-        data["results"] = [r.to_dict() for r in results]
+        rows = [r.to_dict() for r in results]
+        if quality is not None:
+            data["quality"] = quality.to_dict(results)
+            smallest = quality.smallest_within(results)
+            for r, row in zip(results, rows, strict=True):
+                row.update(quality.keys_for(r, smallest))
+        data["results"] = rows
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         width = table_width(sys.stdout)
-        dropped = print_table(results, config.repeat > 1, width=width)
-        print_legend(results, config, width=width, dropped=dropped)
-    return 0 if all(r.ok for r in results) else 1
+        dropped = print_table(results, config.repeat > 1, width=width, quality=quality)
+        print_legend(results, config, width=width, dropped=dropped, quality=quality)
+    failed = quality is not None and any(q.error for q in quality.scores.values())
+    return 0 if all(r.ok for r in results) and not failed else 1
 
 
 class ProgressLine:
@@ -217,17 +279,26 @@ COLUMNS = (
     ("TTFT ms", "time_to_first_token", 0, 1000.0, False),
 )
 HEADER = ("MODEL / QUANT", "SIZE", "LOAD s", *(c[0] for c in COLUMNS), "PEAK RSS")
+QUALITY_HEADER = ("KLD", "SAME TOP", "PPL")  # with --quality, after PEAK RSS
 
 
-def table_rows(results: list, repeated: bool) -> list[tuple[str, ...]]:
+def header(quality: bench_quality.QualityRun | None = None) -> tuple[str, ...]:
+    return HEADER + QUALITY_HEADER if quality is not None else HEADER
+
+
+def table_rows(
+    results: list, repeated: bool, quality: bench_quality.QualityRun | None = None
+) -> list[tuple[str, ...]]:
     """The table as text cells, header first (shared by the terminal and its tests).
 
     A model's name is a row of its own (one cell) above its quantizations' rows; a
-    model that failed is a row of two cells, its name and the error."""
+    model that failed is a row of two cells, its name and the error. With `quality`,
+    the smallest model within `--within` is marked `*` before its quantization."""
     from gguf_tui.engine.bench import Spread, format_deviation
     from gguf_tui.models.units import format_bytes
 
-    rows: list[tuple[str, ...]] = [HEADER]
+    smallest = quality.smallest_within(results) if quality is not None else None
+    rows: list[tuple[str, ...]] = [header(quality)]
     group = None
     for r in results:
         if not r.ok:
@@ -244,20 +315,23 @@ def table_rows(results: list, repeated: bool) -> list[tuple[str, ...]]:
             s = r.spread(metric)
             scaled = Spread(*(v * scale for v in (s.median, s.low, s.high)))
             cells.append(format_deviation(scaled, digits, repeated and spread))
+        mark = "* " if smallest is not None and str(r.path) == smallest else "  "
+        extra = bench_quality.quality_cells(quality.figures(r)) if quality is not None else ()
         rows.append(
             (
-                f"  {r.quant or r.label}",
+                f"{mark}{r.quant or r.label}",
                 format_bytes(r.size_bytes),
                 f"{r.load_seconds:.2f}",
                 *cells,
                 format_bytes(r.peak_rss),
+                *extra,
             )
         )
     return rows
 
 
 # Left out, in this order, when the table would be wider than the terminal.
-DROPPABLE = ("s/100 tok", "LOAD s", "ms/tok")
+DROPPABLE = ("s/100 tok", "LOAD s", "ms/tok", "TTFT ms", "PPL", "PROMPT tok/s")
 
 
 def table_width(out: TextIO) -> int:
@@ -271,23 +345,29 @@ def table_width(out: TextIO) -> int:
 
 
 def print_table(
-    results: list, repeated: bool, out: TextIO = sys.stdout, width: int = WIDTH
+    results: list,
+    repeated: bool,
+    out: TextIO = sys.stdout,
+    width: int = WIDTH,
+    quality: bench_quality.QualityRun | None = None,
 ) -> list[str]:
     """The table, no line wider than `width`; returns the columns left out to fit it."""
     from gguf_tui.tui.text import literal
 
-    rows = table_rows(results, repeated)
-    full = [r for r in rows if len(r) == len(HEADER)]
-    widths = [max(len(r[i]) for r in full) for i in range(len(HEADER))]
-    keep = list(range(len(HEADER)))
+    head = header(quality)
+    rows = table_rows(results, repeated, quality)
+    full = [r for r in rows if len(r) == len(head)]
+    widths = [max(len(r[i]) for r in full) for i in range(len(head))]
+    keep = list(range(len(head)))
     dropped: list[str] = []
     for name in DROPPABLE:
         if sum(widths[i] for i in keep) + 2 * (len(keep) - 1) <= width:
             break
-        keep.remove(HEADER.index(name))
-        dropped.append(name)
+        if name in head:
+            keep.remove(head.index(name))
+            dropped.append(name)
     for row in rows:
-        if len(row) == len(HEADER):
+        if len(row) == len(head):
             line = "  ".join(row[i].ljust(widths[i]) for i in keep).rstrip()
             print(literal(line), file=out)
             continue
@@ -305,6 +385,7 @@ def print_legend(
     out: TextIO = sys.stdout,
     width: int = WIDTH,
     dropped: Sequence[str] = (),
+    quality: bench_quality.QualityRun | None = None,
 ) -> None:
     """What the figures are, under the table: the runs behind them, then PEAK RSS."""
     from gguf_tui.tui.text import literal
@@ -330,9 +411,18 @@ def print_legend(
         "the most memory the model's process held (weights, KV cache and buffers, plus "
         f"{whole(format_bytes(base))} of Python and llama.cpp before loading)."
     )
+    if quality is not None:
+        text += " " + bench_quality.legend(results, quality, whole)
     if dropped:
         left_out = ", ".join(whole(d) for d in dropped)
         text += f" Left out to fit {width} columns: {left_out} (--json has them)."
     print(file=out)
     for line in textwrap.wrap(text, width):
         print(literal(line.replace("\xa0", " ")), file=out)
+    if quality is not None:  # why a model has no quality figures, one line each
+        for r in results:
+            f = quality.figures(r)
+            if r.ok and f is not None and f.error:
+                why = f"{r.label}: not scored: {f.error}"
+                for line in textwrap.wrap(why, width, subsequent_indent="    "):
+                    print(literal(line), file=out)

@@ -319,15 +319,19 @@ def measure(
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=log_fh, env=_child_env()
             )
-            while True:
-                try:
-                    proc.wait(timeout=0.1)
-                    break
-                except subprocess.TimeoutExpired:
-                    if cancel is not None and cancel.is_set():
-                        _end(proc)
-                        return BenchResult(str(path), error="cancelled")
-                    progress.poll()
+            try:
+                while True:
+                    try:
+                        proc.wait(timeout=0.1)
+                        break
+                    except subprocess.TimeoutExpired:
+                        if cancel is not None and cancel.is_set():
+                            _end(proc)
+                            return BenchResult(str(path), error="cancelled")
+                        progress.poll()
+            except BaseException:  # Ctrl+C in the caller: no worker is left behind
+                _end(proc)
+                raise
         if out.exists():
             return BenchResult.from_dict(json.loads(out.read_text()))
         tail = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()][-3:]

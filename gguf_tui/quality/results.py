@@ -157,3 +157,28 @@ def quality_text(
     if found is not None:
         return label(found), True
     return quality_hint(quant), False
+
+
+def matching(
+    records: list[QualityRecord],
+    model: str | os.PathLike,
+    reference: str | os.PathLike,
+    text_digest: str,
+    ctx: int,
+    min_tokens: int = 0,
+) -> QualityRecord | None:
+    """The newest record of this very file against this very reference, on this text and
+    chunk size, that scored at least `min_tokens` positions: one that can stand for a
+    fresh score (what `bench --quality` reuses)."""
+    ident, ref = identity(model), identity(reference)
+    if ident is None or ref is None:
+        return None
+    found = None
+    for r in records:
+        if (r.model, r.size, r.mtime_ns) != ident or r.reference != ref[0]:
+            continue
+        if r.text_digest != text_digest or r.ctx != ctx or r.tokens < min_tokens:
+            continue
+        if found is None or r.measured_at >= found.measured_at:
+            found = r
+    return found
