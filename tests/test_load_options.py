@@ -10,7 +10,8 @@ import pytest
 from gguf_tui.config.options import load_options
 from gguf_tui.config.settings import Settings, settings_from_dict
 from gguf_tui.engine import Engine, EngineError, Finished, LoadOptions, Sampling
-from gguf_tui.engine.local.llama_model import LlamaModel, check_cache_options
+from gguf_tui.engine.local.llama_model import LlamaModel
+from gguf_tui.engine.local.load_params import check_cache_options
 from gguf_tui.engine.options import GPU_LAYERS_AUTO
 from gguf_tui.models.gguf_file import read_header
 from gguf_tui.models.memory import estimate_memory, kv_bytes_per_token
@@ -152,3 +153,57 @@ def test_wrong_values_on_the_command_line_name_the_choices(smollm_path):
     assert proc.returncode == 2 and "not auto or a whole number" in proc.stderr
     proc = gguf_tui("run", smollm_path, "hi", "--batch-size", "0")
     assert proc.returncode == 2 and "--batch-size" in proc.stderr
+
+
+def test_auto_gpu_layers_on_a_cpu_only_build_is_zero_and_silent(engine, smollm_path):
+    info = engine.load(smollm_path, LoadOptions(n_ctx=N_CTX)).result(120)
+    assert LoadOptions().n_gpu_layers == GPU_LAYERS_AUTO
+    assert (info.gpu_layers, info.notes) == (0, ())
+
+
+def test_an_out_of_memory_load_backs_off_and_retries(smollm_path, monkeypatch):
+    """A GPU build (stood in for) whose first two tries run out of device memory: the
+    third, with fewer layers, loads, and the note says how many went to the GPU."""
+    from llama_cpp import llama_cpp as lib
+
+    from gguf_tui.engine.local import llama_log, llama_model
+    from gguf_tui.models.gpu_fit import DeviceMemory
+
+    monkeypatch.setattr(lib, "llama_supports_gpu_offload", lambda: True)
+    monkeypatch.setattr(
+        llama_model, "auto_gpu_fit", _fit_all_of(DeviceMemory(8 << 30, 8 << 30), smollm_path)
+    )
+    tried: list[int] = []
+    real = LlamaModel._llama
+
+    def attempt(*args, **params):
+        tried.append(params["n_gpu_layers"])
+        if len(tried) < 3:
+            monkeypatch.setattr(
+                llama_log,
+                "take_recent_errors",
+                lambda: ["ggml_backend_cuda_buffer_type_alloc_buffer: cudaMalloc failed: "
+                         "out of memory"],
+            )  # fmt: skip
+            raise ValueError("Failed to load model from file")
+        monkeypatch.undo()  # the real llama.cpp (a CPU build) for the last try
+        return real(*args, **params)
+
+    monkeypatch.setattr(LlamaModel, "_llama", staticmethod(attempt))
+    model = LlamaModel.load(smollm_path, LoadOptions(n_ctx=N_CTX))
+    try:
+        assert tried == [-1, 27, 24]
+        assert model.gpu_fit.startswith("GPU 24/30 layers · ")
+        assert any(n.startswith("GPU 24/30 layers") for n in model.info.notes)
+    finally:
+        model.close()
+
+
+def _fit_all_of(device, path):
+    from gguf_tui.models.gpu_fit import choose_layers, model_shape
+
+    def fit(header, options, n_ctx, flash_attn):
+        shape = model_shape([read_header(path)], 23040, n_ctx, 512, True)
+        return choose_layers(device, shape), shape
+
+    return fit

@@ -42,18 +42,22 @@ from gguf_tui.engine.local.chat_format import (
     no_builtin_handlers,
 )
 from gguf_tui.engine.local.context import ContextOverflowError, fit_messages, reply_reserve
+from gguf_tui.engine.local.load_params import auto_gpu_fit, check_cache_options, flash_attn_type
 from gguf_tui.engine.local.stop_strings import StopMatcher, tokens_to_read
 from gguf_tui.engine.model_info import EngineError, ModelInfo
-from gguf_tui.engine.options import (
-    FLASH_ATTN_MODES,
-    GPU_LAYERS_AUTO,
-    LoadOptions,
-    Sampling,
-    bounded_threads,
-)
+from gguf_tui.engine.options import GPU_LAYERS_AUTO, LoadOptions, Sampling, bounded_threads
 from gguf_tui.engine.think import REASONING, ThinkSplitter
 from gguf_tui.models.gguf_checks import check_loadable
 from gguf_tui.models.gguf_file import GGUFError, shard_paths
+from gguf_tui.models.gpu_fit import (
+    ALL_LAYERS,
+    DeviceMemory,
+    GpuFit,
+    ModelShape,
+    back_off,
+    expected_fit,
+    is_out_of_memory,
+)
 from gguf_tui.models.memory import KV_CACHE_TYPES, kv_bytes_per_token, system_memory
 from gguf_tui.models.quant import model_base_name, quant_name
 
@@ -108,54 +112,6 @@ def context_bytes_per_token(
     llama.cpp computes for a batch (n_batch x (heads + 1) f32, without flash attention)."""
     heads = _count(meta.get(f"{arch}.attention.head_count"))
     return (kv_bytes_per_token(meta, *kv_types) or 0) + n_batch * (heads + 1) * 4
-
-
-def check_cache_options(options: LoadOptions) -> tuple[str, str]:
-    """The flash attention mode to load with, and a note when it is not the one asked for.
-
-    llama.cpp refuses a quantized V cache without flash attention ("quantized V cache
-    requires flash_attn", then llama-cpp-python's bare "Failed to create llama_context"):
-    with --flash-attn off it is turned on, and the note says so. An unknown type or mode
-    is an EngineError naming the choices."""
-    for what, name in (
-        ("cache-type-k", options.cache_type_k),
-        ("cache-type-v", options.cache_type_v),
-    ):
-        if name not in KV_CACHE_TYPES:
-            raise EngineError(
-                f"--{what} {name!r} is not a KV cache type llama.cpp knows "
-                f"(one of {', '.join(KV_CACHE_TYPES)})"
-            )
-    mode = options.flash_attn
-    if mode not in FLASH_ATTN_MODES:
-        raise EngineError(f"--flash-attn {mode!r} should be one of {', '.join(FLASH_ATTN_MODES)}")
-    if KV_CACHE_TYPES[options.cache_type_v].quantized and mode == "off":
-        return "on", (
-            f"a {options.cache_type_v} V cache needs flash attention, so it is on "
-            "(--flash-attn off was asked for; use --cache-type-v f16 to keep it off)"
-        )
-    return mode, ""
-
-
-@contextlib.contextmanager
-def _flash_attn_type(lib: Any, mode: str):
-    """Give llama.cpp the tri-state flash attention (auto/off/on): Llama() takes only a
-    bool, so the context factory it calls is wrapped to set `flash_attn_type` for the
-    duration of the load. Builds without the enum get the bool (auto = off)."""
-    if not hasattr(lib, "LLAMA_FLASH_ATTN_TYPE_AUTO"):
-        yield mode == "on"
-        return
-    original = lib.llama_init_from_model
-
-    def init_from_model(model: Any, params: Any) -> Any:
-        params.flash_attn_type = FLASH_ATTN_MODES[mode]
-        return original(model, params)
-
-    lib.llama_init_from_model = init_from_model
-    try:
-        yield mode == "on"
-    finally:
-        lib.llama_init_from_model = original
 
 
 def effective_n_ctx(requested: int, n_ctx_train: int) -> int:
@@ -225,6 +181,7 @@ class LlamaModel:
         self._no_abort_cb = llama_cpp.ggml_abort_callback()
         self.flash_attn = False  # what llama.cpp settled on (auto resolves at load)
         self.kv_cache_bytes = 0  # the KV cache llama.cpp allocated, from its log
+        self.gpu_fit = ""  # --n-gpu-layers auto's decision: "GPU 28/32 layers · 5.1 of 8 GB"
 
     # -- loading -------------------------------------------------------------------------
     @classmethod
@@ -288,8 +245,13 @@ class LlamaModel:
         cancelled = False
         gpu_supported = bool(lib.llama_supports_gpu_offload())
         n_gpu_layers = options.n_gpu_layers
-        if n_gpu_layers == GPU_LAYERS_AUTO:
-            n_gpu_layers = 0 if not gpu_supported else -1
+        fit: GpuFit | None = None
+        shape: ModelShape | None = None
+        if n_gpu_layers == GPU_LAYERS_AUTO:  # a CPU-only build: 0, and nothing to say
+            n_gpu_layers = 0
+            if gpu_supported:
+                fit, shape = auto_gpu_fit(header, options, n_ctx, flash_attn) or (None, None)
+                n_gpu_layers = fit.n_gpu_layers if fit else ALL_LAYERS
 
         def report(value: float) -> bool:
             nonlocal cancelled
@@ -299,38 +261,29 @@ class LlamaModel:
 
         sink = llama_log.StreamToLog()
         lines: list[str] = []
-        try:
-            with (
-                _load_progress(lib, report),
-                _flash_attn_type(lib, flash_attn) as flash_attn_on,
-                no_builtin_handlers(),
-                llama_log.capture(lines),
-                contextlib.redirect_stderr(sink),
-                contextlib.redirect_stdout(sink),
-            ):
-                llm = llama_cpp.Llama(
-                    model_path=str(path),
-                    n_ctx=n_ctx,
-                    n_batch=min(options.n_batch, n_ctx),
-                    n_ubatch=min(options.n_ubatch, options.n_batch, n_ctx),
-                    n_gpu_layers=n_gpu_layers,
-                    use_mmap=options.use_mmap,
-                    use_mlock=options.use_mlock,
-                    type_k=KV_CACHE_TYPES[options.cache_type_k].ggml_type,
-                    type_v=KV_CACHE_TYPES[options.cache_type_v].ggml_type,
-                    n_threads=n_threads,
-                    # --threads means the whole model: prompt processing too (llama-cpp-python
-                    # would otherwise use every core for it, whatever was asked).
-                    n_threads_batch=n_threads,
-                    flash_attn=flash_attn_on,
+        while True:
+            try:
+                llm = cls._llama(
+                    llama_cpp, lib, path, options, report, lines, sink, flash_attn,
+                    n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, n_threads=n_threads,
                     kv_overrides=overrides,
-                    verbose=True,  # see llama_log: verbose=False redirects fd 1 and 2
-                )
-        except Exception as exc:
-            if cancelled:
-                raise LoadCancelled("loading was cancelled") from None
-            detail = llama_log.failure_reason(llama_log.take_recent_errors()) or str(exc)
-            raise EngineError(f"llama.cpp could not load {path.name}: {detail}") from None
+                )  # fmt: skip
+                break
+            except Exception as exc:
+                if cancelled:
+                    raise LoadCancelled("loading was cancelled") from None
+                errors = llama_log.take_recent_errors()
+                if fit and shape and n_gpu_layers != 0 and is_out_of_memory(errors):
+                    fewer = back_off(n_gpu_layers, shape.n_layers)
+                    log.warning(
+                        "out of GPU memory with %s GPU layers; trying %d", n_gpu_layers, fewer
+                    )
+                    fit = expected_fit(DeviceMemory(fit.free, fit.total), shape, fewer)
+                    n_gpu_layers = fewer
+                    lines.clear()
+                    continue
+                detail = llama_log.failure_reason(errors) or str(exc)
+                raise EngineError(f"llama.cpp could not load {path.name}: {detail}") from None
         llm.verbose = False  # from here on llama-cpp-python would print to stderr
 
         n_layers = _count(meta.get(f"{arch}.block_count"))
@@ -346,6 +299,8 @@ class LlamaModel:
                 flash_attn_used = m.group(1) == "enabled"
         if choice.note:
             notes.insert(0, choice.note)
+        if fit is not None and fit.layers < fit.n_layers:
+            notes.append(f"{fit.text}; the other layers run on the CPU (--n-gpu-layers auto)")
         if options.n_gpu_layers not in (0, GPU_LAYERS_AUTO) and not gpu_supported:
             notes.append(
                 "GPU offload was requested, but this llama-cpp-python was built without GPU "
@@ -378,6 +333,7 @@ class LlamaModel:
         model = cls(llm, info, make_renderer(choice, meta, bos, eos))
         lib.llama_set_abort_callback(llm.ctx, model._no_abort_cb, None)
         model.flash_attn = flash_attn_used
+        model.gpu_fit = fit.text if fit is not None else ""
         model.kv_cache_bytes = kv_cache_bytes
         log.info(
             "loaded %s (%s, n_ctx=%d, KV cache %s/%s, flash attention %s) in %.2fs",
@@ -390,6 +346,47 @@ class LlamaModel:
             info.load_seconds,
         )
         return model
+
+    @staticmethod
+    def _llama(
+        llama_cpp: Any,
+        lib: Any,
+        path: Path,
+        options: LoadOptions,
+        report: ProgressFn,
+        lines: list[str],
+        sink: Any,
+        flash_attn: str,
+        **params: Any,
+    ) -> Any:
+        """One attempt at llama.cpp's load, its log captured into `lines`."""
+        n_ctx, n_threads = params["n_ctx"], params["n_threads"]
+        with (
+            _load_progress(lib, report),
+            flash_attn_type(lib, flash_attn) as flash_attn_on,
+            no_builtin_handlers(),
+            llama_log.capture(lines),
+            contextlib.redirect_stderr(sink),
+            contextlib.redirect_stdout(sink),
+        ):
+            return llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_batch=min(options.n_batch, n_ctx),
+                n_ubatch=min(options.n_ubatch, options.n_batch, n_ctx),
+                n_gpu_layers=params["n_gpu_layers"],
+                use_mmap=options.use_mmap,
+                use_mlock=options.use_mlock,
+                type_k=KV_CACHE_TYPES[options.cache_type_k].ggml_type,
+                type_v=KV_CACHE_TYPES[options.cache_type_v].ggml_type,
+                n_threads=n_threads,
+                # --threads means the whole model: prompt processing too (llama-cpp-python
+                # would otherwise use every core for it, whatever was asked).
+                n_threads_batch=n_threads,
+                flash_attn=flash_attn_on,
+                kv_overrides=params["kv_overrides"],
+                verbose=True,  # see llama_log: verbose=False redirects fd 1 and 2
+            )
 
     def close(self) -> None:
         self.llm.close()

@@ -53,6 +53,17 @@ def load_forms(load: LoadState, clock: Callable[[], float] = time.monotonic) -> 
     ]
 
 
+def device_forms(model: ModelInfo) -> list[str]:
+    """Where the layers run, fullest form first: --n-gpu-layers auto's decision
+    ("GPU 28/32 layers · 5.1 of 8 GB") when the model carries one, else the count.
+    llama.cpp counts the output head as a layer (33/33 for 32): shown as 32/32."""
+    n = model.n_layers
+    layers = min(model.gpu_layers, n) if n else model.gpu_layers
+    short = [f"GPU {layers}/{n} layers", f"GPU {layers}/{n}", ""]
+    fit = getattr(model, "gpu_fit", "")  # a field of local models' ModelInfo
+    return [literal(fit), *short] if isinstance(fit, str) and fit else short
+
+
 class StatusLine(Static):
     state: reactive[str] = reactive("idle")
     context_used: reactive[int] = reactive(0)
@@ -116,11 +127,7 @@ class StatusLine(Static):
             elif self.context_used:  # a server that does not say its window
                 parts["ctx"] = [f"ctx ~{self.context_used:,}", ""]
             if model.gpu_layers:
-                parts["device"] = [
-                    f"GPU {model.gpu_layers}/{model.n_layers} layers",
-                    f"GPU {model.gpu_layers}/{model.n_layers}",
-                    "",
-                ]
+                parts["device"] = device_forms(model)
             elif not model.is_remote:
                 parts["device"] = (
                     ["CPU", "CPU", ""] if model.gpu_supported else ["CPU (no GPU build)", "CPU", ""]
