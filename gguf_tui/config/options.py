@@ -6,10 +6,13 @@ screen, which applies edited settings to the running app.
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from typing import Any
 
 from gguf_tui.config.settings import Settings
-from gguf_tui.engine.options import GPU_LAYERS_AUTO, LoadOptions, Sampling
+from gguf_tui.engine.options import GPU_LAYERS_AUTO, LoadOptions, Profiles, Sampling
+
+_SETTING_OF = {"n_threads": "threads"}  # an option's field -> its config.toml key
 
 
 def _pick(value: Any, fallback: Any) -> Any:
@@ -21,8 +24,33 @@ def gpu_layers(value: int | str) -> int:
     return GPU_LAYERS_AUTO if value == "auto" else int(value)
 
 
+def _profiles(settings: Settings, overrides: dict[str, Any], build) -> Profiles:
+    """Each [models."NAME"] profile as the fields it changes against `build(settings)`,
+    leaving out what the command line gave (the command line wins)."""
+    base = build(settings, overrides)
+    result = []
+    for name, profile in settings.models.items():
+        own = build(replace(settings, **profile), overrides)
+        entries = tuple(
+            (f.name, getattr(own, f.name), getattr(base, f.name))
+            for f in fields(base)
+            if f.name != "profiles"
+            and overrides.get(_SETTING_OF.get(f.name, f.name)) is None
+            and getattr(own, f.name) != getattr(base, f.name)
+        )
+        if entries:
+            result.append((name.lower(), entries))
+    return tuple(result)
+
+
 def load_options(settings: Settings, **overrides: Any) -> LoadOptions:
-    """`overrides` are command-line values; None means "not given"."""
+    """`overrides` are command-line values; None means "not given". The profiles of
+    config.toml's [models."NAME"] ride along; the engine applies the loaded model's."""
+    options = _load_options(settings, overrides)
+    return replace(options, profiles=_profiles(settings, overrides, _load_options))
+
+
+def _load_options(settings: Settings, overrides: dict[str, Any]) -> LoadOptions:
     threads = _pick(overrides.get("threads"), settings.threads)
     n_batch = _pick(overrides.get("n_batch"), settings.n_batch)
     mmap = _pick(overrides.get("use_mmap"), settings.use_mmap)
@@ -42,6 +70,12 @@ def load_options(settings: Settings, **overrides: Any) -> LoadOptions:
 
 
 def sampling(settings: Settings, **overrides: Any) -> Sampling:
+    """Like load_options: command-line values on config.toml's, with the profiles."""
+    options = _sampling(settings, overrides)
+    return replace(options, profiles=_profiles(settings, overrides, _sampling))
+
+
+def _sampling(settings: Settings, overrides: dict[str, Any]) -> Sampling:
     max_tokens = _pick(overrides.get("max_tokens"), settings.max_tokens)
     return Sampling(
         max_tokens=max_tokens if max_tokens and max_tokens > 0 else None,

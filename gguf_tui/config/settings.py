@@ -89,6 +89,30 @@ class Settings:
     system_prompt: str = ""
     theme: str = "textual-dark"
     keymap: dict[str, str] = field(default_factory=dict)
+    # [models."NAME"]: load and sampling settings of one model family (PROFILE_KEYS)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+# What a [models."NAME"] profile may set: how the model loads and how it samples.
+PROFILE_KEYS = (
+    "n_ctx",
+    "n_gpu_layers",
+    "threads",
+    "chat_format",
+    "cache_type_k",
+    "cache_type_v",
+    "flash_attn",
+    "n_batch",
+    "n_ubatch",
+    "use_mmap",
+    "use_mlock",
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repeat_penalty",
+    "max_tokens",
+)
 
 
 # One line per key, for the settings screen and docs/configuration.md.
@@ -121,6 +145,8 @@ SETTING_HELP: dict[str, str] = {
     "system_prompt": "instructions sent before every conversation",
     "theme": "colour theme (textual-dark, textual-light, nord, gruvbox, …)",
     "keymap": 'key bindings by id, e.g. new_chat = "ctrl+t" (f1 lists the ids)',
+    "models": 'per-model profiles: [models."NAME"] tables of load and sampling settings, '
+    "NAME the model's base name (shared by its quantizations) or its Hugging Face repo",
 }
 
 
@@ -252,12 +278,42 @@ def _usable(name: str, value: Any, default: Any) -> bool:
     return True
 
 
+def profiles_from_dict(raw: Any) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """[models."NAME"] tables -> profiles; a wrong value or a key a profile cannot set is
+    a problem and is left out (the rest of the profile still applies)."""
+    if not isinstance(raw, dict):
+        return {}, [f"'models' should be tables of [models.\"NAME\"], not {raw!r}"]
+    defaults = Settings()
+    profiles: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for name, table in raw.items():
+        where = f'[models."{name}"]'
+        if not isinstance(table, dict):
+            problems.append(f"{where} should be a table of settings, not {table!r}")
+            continue
+        profile: dict[str, Any] = {}
+        for key, value in table.items():
+            if key not in PROFILE_KEYS:
+                problems.append(f"{where}: '{key}' cannot be set per model; left out")
+                continue
+            try:
+                profile[key] = _coerce(key, value, getattr(defaults, key))
+            except ValueError as exc:
+                problems.append(f"{where}: {exc}; left out")
+        profiles[str(name)] = profile
+    return profiles, problems
+
+
 def settings_from_dict(raw: dict[str, Any]) -> tuple[Settings, list[str]]:
     """Known keys become Settings; a wrong value is a problem and keeps its default."""
     settings = Settings()
     problems: list[str] = []
     for f in fields(Settings):
         if f.name not in raw:
+            continue
+        if f.name == "models":
+            settings.models, more = profiles_from_dict(raw["models"])
+            problems.extend(more)
             continue
         try:
             setattr(settings, f.name, _coerce(f.name, raw[f.name], getattr(settings, f.name)))
@@ -313,6 +369,8 @@ def save_config(config: LoadedConfig) -> None:
             continue  # keep the file short: only what the user set
         if value == default and not _usable(f.name, config.raw.get(f.name), default):
             continue  # reported at start and replaced by the default: keep the user's text
+        if f.name == "models" and value == profiles_from_dict(config.raw.get("models", {}))[0]:
+            continue  # as the file gave them: its text stays, keys left out for a problem too
         updates[f.name] = value
     try:
         text = read_bytes(config.path, MAX_SETTINGS_BYTES).decode("utf-8")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
 
+from gguf_tui.models.hub.cache import repo_id_of
 from gguf_tui.models.memory import DEFAULT_KV_TYPE, KV_CACHE_TYPES
+from gguf_tui.models.quant import model_base_name
 
 DEFAULT_N_CTX = 4096
 GPU_LAYERS_AUTO = -2  # n_gpu_layers: as many as free device memory holds (0 on a CPU build)
@@ -44,6 +48,41 @@ def bounded_threads(requested: int | None) -> tuple[int | None, str]:
     return requested, ""
 
 
+# A model's profile (config.toml's [models."NAME"]) as the options carry it: for each
+# field, its value and the value it replaces. It applies only where the field still holds
+# the value it replaces, so what is more specific (a conversation's own n_ctx or
+# temperature) wins; the command line's options are left out of it altogether.
+ProfileEntry = tuple[str, Any, Any]  # (field, the profile's value, the value it replaces)
+Profiles = tuple[tuple[str, tuple[ProfileEntry, ...]], ...]  # (NAME lowercased, entries)
+_Options = TypeVar("_Options", "LoadOptions", "Sampling")
+
+
+def profile_names(path: str | Path) -> set[str]:
+    """The names a [models."NAME"] table may give a model file, lowercased: its base name
+    (shared by its quantizations: `Qwen3-8B` for `Qwen3-8B-Q4_K_M.gguf`), and for a file
+    in the Hugging Face cache its repo (`unsloth/Qwen3-8B-GGUF`) and the repo's name."""
+    path = Path(path)
+    names = {model_base_name(path.name).lower()}
+    for parent in path.parents:
+        if repo := repo_id_of(parent.name):
+            names |= {repo.lower(), repo.split("/", 1)[1].lower()}
+            break
+    return names
+
+
+def with_profile(options: _Options, path: str | Path) -> _Options:
+    """`options` with the profile of the model at `path` applied (and none carried on)."""
+    if not options.profiles:
+        return options
+    names = profile_names(path)
+    changes: dict[str, Any] = {}
+    for name, entries in options.profiles:
+        if name in names:
+            changes = {f: v for f, v, base in entries if getattr(options, f) == base}
+            break
+    return replace(options, profiles=(), **changes)
+
+
 @dataclass(frozen=True, slots=True)
 class LoadOptions:
     """Settings fixed when a model is loaded (changing them means reloading)."""
@@ -59,6 +98,7 @@ class LoadOptions:
     cache_type_v: str = DEFAULT_KV_TYPE
     use_mmap: bool = True  # --no-mmap: read the whole file into memory instead
     use_mlock: bool = False  # --mlock: keep the weights from being swapped out
+    profiles: Profiles = ()  # per-model settings, applied by the engine (with_profile)
 
     @property
     def kv_types(self) -> tuple[str, str]:
@@ -80,8 +120,10 @@ class Sampling:
     # Generate past end-of-generation tokens and stop strings, so a benchmark gets
     # exactly max_tokens tokens whatever the model would have said.
     ignore_eos: bool = False
+    profiles: Profiles = ()  # per-model settings, applied by the engine (with_profile)
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["stop"] = list(self.stop)
+        del data["profiles"]
         return data

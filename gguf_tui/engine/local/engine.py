@@ -18,7 +18,7 @@ from gguf_tui.engine.lifecycle import ThreadedBackend
 from gguf_tui.engine.local.kv_states import ConversationStates
 from gguf_tui.engine.local.llama_model import LlamaModel, ProgressFn
 from gguf_tui.engine.model_info import EngineError, ModelInfo
-from gguf_tui.engine.options import LoadOptions, Sampling
+from gguf_tui.engine.options import LoadOptions, Sampling, with_profile
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,9 @@ class Engine(ThreadedBackend):
         free before the new one is read. `progress(fraction)` may return False to
         cancel; the future then fails with LoadCancelled. A load that fails or is
         cancelled puts the previous model back, so a bad choice never leaves you
-        without one."""
+        without one. The model's own profile among `options.profiles` (config.toml's
+        [models."NAME"]) is applied here, so every load of it and every switch between
+        its quantizations gets it, whoever asks for the load."""
         return self._replace(
             lambda: self._load(Path(path), options or LoadOptions(), progress), "loading the model"
         )
@@ -63,7 +65,7 @@ class Engine(ThreadedBackend):
 
         def run(model: LlamaModel, gen: Generation, s: Sampling) -> None:
             self._states.switch(model.llm, cache_key)
-            model.run_chat(gen, msgs, s)
+            model.run_chat(gen, msgs, with_profile(s, model.info.path or model.info.model_id))
 
         return self._generate(run, sampling)
 
@@ -72,7 +74,9 @@ class Engine(ThreadedBackend):
 
         def run(model: LlamaModel, gen: Generation, s: Sampling) -> None:
             self._states.switch(model.llm, None)
-            model.run_completion(gen, prompt, s)
+            model.run_completion(
+                gen, prompt, with_profile(s, model.info.path or model.info.model_id)
+            )
 
         return self._generate(run, sampling)
 
@@ -106,11 +110,12 @@ class Engine(ThreadedBackend):
         previous = self._loaded
         self._unload()
         try:
-            self._model = LlamaModel.load(path, options, progress)
+            self._model = LlamaModel.load(path, with_profile(options, path), progress)
         except EngineError:
             if previous is not None:
                 try:
-                    self._model = LlamaModel.load(*previous)
+                    old_path, old_options = previous
+                    self._model = LlamaModel.load(old_path, with_profile(old_options, old_path))
                     self._info, self._loaded = self._model.info, previous
                 except EngineError:
                     log.exception("could not restore %s", previous[0])

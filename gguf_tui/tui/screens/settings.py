@@ -226,7 +226,9 @@ def check_overrides(entered: dict[str, str]) -> tuple[Any, dict[str, str]]:
 def open_settings(app: GgufTuiApp) -> None:
     """The app's settings, saved to config.toml (unknown keys kept)."""
     config = app.config
-    editable = [f.name for f in fields(Settings) if f.name not in ("keymap", "default_model")]
+    editable = [
+        f.name for f in fields(Settings) if f.name not in ("keymap", "default_model", "models")
+    ]
     values = {name: _as_text(getattr(config.settings, name)) for name in editable}
     note = f"Saved in {config.path}. Key bindings: edit [keymap] there."
     if config.broken:
