@@ -52,3 +52,24 @@ def test_a_conversations_own_settings_saved_with_enter(home, ladder):
         assert term.quit() == 0
     (settings,) = home.query("SELECT settings FROM conversations")
     assert json.loads(settings[0]) == {"system_prompt": "Be terse.", "temperature": 0.3}
+
+
+def test_the_kv_cache_type_is_chosen_by_llama_cpps_names(home, ladder):
+    """f10: cache_type_k takes llama.cpp's names; another is refused with the list."""
+    model = home.add_model(ladder["Q4_K_M"])
+    with launched(home, model, cols=120, rows=40) as term:
+        ready(term)
+        term.press("f10")
+        term.wait_for("Save (ctrl+s)", 10, "the settings form")
+        # model_dirs, n_ctx, n_gpu_layers, threads, chat_format, then cache_type_k (f16).
+        term.write(TAB * 5 + BACKSPACE * 3 + "q9")
+        term.write(ctrl("s"))
+        term.wait_for("should be one of f32, f16, bf16, q8_0", 10, "the problem beside it")
+        term.write(BACKSPACE * 2 + "q8_0")
+        term.write(ctrl("s"))
+        term.wait_gone("Save (ctrl+s)", 10)
+        term.wait_for("Settings saved", 10)
+        assert term.quit() == 0
+    saved = tomllib.loads((home.config / "config.toml").read_text())
+    assert saved["cache_type_k"] == "q8_0"
+    assert "cache_type_v" not in saved  # only what the user changed is written
