@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets import Label, Static
 from textual.worker import get_current_worker
 
 from gguf_tui.models.catalog import ModelFile
@@ -26,7 +27,7 @@ from gguf_tui.models.hub.listing import RemoteQuant
 from gguf_tui.models.quant import quality_hint
 from gguf_tui.models.units import format_bytes
 from gguf_tui.tui.text import cell
-from gguf_tui.tui.widgets.local_models import TABLE_MOVES
+from gguf_tui.tui.widgets.filter_table import Column, FilterTable, RowTable
 
 if TYPE_CHECKING:
     from gguf_tui.tui.app import GgufTuiApp
@@ -50,6 +51,10 @@ class QuantChoice:
     @property
     def on_disk(self) -> bool:
         return self.path is not None
+
+    @property
+    def key(self) -> str:
+        return str(self.path) if self.path is not None else f"hub:{self.quant}"
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -86,6 +91,13 @@ def _fit(estimate) -> str:
     return f"{format_bytes(estimate.total)} · {estimate.label}"
 
 
+def _quality(c: QuantChoice) -> Text:
+    """The measured KLD where this file was scored, else the usual guidance, dimmed."""
+    if c.kld is not None:
+        return cell(f"KLD {c.kld:.3f}")
+    return cell(quality_hint(c.quant), "dim")
+
+
 class QuantSwitcher(ModalScreen[QuantChoice | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
@@ -95,20 +107,44 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
         super().__init__(classes="dialog-screen")
         self.title_text = title
         self.choices: list[QuantChoice] = []
-        self.shown: list[QuantChoice] = []
+        self.columns: tuple[Column[QuantChoice], ...] = (
+            Column("", lambda c: "●" if self._in_use(c) else ""),
+            Column("quant", lambda c: cell(c.quant)),
+            Column("size", lambda c: cell(format_bytes(c.size))),
+            Column(
+                "bits/w", lambda c: cell(f"{c.bits_per_weight:.2f}" if c.bits_per_weight else "")
+            ),
+            Column("quality", _quality),
+            Column("memory needed", lambda c: cell(c.fit)),
+            Column("where", lambda c: "on disk" if c.on_disk else cell("download", "warn")),
+        )
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog switcher"):
             yield Label(self.title_text, markup=False)
-            yield Input(placeholder="Type to filter · enter to choose", id="quant-filter")
-            yield DataTable(id="quant-table", cursor_type="row", zebra_stripes=True)
+            yield FilterTable(
+                placeholder="Type to filter · enter to choose",
+                filter_id="quant-filter",
+                table_id="quant-table",
+                key=lambda c: c.key,
+                haystack=lambda c: c.quant,
+                columns=self.columns,
+            )
             yield Static("Looking for other quantizations …", id="quant-detail", markup=False)
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("", "quant", "size", "bits/w", "quality", "memory needed", "where")
-        self.query_one(Input).focus()
+        self.query_one(FilterTable).refilter()  # the headings, before the rows come
+        self.query_one("#quant-filter").focus()
         self.find_siblings()
+
+    @property
+    def shown(self) -> list[QuantChoice]:
+        return self.query_one(FilterTable).shown
+
+    def _in_use(self, c: QuantChoice) -> bool:
+        info = self.app.engine.info
+        here = info.path if info is not None else None
+        return c.path is not None and here is not None and same_file(c.path, here)
 
     @work(thread=True, exclusive=True)
     def find_siblings(self) -> None:
@@ -164,56 +200,17 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
 
     def _show(self, choices: list[QuantChoice]) -> None:
         self.choices = choices
-        self._refresh()
+        self.query_one(FilterTable).set_rows(choices)
         on_disk = sum(c.on_disk for c in choices)
         self._say(f"{on_disk} on disk, {len(choices) - on_disk} to download · ● is in use")
 
-    def _refresh(self) -> None:
-        info = self.app.engine.info
-        words = self.query_one(Input).value.lower().split()
-        self.shown = [c for c in self.choices if all(w in c.quant.lower() for w in words)]
-        table = self.query_one(DataTable)
-        table.clear()
-        for c in self.shown:
-            here = info.path if info is not None else None
-            current = c.path is not None and here is not None and same_file(c.path, here)
-            where = "on disk" if c.on_disk else cell("download", "warn")
-            measured = c.kld is not None
-            quality = f"KLD {c.kld:.3f}" if measured else quality_hint(c.quant)
-            table.add_row(
-                "●" if current else "",
-                cell(c.quant),
-                cell(format_bytes(c.size)),
-                cell(f"{c.bits_per_weight:.2f}" if c.bits_per_weight else ""),
-                cell(quality, "" if measured else "dim"),
-                cell(c.fit),
-                where,
-            )
-
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(RowTable.Highlighted)
+    def _highlighted(self, event: RowTable.Highlighted) -> None:
         """The measured figures of the highlighted row, in full, under the table."""
-        row = event.cursor_row
-        if 0 <= row < len(self.shown) and self.shown[row].measured:
-            self._say(f"{self.shown[row].quant}: {self.shown[row].measured}")
+        c = event.row
+        if c is not None and c.measured:
+            self._say(f"{c.quant}: {c.measured}")
 
-    @on(Input.Changed)
-    def _filter(self) -> None:
-        self._refresh()
-
-    @on(Input.Submitted)
-    def _submit(self) -> None:
-        self._choose(self.query_one(DataTable).cursor_row)
-
-    @on(DataTable.RowSelected)
-    def _selected(self, event: DataTable.RowSelected) -> None:
-        self._choose(event.cursor_row)
-
-    def _choose(self, row: int) -> None:
-        if 0 <= row < len(self.shown):
-            self.dismiss(self.shown[row])
-
-    def on_key(self, event) -> None:
-        if event.key in TABLE_MOVES and self.query_one(Input).has_focus:
-            event.stop()
-            getattr(self.query_one(DataTable), f"action_{TABLE_MOVES[event.key]}")()
+    @on(RowTable.Chosen)
+    def _chosen(self, event: RowTable.Chosen) -> None:
+        self.dismiss(event.row)

@@ -6,24 +6,45 @@ listing overtaken by a newer one is dropped when it comes back.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.message import Message as TextualMessage
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from gguf_tui.models.hub.listing import RemoteQuant, RemoteRepo
 from gguf_tui.models.units import format_bytes
 from gguf_tui.tui.text import cell, literal
-from gguf_tui.tui.widgets.local_models import TABLE_MOVES
+from gguf_tui.tui.widgets.filter_table import Column, FilterTable, RowTable
 
 FIT_KINDS = {"gpu": "ok", "ram": "ok", "tight": "warn", "too big": "bad"}
 
+REPO_COLUMNS: tuple[Column[RemoteRepo], ...] = (
+    Column("repository", lambda r: cell(r.repo_id + (" (gated)" if r.gated else ""))),
+    Column("downloads", lambda r: cell(f"{r.downloads:,}" if r.downloads is not None else "")),
+    Column("likes", lambda r: cell(str(r.likes or ""))),
+)
 
-class HubBrowser(Vertical):
+
+def _fit(q: RemoteQuant) -> Text:
+    if q.memory is None:
+        return cell("")
+    return cell(
+        f"{format_bytes(q.memory.total)} · {q.memory.label}", FIT_KINDS.get(q.memory.fit, "")
+    )
+
+
+def _bpw(q: RemoteQuant) -> Text:
+    approx = "~" if q.bpw_estimated else ""
+    return cell(f"{q.bits_per_weight:.2f}{approx}" if q.bits_per_weight else "")
+
+
+class HubBrowser(FilterTable):
     """A search box; repositories; the quantizations of the chosen one."""
+
+    FOCUS_ON_ARROWS = True
 
     # Escape goes back from a repository's quantizations to the search results; with
     # nothing to go back to it is the picker's own escape (close).
@@ -35,28 +56,53 @@ class HubBrowser(Vertical):
             self.quant = quant
 
     def __init__(self, n_ctx: int = 4096, **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            placeholder="Search Hugging Face for GGUF models (or type owner/repo) · enter",
+            filter_id="hub-search",
+            table_id="hub-repos",
+            key=lambda r: r.repo_id,
+            columns=REPO_COLUMNS,
+            **kwargs,
+        )
         self.n_ctx = n_ctx
-        self.repos: list[RemoteRepo] = []
-        self.quants: list[RemoteQuant] = []
+        # What decides a choice first, so an 80-column terminal shows it without scrolling.
+        self.quant_columns: tuple[Column[RemoteQuant], ...] = (
+            Column(
+                "quant",
+                lambda q: cell(q.quant + (f" ({q.n_shards} files)" if q.n_shards > 1 else "")),
+            ),
+            Column("size", lambda q: cell(format_bytes(q.size))),
+            Column(f"memory at {n_ctx:,} ctx", _fit),
+            Column("guidance", lambda q: cell(q.hint)),
+            Column("bits/w", _bpw),
+        )
 
     def compose(self) -> ComposeResult:
-        yield Input(
-            placeholder="Search Hugging Face for GGUF models (or type owner/repo) · enter",
-            id="hub-search",
-        )
-        yield DataTable(id="hub-repos", cursor_type="row", zebra_stripes=True)
-        yield DataTable(id="hub-quants", cursor_type="row", zebra_stripes=True)
+        yield from super().compose()
+        yield RowTable(lambda q: q.spec, id="hub-quants")
         yield Static("", id="hub-detail", markup=False)
 
     def on_mount(self) -> None:
-        self.query_one("#hub-repos", DataTable).add_columns("repository", "downloads", "likes")
-        # What decides a choice first, so an 80-column terminal shows it without scrolling.
-        self.query_one("#hub-quants", DataTable).add_columns(
-            "quant", "size", f"memory at {self.n_ctx:,} ctx", "guidance", "bits/w"
-        )
-        self.query_one("#hub-quants").display = False
+        self.set_rows([])
+        self.quant_table.show([], self.quant_columns)
+        self.quant_table.display = False
         self._say(self._hint())
+
+    @property
+    def repos(self) -> list[RemoteRepo]:
+        return self.rows
+
+    @property
+    def quants(self) -> list[RemoteQuant]:
+        return self.quant_table.shown
+
+    @property
+    def quant_table(self) -> RowTable[RemoteQuant]:
+        return self.query_one("#hub-quants", RowTable)
+
+    @property
+    def active_table(self) -> RowTable:
+        return self.quant_table if self.quant_table.display else self.table
 
     def _hint(self) -> str:
         from gguf_tui.models.hub.client import HubEnv
@@ -79,9 +125,8 @@ class HubBrowser(Vertical):
             self.app.call_from_thread(self._say, text)
 
     # -- search ------------------------------------------------------------------------------
-    @on(Input.Submitted, "#hub-search")
-    def _search(self, event: Input.Submitted) -> None:
-        query = event.value.strip()
+    def submitted(self, value: str) -> None:
+        query = value.strip()
         if not query:
             return
         if query.count("/") == 1 and " " not in query:
@@ -104,16 +149,7 @@ class HubBrowser(Vertical):
             self.app.call_from_thread(self._show_repos, query, repos)
 
     def _show_repos(self, query: str, repos: list[RemoteRepo]) -> None:
-        self.repos = repos
-        table = self.query_one("#hub-repos", DataTable)
-        table.clear()
-        for repo in repos:
-            name = repo.repo_id + (" (gated)" if repo.gated else "")
-            table.add_row(  # cells as Text: a str cell would be read as markup
-                cell(name),
-                cell(f"{repo.downloads:,}" if repo.downloads is not None else ""),
-                cell(str(repo.likes or "")),
-            )
+        self.set_rows(repos)
         self._show_tables(quants=False)
         self._say(
             f"{len(repos)} repositor{'y' if len(repos) == 1 else 'ies'} for “{query}” · "
@@ -122,12 +158,12 @@ class HubBrowser(Vertical):
             else f"Nothing found for “{query}”."
         )
         if repos:
-            table.focus()
+            self.table.focus()
 
-    @on(DataTable.RowSelected, "#hub-repos")
-    def _repo_selected(self, event: DataTable.RowSelected) -> None:
-        if 0 <= event.cursor_row < len(self.repos):
-            self.open_repo(self.repos[event.cursor_row].repo_id)
+    @on(RowTable.Chosen, "#hub-repos")
+    def _repo_chosen(self, event: RowTable.Chosen) -> None:
+        event.stop()
+        self.open_repo(event.row.repo_id)
 
     # -- one repository ----------------------------------------------------------------------
     def open_repo(self, repo_id: str) -> None:
@@ -148,25 +184,7 @@ class HubBrowser(Vertical):
             self.app.call_from_thread(self._show_quants, repo_id, quants)
 
     def _show_quants(self, repo_id: str, quants: list[RemoteQuant]) -> None:
-        self.quants = quants
-        table = self.query_one("#hub-quants", DataTable)
-        table.clear()
-        for q in quants:
-            bpw = (
-                f"{q.bits_per_weight:.2f}{'~' if q.bpw_estimated else ''}"
-                if q.bits_per_weight
-                else ""
-            )
-            fit = cell("")
-            if q.memory is not None:
-                fit = cell(
-                    f"{format_bytes(q.memory.total)} · {q.memory.label}",
-                    FIT_KINDS.get(q.memory.fit, ""),
-                )
-            shards = f" ({q.n_shards} files)" if q.n_shards > 1 else ""
-            table.add_row(
-                cell(q.quant + shards), cell(format_bytes(q.size)), fit, cell(q.hint), cell(bpw)
-            )
+        self.quant_table.show(quants)
         self._show_tables(quants=True)
         gated = (
             " · gated: log in with `hf auth login` or set HF_TOKEN"
@@ -180,12 +198,16 @@ class HubBrowser(Vertical):
             else f"{repo_id} has no GGUF files."
         )
         if quants:
-            table.focus()
+            self.quant_table.focus()
 
-    @on(DataTable.RowSelected, "#hub-quants")
-    def _quant_selected(self, event: DataTable.RowSelected) -> None:
-        if 0 <= event.cursor_row < len(self.quants):
-            self.post_message(self.QuantChosen(self.quants[event.cursor_row]))
+    @on(RowTable.Chosen, "#hub-quants")
+    def _quant_chosen(self, event: RowTable.Chosen) -> None:
+        event.stop()
+        self.post_message(self.QuantChosen(event.row))
+
+    @on(RowTable.Highlighted)
+    def _highlighted(self, event: RowTable.Highlighted) -> None:
+        event.stop()  # the line under the tables says what a listing found
 
     def _show_tables(self, quants: bool) -> None:
         self.query_one("#hub-quants").display = quants
@@ -201,11 +223,3 @@ class HubBrowser(Vertical):
     def action_back(self) -> None:
         self._show_tables(quants=False)
         self.query_one("#hub-repos").focus()
-
-    def on_key(self, event) -> None:
-        if event.key in TABLE_MOVES and self.query_one(Input).has_focus:
-            event.stop()
-            table_id = "#hub-quants" if self.query_one("#hub-quants").display else "#hub-repos"
-            table = self.query_one(table_id, DataTable)
-            table.focus()
-            getattr(table, f"action_{TABLE_MOVES[event.key]}")()

@@ -16,21 +16,15 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.message import Message as TextualMessage
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Static
 
 from gguf_tui.models.catalog import BESIDE, ModelFile, Place
 from gguf_tui.models.units import format_bytes
 from gguf_tui.tui.text import cell, literal
+from gguf_tui.tui.widgets.filter_table import Column, FilterTable, RowTable
 
 SORTS = ("name", "size", "quant")
-TABLE_MOVES = {
-    "up": "cursor_up",
-    "down": "cursor_down",
-    "pageup": "page_up",
-    "pagedown": "page_down",
-}
 FILTER_HINT = "Type to filter, or paste a .gguf file or folder · ↑↓ move · enter loads"
 
 
@@ -110,12 +104,18 @@ def _status(model: ModelFile) -> Text:
     return cell("ready", "ok")
 
 
-# What decides a choice first, so an 80-column terminal shows it without scrolling.
-MODEL_COLUMNS = ("model", "quant", "size", "status", "bits/w", "context", "template")
-STARTER_COLUMNS = ("starter model (downloads)", "quant", "about")
+def _row_key(row: ModelFile | Starter) -> str:
+    return row.repo_id if isinstance(row, Starter) else str(row.path)
 
 
-class LocalModels(Vertical):
+STARTER_COLUMNS: tuple[Column[Starter], ...] = (
+    Column("starter model (downloads)", lambda s: cell(s.name)),
+    Column("quant", lambda s: cell(s.quant)),
+    Column("about", lambda s: cell(s.about)),
+)
+
+
+class LocalModels(FilterTable):
     """Filter box, table, and a detail line for the highlighted model."""
 
     BINDINGS = [Binding("ctrl+s", "cycle_sort", "Sort", id="picker.sort")]
@@ -139,28 +139,53 @@ class LocalModels(Vertical):
             self.path = path
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.models: list[ModelFile] = []
-        self.shown: list[ModelFile] = []
-        self.starters: list[Starter] = []
+        super().__init__(
+            placeholder=FILTER_HINT,
+            filter_id="local-filter",
+            table_id="local-table",
+            key=_row_key,
+            haystack=_haystack,
+            **kwargs,
+        )
+        # What decides a choice first, so an 80-column terminal shows it without scrolling.
+        self.columns = (
+            Column("model", self._name_cell),
+            Column("quant", lambda m: cell(m.quant)),
+            Column("size", lambda m: cell(format_bytes(m.file_size))),
+            Column("status", _status),
+            Column(
+                "bits/w", lambda m: cell(f"{m.bits_per_weight:.2f}" if m.bits_per_weight else "")
+            ),
+            Column("context", lambda m: cell(f"{m.context_length:,}" if m.context_length else "")),
+            Column("template", lambda m: "yes" if m.has_chat_template else "no"),
+        )
         self.sort = "name"
+        self.sort_key = _sort_key(self.sort)
         self.current_path: str | None = None
         self.places: list[Place] = []  # where models are looked for, each with why
         self._scanned = False
         self._enter_pending = False  # enter pressed before the first scan finished
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder=FILTER_HINT, id="local-filter")
-        yield DataTable(id="local-table", cursor_type="row", zebra_stripes=True)
+        yield from super().compose()
         yield Static("", id="local-detail", markup=False)
 
-    def _table(self, columns: tuple[str, ...] = MODEL_COLUMNS) -> DataTable:
-        """The table, with these columns (the scan may finish before this widget's on_mount)."""
-        table = self.query_one(DataTable)
-        if tuple(str(c.label) for c in table.columns.values()) != columns:
-            table.clear(columns=True)
-            table.add_columns(*columns)
-        return table
+    def _name_cell(self, model: ModelFile) -> Text:
+        mark = "● " if os.path.realpath(model.path) == self.current_path else ""
+        return cell(mark + model.display_name)
+
+    @property
+    def models(self) -> list[ModelFile]:
+        return self.rows
+
+    @property
+    def shown(self) -> list[ModelFile]:
+        """The models listed (none while the starters or a typed path are shown)."""
+        return self.table.shown if self.rows and self.typed_path is None else []
+
+    @property
+    def starters(self) -> list[Starter]:
+        return [] if self.rows or self.typed_path is not None else self.table.shown
 
     def set_models(
         self,
@@ -168,7 +193,7 @@ class LocalModels(Vertical):
         current: str | None = None,
         places: list[Place] | None = None,
     ) -> None:
-        self.models = models
+        self.rows = models
         self.current_path = current
         if places is not None:
             self.places = places
@@ -180,65 +205,33 @@ class LocalModels(Vertical):
         if self._enter_pending:
             self._enter_pending = False
             if self.shown:  # never start a starter download nobody saw
-                self._choose(self.query_one(DataTable).cursor_row)
+                self.table.choose()
 
     @property
     def filter_text(self) -> str:
-        return self.query_one("#local-filter", Input).value.strip().lower()
+        return self.filter_box.value.strip().lower()
 
     @property
     def typed_path(self) -> Path | None:
-        return typed_path(self.query_one("#local-filter", Input).value)
+        return typed_path(self.filter_box.value)
 
     def refresh_table(self) -> None:
         path = self.typed_path
-        table = self.query_one(DataTable)
+        table = self.table
         table.display = path is None  # a path is opened, not looked for in the list
         if path is not None:
-            self.shown, self.starters = [], []
-            table.clear()
+            table.show([])
             self._detail(self._path_hint(path))
-            return
-        words = self.filter_text.split()
-        if not self.models:
-            self._show_starters(words)
-            return
-        self.starters = []
-        self.shown = sorted(
-            (m for m in self.models if all(w in _haystack(m) for w in words)),
-            key=_sort_key(self.sort),
-        )
-        table = self._table()
-        table.clear()
-        for model in self.shown:
-            mark = "● " if os.path.realpath(model.path) == self.current_path else ""
-            table.add_row(  # cells as Text: a str cell would be read as markup
-                cell(mark + model.display_name),
-                cell(model.quant),
-                cell(format_bytes(model.file_size)),
-                _status(model),
-                cell(f"{model.bits_per_weight:.2f}" if model.bits_per_weight else ""),
-                cell(f"{model.context_length:,}" if model.context_length else ""),
-                "yes" if model.has_chat_template else "no",
-                key=str(model.path),
-            )
-        self._show_detail(0)
+        elif not self.rows:
+            table.show((s for s in STARTERS if self.matches(s.haystack)), STARTER_COLUMNS)
+            self._show_starter_detail(table.highlighted)
+        else:
+            self.refilter()
+            self._show_detail(table.highlighted)
 
     # -- nothing on disk yet ----------------------------------------------------------------
-    def _show_starters(self, words: list[str]) -> None:
-        self.shown = []
-        self.starters = [s for s in STARTERS if all(w in s.haystack for w in words)]
-        table = self._table(STARTER_COLUMNS)
-        table.clear()
-        for starter in self.starters:
-            table.add_row(
-                cell(starter.name), cell(starter.quant), cell(starter.about), key=starter.repo_id
-            )
-        self._show_starter_detail(0)
-
-    def _show_starter_detail(self, row: int) -> None:
-        if 0 <= row < len(self.starters):
-            s = self.starters[row]
+    def _show_starter_detail(self, s: Starter | None) -> None:
+        if s is not None:
             first = f"Enter downloads {s.repo_id} ({s.quant}) and loads it."
         elif self.filter_text:
             first = "No starter model matches the filter."
@@ -280,14 +273,12 @@ class LocalModels(Vertical):
     def _detail(self, text: str) -> None:
         self.query_one("#local-detail", Static).update(text)
 
-    def _show_detail(self, row: int) -> None:
-        if not self.shown or not 0 <= row < len(self.shown):
+    def _show_detail(self, m: ModelFile | None) -> None:
+        if m is None:
             self._detail(
-                f"Nothing matches; {len(self.models)} models on disk. "
-                f"Sorted by {self.sort} (ctrl+s)."
+                f"Nothing matches; {len(self.rows)} models on disk. Sorted by {self.sort} (ctrl+s)."
             )
             return
-        m = self.shown[row]
         if not m.usable:
             self._detail(f"Cannot be loaded: {m.error or 'missing ' + ', '.join(m.missing_shards)}")
             return
@@ -303,53 +294,42 @@ class LocalModels(Vertical):
     # -- keys ---------------------------------------------------------------------------------
     def action_cycle_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.sort_key = _sort_key(self.sort)
         self.refresh_table()
 
-    @on(Input.Changed, "#local-filter")
-    def _filter(self) -> None:
+    def filter_changed(self) -> None:
         if self._scanned:
             self.refresh_table()
-        elif self.typed_path is not None:
-            self._detail(self._path_hint(self.typed_path))
+        elif (path := self.typed_path) is not None:
+            self._detail(self._path_hint(path))
 
-    def on_key(self, event) -> None:
-        """Arrow keys in the filter box move the table, so typing and picking flow."""
-        if event.key in TABLE_MOVES and self.query_one(Input).has_focus:
-            event.stop()
-            getattr(self.query_one(DataTable), f"action_{TABLE_MOVES[event.key]}")()
-
-    @on(Input.Submitted, "#local-filter")
-    def _submit_from_filter(self) -> None:
+    def submitted(self, value: str) -> None:
         path = self.typed_path
         if path is not None:
             self.post_message(self.PathEntered(path))
         elif not self._scanned:
             self._enter_pending = True  # chosen as soon as the list is there
         else:
-            self._choose(self.query_one(DataTable).cursor_row)
+            self.table.choose()
 
-    @on(DataTable.RowSelected)
-    def _selected(self, event: DataTable.RowSelected) -> None:
-        self._choose(event.cursor_row)
+    @on(RowTable.Chosen)
+    def _chosen(self, event: RowTable.Chosen) -> None:
+        event.stop()
+        row = event.row
+        if isinstance(row, Starter):
+            self.post_message(self.StarterChosen(row.repo_id, row.quant))
+        else:
+            self.post_message(self.Chosen(row))
 
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(RowTable.Highlighted)
+    def _highlighted(self, event: RowTable.Highlighted) -> None:
+        event.stop()
         if self.typed_path is not None:
             return
-        if self.models:
-            self._show_detail(event.cursor_row)
+        if self.rows:
+            self._show_detail(event.row)
         elif self._scanned:
-            self._show_starter_detail(event.cursor_row)
-
-    def _choose(self, row: int) -> None:
-        if self.starters:
-            if 0 <= row < len(self.starters):
-                self.post_message(
-                    self.StarterChosen(self.starters[row].repo_id, self.starters[row].quant)
-                )
-            return
-        if 0 <= row < len(self.shown):
-            self.post_message(self.Chosen(self.shown[row]))
+            self._show_starter_detail(event.row)
 
 
 def _haystack(model: ModelFile) -> str:
