@@ -16,7 +16,7 @@ from gguf_tui.config.settings import ConfigError, LoadedConfig, Paths, Settings,
 from gguf_tui.engine import Backend, Engine, LoadOptions, Sampling
 from gguf_tui.store.database import Store
 from gguf_tui.tui.downloads import DownloadTask
-from gguf_tui.tui.keymap import APP_ACTIONS, CHAT_ACTIONS, to_bindings
+from gguf_tui.tui.keymap import APP_ACTIONS, CHAT_ACTIONS, check_keymap, to_bindings
 from gguf_tui.tui.model_control import ModelControl
 from gguf_tui.tui.screens.bench import BenchScreen, config_for
 from gguf_tui.tui.screens.chat import ChatScreen
@@ -284,9 +284,11 @@ class GgufTuiApp(App):
 
     # -- command palette --------------------------------------------------------------------------
     def get_system_commands(self, screen: Screen):
+        """The chat screen's table (keymap.py), with each key as remapped, then the rest."""
         yield from super().get_system_commands(screen)
+        remapped = check_keymap(self.config.settings.keymap or {})[0]  # a refused one: default
         for action in CHAT_ACTIONS:
-            keys = self.config.settings.keymap.get(action.id, action.keys)
+            keys = remapped.get(action.id, action.keys)
             yield SystemCommand(
                 f"{action.description}: {action.help}",
                 f"keys: {keys}",

@@ -1,8 +1,12 @@
 """Every key binding of the app in one place, each with an id so users can remap it.
 
+One table per scope (the app, the chat screen, the prompt, the picker …); each class
+that has keys says `BINDINGS = to_bindings(keymap.X)`, the help screen and the command
+palette are generated from the same tables, and `[keymap]` is checked against them, so
+the keys a user presses, reads in f1 and remaps can never drift apart.
+
 `[keymap]` in config.toml maps a binding id to keys, e.g. `new_chat = "ctrl+t"`;
-Textual's `App.set_keymap` applies it. The help screen and the command palette
-are generated from this table, so they can never drift from the real bindings.
+Textual's `App.set_keymap` applies it.
 """
 
 from __future__ import annotations
@@ -156,13 +160,214 @@ CHAT_ACTIONS: tuple[KeyAction, ...] = (
     ),
 )
 
-# Keys of the prompt itself (not remappable through the table above).
-PROMPT_KEYS: tuple[tuple[str, str], ...] = (
-    ("enter", "Send the message"),
-    ("shift+enter, ctrl+j", "New line in the message"),
-    ("up", "In an empty prompt: edit the last message you sent"),
-    ("delete", "In the sidebar: delete the highlighted conversation"),
-    ("tab / shift+tab", "Move between sidebar, conversation and prompt"),
+
+def local_key(
+    id: str, keys: str, action: str, description: str, help: str, show: bool = True
+) -> KeyAction:
+    """A key of one screen or widget: it works where that has focus, never over the prompt."""
+    return KeyAction(id, keys, action, description, help, show=show, priority=False)
+
+
+# The prompt runs its own bindings in key order (widgets/keys.py), so they are not priority.
+PROMPT_ACTIONS: tuple[KeyAction, ...] = (
+    local_key("send", "enter", "submit", "Send", "Send the message"),
+    local_key(
+        "newline", "shift+enter,ctrl+j", "newline", "New line", "New line in the message", False
+    ),
+)
+# The conversation view (tab to it): the highlight that copy, versions and fork act on.
+CONVERSATION_ACTIONS: tuple[KeyAction, ...] = (
+    local_key(
+        "conversation.edit",
+        "enter,e",
+        "edit_highlighted",
+        "Edit message",
+        "Edit the highlighted message you wrote, as a new version",
+        False,
+    ),
+    local_key(
+        "conversation.previous",
+        "up",
+        "move_highlight(-1)",
+        "Previous message",
+        "Highlight the previous message",
+        False,
+    ),
+    local_key(
+        "conversation.next",
+        "down",
+        "move_highlight(1)",
+        "Next message",
+        "Highlight the next message",
+        False,
+    ),
+    local_key(
+        "conversation.first",
+        "home",
+        "highlight_end(0)",
+        "First message",
+        "Highlight the first message",
+        False,
+    ),
+    local_key(
+        "conversation.last",
+        "end",
+        "highlight_end(-1)",
+        "Last message",
+        "Highlight the last message",
+        False,
+    ),
+)
+SIDEBAR_ACTIONS: tuple[KeyAction, ...] = (
+    local_key(
+        "sidebar.delete",
+        "delete",
+        "delete",
+        "Delete",
+        "Delete the highlighted conversation (asks first)",
+        False,
+    ),
+)
+PICKER_ACTIONS: tuple[KeyAction, ...] = (
+    local_key("picker.close", "escape", "close", "Close", "Close"),
+    local_key(
+        "picker.local", "ctrl+l", "tab('local')", "Local", "Show the models on this computer"
+    ),
+    local_key(
+        "picker.hub", "ctrl+g", "tab('hub')", "Hugging Face", "Search Hugging Face for GGUF models"
+    ),
+    local_key(
+        "picker.servers",
+        "ctrl+r",
+        "tab('servers')",
+        "Servers",
+        "Show the models of the servers in config.toml",
+    ),
+    local_key(
+        "picker.cancel",
+        "ctrl+x",
+        "cancel_download",
+        "Cancel download",
+        "Cancel the download in progress",
+    ),
+)
+LOCAL_MODELS_ACTIONS: tuple[KeyAction, ...] = (
+    local_key(
+        "picker.sort", "ctrl+s", "cycle_sort", "Sort", "Sort the local models by name, size or date"
+    ),
+)
+# Escape goes back from a repository's quantizations to the search results; with nothing
+# to go back to it is the picker's own escape (close). A scope of its own: the same key.
+HUB_ACTIONS: tuple[KeyAction, ...] = (
+    local_key(
+        "hub.back", "escape", "back", "Back", "Back from a repository's files to the search results"
+    ),
+)
+QUANT_SWITCHER_ACTIONS: tuple[KeyAction, ...] = (
+    local_key("switcher.cancel", "escape", "dismiss(None)", "Cancel", "Cancel"),
+)
+COMPARE_ACTIONS: tuple[KeyAction, ...] = (
+    local_key(
+        "compare.left",
+        "1",
+        "keep('original')",
+        "Keep left",
+        "Keep the left answer (the quantization loaded before)",
+    ),
+    local_key(
+        "compare.right",
+        "2",
+        "keep('new')",
+        "Keep right",
+        "Keep the right answer and the quantization that wrote it",
+    ),
+    local_key(
+        "compare.cancel",
+        "escape",
+        "keep('original')",
+        "Stop / keep left",
+        "Stop the new answer; keep the left one",
+    ),
+)
+BENCH_ACTIONS: tuple[KeyAction, ...] = (
+    local_key("bench.close", "escape", "close", "Close", "Close"),
+    local_key("bench.rerun", "r", "rerun", "Run again", "Run the benchmark again"),
+)
+FORM_ACTIONS: tuple[KeyAction, ...] = (  # the settings forms (screens/settings.py)
+    local_key("form.cancel", "escape", "dismiss(None)", "Cancel", "Cancel"),
+    local_key("form.save", "ctrl+s", "save", "Save", "Save"),
+)
+CONFIRM_ACTIONS: tuple[KeyAction, ...] = (
+    local_key("confirm.no", "escape,n", "dismiss(False)", "No", "Answer no (keep it)"),
+    local_key("confirm.yes", "y", "dismiss(True)", "Yes", "Answer yes"),
+)
+DIALOG_ACTIONS: tuple[KeyAction, ...] = (  # a line of text to type, export
+    local_key("dialog.cancel", "escape", "dismiss(None)", "Cancel", "Cancel"),
+)
+HELP_ACTIONS: tuple[KeyAction, ...] = (
+    # Not f1: the app's f1 (priority, every screen) runs first and would make it dead.
+    local_key("help.close", "escape,q", "dismiss(None)", "Close", "Close this help"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HelpSection:
+    """One section of f1: a screen's tables, then the keys its widgets read themselves."""
+
+    title: str  # `{id}` stands for that binding's keys as configured
+    actions: tuple[KeyAction, ...]
+    notes: tuple[tuple[str, str], ...] = ()  # (keys, what they do): not bindings, not remappable
+
+
+_MOVES = (("type", "Filter the list"), ("up, down", "Move the highlight"))
+HELP_SECTIONS: tuple[HelpSection, ...] = (
+    HelpSection("Chat", CHAT_ACTIONS),
+    HelpSection(
+        "Prompt (while typing a message)",
+        PROMPT_ACTIONS,
+        (
+            ("up", "In an empty prompt: edit the last message you sent"),
+            ("tab, shift+tab", "Move between sidebar, conversation and prompt"),
+        ),
+    ),
+    HelpSection(
+        "Conversation ({copy_message} and versions act on the highlight)", CONVERSATION_ACTIONS
+    ),
+    HelpSection(
+        "Sidebar ({toggle_sidebar})",
+        SIDEBAR_ACTIONS,
+        (("up, down, enter", "Move the highlight; open the highlighted conversation"),),
+    ),
+    HelpSection("Everywhere", APP_ACTIONS),
+    HelpSection(
+        "Model picker ({pick_model})",
+        (*PICKER_ACTIONS, *LOCAL_MODELS_ACTIONS, *HUB_ACTIONS),
+        (
+            *_MOVES,
+            (
+                "enter",
+                "Load the highlighted model; on Hugging Face open the repository, "
+                "then download and load the highlighted file",
+            ),
+        ),
+    ),
+    HelpSection(
+        "Quantization switcher ({switch_quant}; {compare} picks the other side of a comparison)",
+        QUANT_SWITCHER_ACTIONS,
+        (*_MOVES, ("enter", "Switch to the highlighted quantization")),
+    ),
+    HelpSection("Compare ({compare})", COMPARE_ACTIONS),
+    HelpSection("Benchmark (ctrl+p: Benchmark quantizations)", BENCH_ACTIONS),
+    HelpSection(
+        "Settings forms ({settings}; {conversation_settings} for this conversation)",
+        FORM_ACTIONS,
+        (("tab, shift+tab", "Next / previous field"), ("enter", "Save")),
+    ),
+    HelpSection(
+        "Questions, export and this help",
+        (*CONFIRM_ACTIONS, *DIALOG_ACTIONS, *HELP_ACTIONS),
+        (("enter", "Confirm the text typed"),),
+    ),
 )
 
 
@@ -209,32 +414,41 @@ _APP, _CHAT = "app", "chat"
 @dataclass(frozen=True, slots=True)
 class _Remappable:
     keys: str
-    scope: str  # "app" (every screen), "chat", or the class that holds the binding
+    scope: str  # "app" (every screen), "chat", or the screen or widget that holds it
     priority: bool
     name: str  # what it does, for the message
 
 
+# Where each table's keys apply, for `[keymap]` conflicts: two bindings of one scope (or one
+# of "app") may not share a key. The prompt lives on the chat screen; the hub browser's and
+# the conversation view's keys only while they have focus, so the same key can mean
+# something else on the screen around them.
+SCOPES: tuple[tuple[str, tuple[KeyAction, ...]], ...] = (
+    (_APP, APP_ACTIONS),
+    (_CHAT, CHAT_ACTIONS),
+    (_CHAT, PROMPT_ACTIONS),
+    ("conversation", CONVERSATION_ACTIONS),
+    ("sidebar", SIDEBAR_ACTIONS),
+    ("picker", PICKER_ACTIONS),
+    ("picker", LOCAL_MODELS_ACTIONS),
+    ("hub", HUB_ACTIONS),
+    ("switcher", QUANT_SWITCHER_ACTIONS),
+    ("compare", COMPARE_ACTIONS),
+    ("bench", BENCH_ACTIONS),
+    ("form", FORM_ACTIONS),
+    ("confirm", CONFIRM_ACTIONS),
+    ("dialog", DIALOG_ACTIONS),
+    ("help", HELP_ACTIONS),
+)
+
+
 def _remappable() -> dict[str, _Remappable]:
     """Every binding id `[keymap]` may name, with its default keys and where it applies."""
-    from gguf_tui.tui.screens.bench import BenchScreen
-    from gguf_tui.tui.screens.compare import CompareScreen
-    from gguf_tui.tui.screens.picker import ModelPicker
-    from gguf_tui.tui.widgets.local_models import LocalModels
-    from gguf_tui.tui.widgets.prompt import PromptArea
-
-    found = {a.id: _Remappable(a.keys, _APP, a.priority, a.description) for a in APP_ACTIONS}
-    found |= {a.id: _Remappable(a.keys, _CHAT, a.priority, a.description) for a in CHAT_ACTIONS}
-    for cls, scope in (
-        (PromptArea, _CHAT),
-        (BenchScreen, "bench"),
-        (CompareScreen, "compare"),
-        (ModelPicker, "picker"),
-        (LocalModels, "picker"),
-    ):
-        for b in getattr(cls, "BINDINGS", ()):
-            if isinstance(b, Binding) and b.id and b.id not in found:
-                found[b.id] = _Remappable(b.key, scope, b.priority, b.description or b.action)
-    return found
+    return {
+        a.id: _Remappable(a.keys, scope, a.priority, a.description)
+        for scope, actions in SCOPES
+        for a in actions
+    }
 
 
 def key_problem(key: str) -> str | None:
@@ -273,7 +487,7 @@ def _takes_typing(key: str) -> bool:
         char = key_to_character(name) if len(name) > 1 else name
     except (KeyError, ValueError):
         char = None
-    return char is not None and len(char) == 1
+    return char is not None and len(char) == 1 and char.isprintable()  # not escape
 
 
 def _quoted(text: object) -> str:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
@@ -22,6 +21,8 @@ from gguf_tui.chat.divergence import first_difference
 from gguf_tui.chat.recorder import ReplyOutcome, ReplyRecorder
 from gguf_tui.engine import Generation, Sampling
 from gguf_tui.store.records import Message
+from gguf_tui.tui import keymap
+from gguf_tui.tui.keymap import to_bindings
 from gguf_tui.tui.streaming import ReplyStream
 from gguf_tui.tui.text import literal
 from gguf_tui.tui.widgets.messages import AssistantMessage
@@ -41,11 +42,7 @@ class CompareResult:
 
 
 class CompareScreen(ModalScreen[CompareResult]):
-    BINDINGS = [
-        Binding("1", "keep('original')", "Keep left", id="compare.left"),
-        Binding("2", "keep('new')", "Keep right", id="compare.right"),
-        Binding("escape", "keep('original')", "Stop / keep left", id="compare.cancel"),
-    ]
+    BINDINGS = to_bindings(keymap.COMPARE_ACTIONS)
     app: GgufTuiApp
 
     def __init__(

@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
-from gguf_tui.tui.keymap import APP_ACTIONS, CHAT_ACTIONS, PROMPT_KEYS
+from gguf_tui.tui.keymap import (
+    CONFIRM_ACTIONS,
+    DIALOG_ACTIONS,
+    HELP_ACTIONS,
+    HELP_SECTIONS,
+    SCOPES,
+    check_keymap,
+    to_bindings,
+)
 
 
 class ConfirmScreen(ModalScreen[bool]):
     """Yes / no; `y` and `n` work too."""
 
-    BINDINGS = [
-        Binding("escape,n", "dismiss(False)", "No"),
-        Binding("y", "dismiss(True)", "Yes"),
-    ]
+    BINDINGS = to_bindings(CONFIRM_ACTIONS)
 
     def __init__(self, question: str, yes: str = "Delete") -> None:
         super().__init__(classes="dialog-screen")
@@ -47,7 +52,7 @@ class ConfirmScreen(ModalScreen[bool]):
 class TextPromptScreen(ModalScreen[str | None]):
     """Ask for one line of text (a title, a path)."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = to_bindings(DIALOG_ACTIONS)
 
     def __init__(self, question: str, value: str = "", placeholder: str = "") -> None:
         super().__init__(classes="dialog-screen")
@@ -72,7 +77,7 @@ EXPORT_FORMATS = {"md": "Markdown", "json": "JSON (everything)", "history": "cha
 class ExportScreen(ModalScreen[tuple[str, Path] | None]):
     """Choose a format and a file; returns (format, path)."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = to_bindings(DIALOG_ACTIONS)
 
     def __init__(self, default_stem: str) -> None:
         super().__init__(classes="dialog-screen")
@@ -106,16 +111,16 @@ class ExportScreen(ModalScreen[tuple[str, Path] | None]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every screen's keys, generated from the bindings themselves so it cannot drift.
+    """Every screen's keys, generated from keymap.py's tables (the bindings' one source).
 
     Each remappable binding shows its id (what `[keymap]` in config.toml takes); the
     descriptions wrap instead of being cut, and the list scrolls at any size."""
 
-    BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close")]
+    BINDINGS = to_bindings(HELP_ACTIONS)
 
     def __init__(self, keymap: dict[str, str] | None = None) -> None:
         super().__init__(classes="dialog-screen")
-        self.keymap = keymap or {}
+        self.keymap = check_keymap(keymap or {})[0]  # a refused entry keeps its default
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help"):
@@ -157,106 +162,25 @@ class HelpScreen(ModalScreen[None]):
 # (keys, what they do, the binding's id for [keymap] or "" when it cannot be remapped)
 HelpRow = tuple[str, str, str]
 KEY_WIDTH = 20
-
-# Longer words for bindings whose own description is a footer label.
-_BINDING_HELP = {
-    "close": "Close",
-    "tab('local')": "Show the models on this computer",
-    "tab('hub')": "Search Hugging Face for GGUF models",
-    "tab('servers')": "Show the models of the servers in config.toml",
-    "cancel_download": "Cancel the download in progress",
-    "cycle_sort": "Sort the local models by name, size or date",
-    "back": "Back from a repository's files to the search results",
-    "keep('original')": "Keep the left answer (the quantization loaded before)",
-    "keep('new')": "Keep the right answer and the quantization that wrote it",
-    "rerun": "Run the benchmark again",
-    "save": "Save",
-    "dismiss(None)": "Cancel",
-}
-_ESCAPE_HELP = {"compare.cancel": "Stop the new answer; keep the left one"}
+_PLACEHOLDER = re.compile(r"\{([\w.]+)\}")
 
 
 def _keys(text: str) -> str:
     return ", ".join(k.strip() for k in text.split(","))
 
 
-def _binding_rows(keymap: dict[str, str], *classes: type) -> list[HelpRow]:
-    rows: list[HelpRow] = []
-    for cls in classes:
-        for binding in getattr(cls, "BINDINGS", ()):
-            if not isinstance(binding, Binding):
-                continue
-            binding_id = binding.id or ""
-            text = (
-                _ESCAPE_HELP.get(binding_id)
-                or binding.tooltip
-                or _BINDING_HELP.get(binding.action)
-                or binding.description
-                or binding.action
-            )
-            rows.append((_keys(keymap.get(binding_id, binding.key)), text, binding_id))
-    return rows
-
-
-def _action_rows(keymap: dict[str, str], actions) -> list[HelpRow]:
-    return [(_keys(keymap.get(a.id, a.keys)), a.help, a.id) for a in actions]
-
-
 def help_sections(keymap: dict[str, str]) -> list[tuple[str, list[HelpRow]]]:
-    """The help's sections: each screen's bindings, read from the screens themselves."""
-    from gguf_tui.tui.screens.bench import BenchScreen
-    from gguf_tui.tui.screens.compare import CompareScreen
-    from gguf_tui.tui.screens.picker import ModelPicker
-    from gguf_tui.tui.screens.quant_switcher import QuantSwitcher
-    from gguf_tui.tui.screens.settings import FormScreen
-    from gguf_tui.tui.widgets.hub_browser import HubBrowser
-    from gguf_tui.tui.widgets.local_models import LocalModels
+    """The help's sections, read from keymap.py's tables with the keys as remapped."""
+    keys = {a.id: _keys(keymap.get(a.id, a.keys)) for _, actions in SCOPES for a in actions}
 
-    def key(action_id: str) -> str:
-        for action in (*CHAT_ACTIONS, *APP_ACTIONS):
-            if action.id == action_id:
-                return _keys(keymap.get(action.id, action.keys))
-        return ""
+    def title(text: str) -> str:
+        return _PLACEHOLDER.sub(lambda m: keys.get(m.group(1), m.group(0)), text)
 
-    moves: list[HelpRow] = [
-        ("type", "Filter the list", ""),
-        ("up, down", "Move the highlight", ""),
-    ]
     return [
-        ("Chat", _action_rows(keymap, CHAT_ACTIONS)),
-        ("Prompt (while typing a message)", [(k, text, "") for k, text in PROMPT_KEYS]),
-        ("Everywhere", _action_rows(keymap, APP_ACTIONS)),
         (
-            f"Model picker ({key('pick_model')})",
-            [
-                *_binding_rows(keymap, ModelPicker, LocalModels, HubBrowser),
-                *moves,
-                (
-                    "enter",
-                    "Load the highlighted model; on Hugging Face open the repository, "
-                    "then download and load the highlighted file",
-                    "",
-                ),
-            ],
-        ),
-        (
-            f"Quantization switcher ({key('switch_quant')}; {key('compare')} picks the other "
-            "side of a comparison)",
-            [
-                *_binding_rows(keymap, QuantSwitcher),
-                *moves,
-                ("enter", "Switch to the highlighted quantization", ""),
-            ],
-        ),
-        (f"Compare ({key('compare')})", _binding_rows(keymap, CompareScreen)),
-        ("Benchmark (ctrl+p: Benchmark quantizations)", _binding_rows(keymap, BenchScreen)),
-        (
-            f"Settings forms ({key('settings')}; {key('conversation_settings')} for this "
-            "conversation)",
-            [
-                *_binding_rows(keymap, FormScreen),
-                ("tab, shift+tab", "Next / previous field", ""),
-                ("enter", "Save", ""),
-            ],
-        ),
+            title(section.title),
+            [(keys[a.id], a.help, a.id) for a in section.actions]
+            + [(k, text, "") for k, text in section.notes],
+        )
+        for section in HELP_SECTIONS
     ]

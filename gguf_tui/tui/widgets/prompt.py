@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from textual import events
-from textual.binding import Binding
 from textual.message import Message as TextualMessage
 from textual.widgets import TextArea
 
+from gguf_tui.tui import keymap
+from gguf_tui.tui.keymap import to_bindings
 from gguf_tui.tui.text import pasted
 from gguf_tui.tui.widgets.keys import run_own_binding
 
 
 class PromptArea(TextArea):
     # Not priority bindings, and run in key order by `_on_key` (see widgets/keys.py).
-    BINDINGS = [
-        Binding("enter", "submit", "Send", id="send"),
-        Binding("shift+enter,ctrl+j", "newline", "New line", show=False, id="newline"),
-    ]
+    BINDINGS = to_bindings(keymap.PROMPT_ACTIONS)
 
     class Submitted(TextualMessage):
         def __init__(self, text: str) -> None:

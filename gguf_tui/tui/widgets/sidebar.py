@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message as TextualMessage
@@ -19,6 +18,8 @@ from textual.widgets.option_list import Option
 from gguf_tui.store.database import Store
 from gguf_tui.store.records import Conversation
 from gguf_tui.store.search import first_match
+from gguf_tui.tui import keymap
+from gguf_tui.tui.keymap import to_bindings
 from gguf_tui.tui.text import literal, relative_time
 from gguf_tui.tui.widgets.conversation import ConversationView
 
@@ -36,7 +37,7 @@ def conversation_prompt(conv: Conversation, width: int = 28) -> Content:
 
 
 class ConversationList(OptionList):
-    BINDINGS = [Binding("delete", "delete", "Delete", show=False)]
+    BINDINGS = to_bindings(keymap.SIDEBAR_ACTIONS)
 
     class DeleteRequested(TextualMessage):
         def __init__(self, conversation_id: int) -> None:
