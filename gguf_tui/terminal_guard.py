@@ -89,11 +89,14 @@ def _watch(child: int, fd: int, saved: list | None) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signum)
 
-    # The terminal sends ^C, ^\ and a hang-up to the whole process group, the child too:
-    # the watchdog itself ignores them. A `kill` of the watchdog reaches the app.
-    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+    # The terminal sends ^C and ^\ to the whole process group, the child too: the watchdog
+    # itself ignores them. A hang-up (the terminal closed) may reach only the watchdog, the
+    # session's leader, and a `kill` of it must reach the app: both are passed on (the app
+    # quits, saving; see commands/app.py).
+    for sig in (signal.SIGINT, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, forward)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
     while True:
         try:
             _, status = os.waitpid(child, 0)

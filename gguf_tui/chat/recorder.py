@@ -45,12 +45,15 @@ class ReplyRecorder:
         store: Store | None = None,
         seed: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        continuing: bool = False,
     ) -> None:
         self.placeholder = placeholder
         self.store = store
         self.seed = seed  # recorded with the answer, to answer again the same way
-        self.text = ""
-        self.reasoning = ""
+        # Continuing an answer: the placeholder is that answer, and the engine's text
+        # goes on after what it holds (saved as one answer).
+        self._before = (placeholder.content, placeholder.reasoning) if continuing else ("", "")
+        self.text, self.reasoning = self._before
         self.trimmed: ContextTrimmed | None = None
         self.save_error: str | None = None  # why the last save failed, until one succeeds
         self.new_save_error = False  # the last save failed and the one before did not
@@ -97,18 +100,25 @@ class ReplyRecorder:
         self.new_save_error = False
         return True
 
+    def save_stopped(self) -> None:
+        """Save the answer as far as it got, as stopped: the app is going away at once
+        (its terminal closed). An answer with no text yet stays "interrupted"."""
+        if (self.text, self.reasoning) != self._before:
+            self._save(self.text, reasoning=self.reasoning, finish_reason="stopped")
+
     def finish(self, event: Finished) -> ReplyOutcome:
         """The answer ended: its final text and figures, written once."""
         stats = event.stats.to_dict()
         if self.seed is not None:
             stats["seed"] = self.seed
-        saved = self._save(
-            event.text, reasoning=event.reasoning, stats=stats, finish_reason=event.reason
-        )
+        if self._before != ("", ""):  # the figures are the last part's; how often it went on
+            stats["continued"] = int((self.placeholder.stats or {}).get("continued", 0)) + 1
+        text, reasoning = self._before[0] + event.text, self._before[1] + event.reasoning
+        saved = self._save(text, reasoning=reasoning, stats=stats, finish_reason=event.reason)
         message = replace(
             self.placeholder,
-            content=event.text,
-            reasoning=event.reasoning,
+            content=text,
+            reasoning=reasoning,
             stats=stats,
             finish_reason=event.reason,
         )
@@ -116,7 +126,10 @@ class ReplyRecorder:
 
     def fail(self, event: Failed) -> ReplyOutcome:
         """The answer failed: kept as far as it got ("stopped"), or, with no text at all,
-        its row deleted (the answer never existed)."""
+        its row deleted (the answer never existed); a continued answer that got no
+        further stays as it was."""
+        if (self.text, self.reasoning) == self._before != ("", ""):
+            return ReplyOutcome(self.placeholder, None, event.message, self.trimmed)
         if not self.text:
             if self.store is not None:
                 with contextlib.suppress(StoreError):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import os
+import signal
 from pathlib import Path
 
 from gguf_tui.commands import common
@@ -73,6 +77,32 @@ def report_database_faults(store, app) -> None:
     store.on_read_error = report
 
 
+def quit_on_hangup(app) -> None:
+    """A polite `kill` (SIGTERM) quits as ctrl+q does: the answer being written is
+    stopped and saved, the terminal restored. A closed terminal (SIGHUP) cannot be drawn
+    on any more, and Textual's event loop may already be stuck writing to it (measured:
+    the app outlived its window at a third of a core, blocked on its writer thread): the
+    answer is saved as far as it got, the database closed, and the app leaves at once.
+    Both handlers run on the main thread, between two steps of whatever it was doing."""
+
+    def quit_politely(_signum: int, _frame: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closing: it ends anyway
+            loop = asyncio.get_event_loop()
+            loop.call_soon_threadsafe(lambda: loop.create_task(app.action_quit()))
+
+    def hang_up(signum: int, _frame: object) -> None:
+        with contextlib.suppress(Exception):
+            reply = app.chat_screen.reply
+            if reply is not None:
+                reply.save_now()
+        with contextlib.suppress(Exception):
+            app.store.close()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, quit_politely)
+    signal.signal(signal.SIGHUP, hang_up)
+
+
 def run_app(args: argparse.Namespace) -> int:
     from gguf_tui.store.database import Store, StoreError
     from gguf_tui.terminal_guard import watch_terminal
@@ -129,6 +159,7 @@ def run_app(args: argparse.Namespace) -> int:
         extra_model_dirs=args.models_dir,
     )
     report_database_faults(store, app)
+    quit_on_hangup(app)
     try:
         app.run()
     finally:

@@ -569,6 +569,41 @@ class Store:
 
         return self._write(work)
 
+    def branch_size(self, message_id: int) -> int:
+        """How many messages `delete_branch(message_id)` deletes: it and all below it."""
+        rows = self._query(
+            "WITH RECURSIVE below(id) AS (SELECT id FROM messages WHERE id = ?"
+            " UNION ALL SELECT m.id FROM messages AS m JOIN below ON m.parent_id = below.id)"
+            " SELECT count(*) FROM below",
+            (message_id,),
+        )
+        return cells.count(rows[0][0]) if rows else 0
+
+    def fork(self, message_id: int, title: str = "") -> Conversation:
+        """A new conversation holding the branch from the first message down to
+        `message_id` (copies: the two go their own ways), with the same settings."""
+        branch = self.branch_to(message_id)
+        if not branch:
+            raise StoreError(f"message {message_id} no longer exists")
+        source = self.get_conversation(branch[0].conversation_id)
+        return self.import_conversation(
+            title or f"{source.title if source else ''} (fork)".strip(),
+            [
+                NewMessage(
+                    m.role,
+                    m.content,
+                    m.reasoning,
+                    m.created_at,
+                    m.model_file,
+                    m.quant,
+                    m.stats,
+                    m.finish_reason,
+                )
+                for m in branch
+            ],
+            settings=source.settings if source else None,
+        )
+
     def delete_branch(self, message_id: int) -> None:
         """Delete this version of a message and everything that follows it; the branch
         shown becomes its newest remaining sibling's, else the one it followed."""

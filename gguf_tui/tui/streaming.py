@@ -87,6 +87,19 @@ class ReplyStream:
         while self.outcome is None:
             await self.pump()
 
+    def save_now(self) -> None:
+        """Stop the answer and save what the engine wrote of it, drawing nothing: for a
+        closed terminal, when the app leaves without its event loop."""
+        if self.outcome is not None:
+            return
+        self.gen.stop()
+        for event in self.gen.drain():
+            if isinstance(event, TextDelta):
+                self.recorder.add_text(event.text)
+            elif isinstance(event, ReasoningDelta):
+                self.recorder.add_reasoning(event.text)
+        self.recorder.save_stopped()
+
     async def pump(self) -> ReplyOutcome | None:
         """Apply everything the engine produced since the last call."""
         async with self._lock:

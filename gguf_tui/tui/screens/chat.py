@@ -29,6 +29,7 @@ from gguf_tui.config.settings import save_state
 from gguf_tui.engine import Sampling
 from gguf_tui.store.database import LEAF
 from gguf_tui.store.errors import StoreError
+from gguf_tui.store.records import Message
 from gguf_tui.tui.downloads import DownloadTask
 from gguf_tui.tui.keymap import CHAT_ACTIONS, to_bindings
 from gguf_tui.tui.scoring import ConversationScoring
@@ -235,7 +236,7 @@ class ChatScreen(CopyActions, Screen):
         if self.conversation_id not in self.sidebar.ids:
             self.sidebar.reload(select=self.conversation_id)  # a new chat shows at once
         self.prompt.clear()
-        await self.view.add_message(message)
+        await self.view.add_message(message, versions=self._versions_of(message))
         self.view.anchor()
         self.show_header()
         await self._use_conversation_context_size()
@@ -263,31 +264,44 @@ class ChatScreen(CopyActions, Screen):
         saved = store.messages(self.conversation_id) if upto is None else store.branch_to(upto)
         return model_messages(saved, system)
 
-    async def start_reply(self, sampling: Sampling | None = None, after: int | None = None) -> None:
-        """Answer the end of the branch shown, or, given `after`, the message `after`
-        (a new version beside the answers it has: regenerate)."""
+    async def start_reply(
+        self,
+        sampling: Sampling | None = None,
+        after: int | None = None,
+        continuing: Message | None = None,
+    ) -> None:
+        """Answer the end of the branch shown; given `after`, the message `after` (a new
+        version beside the answers it has: regenerate); given `continuing`, go on
+        writing that answer (the last of the branch shown)."""
         app = self.app
         info = app.engine.info
         if info is None or self.conversation_id is None:
             return
         messages = self.model_messages(after)  # read before the placeholder: not for the model
-        try:
-            placeholder = app.store.add_message(
-                self.conversation_id,
-                "assistant",
-                "",
-                model_file=info.model_file,
-                quant=info.quant,
-                parent_id=LEAF if after is None else after,
-            )
-        except StoreError as exc:
-            self.notify(f"{exc}. No answer was started.", severity="error", timeout=15)
-            return
-        widget = await self.view.add_message(placeholder, streaming=True)
+        if continuing is not None:
+            placeholder = continuing
+            await self.view.remove_from(continuing.id)
+        else:
+            try:
+                placeholder = app.store.add_message(
+                    self.conversation_id,
+                    "assistant",
+                    "",
+                    model_file=info.model_file,
+                    quant=info.quant,
+                    parent_id=LEAF if after is None else after,
+                )
+            except StoreError as exc:
+                self.notify(f"{exc}. No answer was started.", severity="error", timeout=15)
+                return
+        versions = self._versions_of(placeholder)
+        widget = await self.view.add_message(placeholder, streaming=True, versions=versions)
         assert isinstance(widget, AssistantMessage)
         sampling = with_seed(sampling or app.sampling_for(self.conversation_id))
         gen = app.engine.chat(messages, sampling, cache_key=self.conversation_id)
-        recorder = ReplyRecorder(placeholder, app.store, seed=sampling.seed)
+        recorder = ReplyRecorder(
+            placeholder, app.store, seed=sampling.seed, continuing=continuing is not None
+        )
         self.reply = ReplyStream(gen, widget, recorder)
         self.status.state = "generating"
         self.app.answer.begin(self.finish_reply)  # quitting or a load stops it, saved
@@ -295,6 +309,16 @@ class ChatScreen(CopyActions, Screen):
         # The context fills as the answer is written: shown twice a second, not per
         # token (a status line redraw per drain would cost more than the count is worth).
         self._context_timer = self.set_interval(0.5, self._show_context_used)
+
+    def _versions_of(self, message: Message) -> tuple[int, int] | None:
+        """(its place, how many) where a message has other versions, for its marker."""
+        try:
+            versions = self.app.store.siblings(message.id)
+        except StoreError:
+            return None
+        if len(versions) < 2 or message.id not in versions:
+            return None
+        return versions.index(message.id) + 1, len(versions)
 
     async def _let_a_finished_reply_settle(self) -> None:
         """An answer the engine has finished may still be being saved and rendered for a
@@ -382,7 +406,8 @@ class ChatScreen(CopyActions, Screen):
             await self.open_conversation(target)
 
     async def action_regenerate(self) -> None:
-        if self.reply is not None or self.conversation_id is None:
+        await self._let_a_finished_reply_settle()  # ctrl+r right as an answer ends
+        if self.conversation_id is None or self._busy("answer again"):
             return
         messages = self.app.store.messages(self.conversation_id, limit=1)
         if not messages:
@@ -401,11 +426,173 @@ class ChatScreen(CopyActions, Screen):
             return
         for message in reversed(self.app.store.messages(self.conversation_id, limit=4)):
             if message.role == "user":
-                self._editing_id = message.id
-                self.prompt.text = literal(message.content)  # as it was shown
-                self.prompt.move_cursor(self.prompt.document.end)
-                self.notify("Editing your last message: enter resends it, escape cancels.")
+                self._edit(message, "your last message")
                 return
+
+    @on(ConversationView.EditRequested)
+    def _edit_requested(self, event: ConversationView.EditRequested) -> None:
+        if self.reply is not None:
+            self.notify("An answer is still being written: press escape to stop it first.")
+            return
+        self._edit(event.message, "this message")
+        self.prompt.focus()
+
+    def _edit(self, message: Message, which: str) -> None:
+        """Put a message into the prompt; sending it makes a new version beside it."""
+        self._editing_id = message.id
+        self.prompt.text = literal(message.content)  # as it was shown
+        self.prompt.move_cursor(self.prompt.document.end)
+        self.notify(
+            f"Editing {which}: enter sends it as a new version (the old one is kept, "
+            "alt+left shows it), escape cancels."
+        )
+
+    # -- versions and branches -------------------------------------------------------------
+    def _version_target(self) -> Message | None:
+        """The highlighted message, else the last answer (else the last message)."""
+        view = self.view
+        widget = view.highlighted if view.highlighted in view.message_widgets else None
+        if widget is None:
+            widgets = view.message_widgets
+            answers = [w for w in widgets if w.message.role == "assistant"]
+            widget = answers[-1] if answers else (widgets[-1] if widgets else None)
+        return widget.message if widget is not None else None
+
+    def _busy(self, what: str) -> bool:
+        """An answer is being written (said so): most changes to the branch wait for it."""
+        if self.reply is not None:
+            self.notify(f"An answer is being written: press escape first, then {what}.")
+            return True
+        return False
+
+    async def action_previous_version(self) -> None:
+        await self._step_version(-1)
+
+    async def action_next_version(self) -> None:
+        await self._step_version(+1)
+
+    async def _step_version(self, step: int) -> None:
+        await self._let_a_finished_reply_settle()
+        if self.conversation_id is None or self._busy("switch versions"):
+            return
+        target = self._version_target()
+        if target is None:
+            return
+        versions = self.app.store.siblings(target.id)
+        if len(versions) < 2:
+            self.notify(
+                "This message has no other version: ctrl+r answers again, and editing "
+                "a message of yours (up, or enter on it) makes one.",
+                timeout=5,
+            )
+            return
+        place = versions.index(target.id) + step if target.id in versions else 0
+        if not 0 <= place < len(versions):
+            end = "first" if step < 0 else "last"
+            self.notify(
+                f"This is the {end} version ({versions.index(target.id) + 1}/{len(versions)})."
+            )
+            return
+        chosen = versions[place]
+        if not self.app.saved("show that version", lambda: self.app.store.show_branch(chosen)):
+            return
+        await self._show_branch_at(chosen)
+
+    async def _show_branch_at(self, message_id: int | None) -> None:
+        """Redraw the branch shown, highlighting `message_id`; the model's context
+        (what it is sent, the tokens counted) follows the branch shown."""
+        assert self.conversation_id is not None
+        focused = self.focused
+        if message_id is not None:
+            self.view.reveal_on_show(self.conversation_id, message_id, follow_last=True)
+        await self.view.show(self.conversation_id)
+        if focused is not None and focused.is_attached:
+            focused.focus()
+        self._editing_id = None
+        self._count_context()
+        self.sidebar.refresh_entry(self.conversation_id)
+
+    def action_delete_branch(self) -> None:
+        if self.conversation_id is None or self._busy("delete"):
+            return
+        view = self.view
+        widget = view.highlighted if view.highlighted in view.message_widgets else None
+        if widget is None:
+            self.notify("Tab to the conversation and highlight the message to delete.")
+            return
+        target = widget.message
+        store = self.app.store
+        below = store.branch_size(target.id) - 1
+        others = len(store.siblings(target.id)) - 1
+        what = "this answer" if target.role == "assistant" else "this message of yours"
+        question = f"Delete {what}" + (
+            f" and the {below} message{'s' if below != 1 else ''} that follow it?" if below else "?"
+        )
+        if others:
+            question += f" ({others} other version{'s' if others != 1 else ''} stay.)"
+
+        async def answered(yes: bool | None) -> None:
+            if not yes or self.conversation_id is None:
+                return
+            if not self.app.saved("delete", lambda: store.delete_branch(target.id)):
+                return
+            await self._show_branch_at(None)
+            self.sidebar.reload(select=self.conversation_id)
+            self.notify(f"Deleted {below + 1} message{'s' if below else ''}.")
+
+        self.app.push_screen(ConfirmScreen(question), answered)
+
+    async def action_fork_conversation(self) -> None:
+        """A new conversation with the branch shown, down to the highlighted message."""
+        if self.conversation_id is None or self._busy("fork"):
+            return
+        target = self._highlighted_or_last()
+        if target is None:
+            self.notify("Nothing to fork yet.")
+            return
+        store = self.app.store
+        forked: list[int] = []
+        if not self.app.saved("fork", lambda: forked.append(store.fork(target.id).id)):
+            return
+        self.sidebar.reload(select=forked[0])
+        await self.open_conversation(forked[0])
+        self.notify("Forked into a new conversation: it goes its own way from here.")
+
+    def _highlighted_or_last(self) -> Message | None:
+        view = self.view
+        if view.highlighted in view.message_widgets and view.highlighted is not None:
+            return view.highlighted.message
+        assert self.conversation_id is not None
+        last = self.app.store.messages(self.conversation_id, limit=1)
+        return last[-1] if last else None
+
+    async def action_continue_answer(self) -> None:
+        """Let the model go on writing the last answer, in the same turn."""
+        await self._let_a_finished_reply_settle()
+        app = self.app
+        if self.conversation_id is None or self._busy("continue"):
+            return
+        info = app.engine.info
+        if info is None:
+            self.notify("No model is loaded.", severity="warning")
+            return
+        last = app.store.messages(self.conversation_id, limit=1)
+        answer = last[-1] if last else None
+        if answer is None or answer.role != "assistant" or not answer.content:
+            self.notify("There is no answer to continue: the conversation ends with your message.")
+            return
+        if answer.finish_reason == "stop":
+            self.notify("This answer is complete (the model ended it): ctrl+r answers again.")
+            return
+        if info.is_remote:
+            self.notify(
+                "Continuing an answer needs a model loaded here: servers do not all resume "
+                "a turn (they start a new one). ctrl+r answers again.",
+                severity="warning",
+                timeout=8,
+            )
+            return
+        await self.start_reply(continuing=answer)
 
     def action_toggle_sidebar(self) -> None:
         sidebar = self.sidebar
@@ -490,6 +677,8 @@ class ChatScreen(CopyActions, Screen):
             if result is not None and result.keep == KEEP_NEW and result.answer is not None:
                 await self._replace_last_answer(original, result.answer)
                 return
+            if result is not None and result.answer is not None:  # both kept, the first shown
+                await self._replace_last_answer(original, result.answer, show_it=False)
             # Kept the first answer, maybe while the other quantization was still
             # loading: once that load has ended, the first model is the one in use.
             now = await app.models.settled()
@@ -512,13 +701,16 @@ class ChatScreen(CopyActions, Screen):
 
         app.push_screen(QuantSwitcher("Answer again with…"), chosen)
 
-    async def _replace_last_answer(self, original, answer) -> None:
+    async def _replace_last_answer(
+        self, original: Message, answer: Message, show_it: bool = True
+    ) -> None:
+        """Keep the compared answer as a version beside the first one, shown or not."""
         store = self.app.store
         cid = self.conversation_id
         assert cid is not None  # compare answers again in the open conversation
 
         def replace_answer() -> None:
-            store.add_message(  # a version beside the first answer, shown
+            store.add_message(  # a version beside the first answer
                 cid,
                 "assistant",
                 answer.content,
@@ -529,11 +721,22 @@ class ChatScreen(CopyActions, Screen):
                 finish_reason=answer.finish_reason,
                 parent_id=original.parent_id,
             )
+            if not show_it:
+                store.show_branch(original.id)
 
         if not self.app.saved("keep the new answer", replace_answer):
             return
         await self.view.show(cid)
-        self.notify(f"Keeping the {answer.quant} answer; the conversation continues with it.")
+        if show_it:
+            self.notify(
+                f"Keeping the {answer.quant} answer; the conversation continues with it "
+                "(alt+left shows the first one)."
+            )
+        else:
+            self.notify(
+                f"Keeping the {original.quant} answer; the {answer.quant} one is kept "
+                "as another version (alt+right)."
+            )
 
     def action_settings(self) -> None:
         from gguf_tui.tui.screens.settings import open_settings

@@ -18,15 +18,18 @@ from typing import TYPE_CHECKING
 from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message as TextualMessage
 from textual.widget import Widget
 from textual.widgets import Static
 
 from gguf_tui.store.database import Store
+from gguf_tui.store.errors import StoreError
 from gguf_tui.store.records import Message
 from gguf_tui.tui.text import literal
 from gguf_tui.tui.widgets.messages import (
     AssistantMessage,
     MessageWidget,
+    Versions,
     chat_markdown,
     message_widget,
 )
@@ -90,11 +93,19 @@ class ConversationView(VerticalScroll, can_focus=True):
     """
 
     BINDINGS = [
+        Binding("enter,e", "edit_highlighted", "Edit message", show=False),
         Binding("up", "move_highlight(-1)", "Previous message", show=False),
         Binding("down", "move_highlight(1)", "Next message", show=False),
         Binding("home", "highlight_end(0)", "First message", show=False),
         Binding("end", "highlight_end(-1)", "Last message", show=False),
     ]
+
+    class EditRequested(TextualMessage):
+        """Enter on one of the user's messages: edit it into a new version."""
+
+        def __init__(self, message: Message) -> None:
+            super().__init__()
+            self.message = message
 
     def __init__(self, store: Store, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -104,7 +115,12 @@ class ConversationView(VerticalScroll, can_focus=True):
         self._loading_older = False
         self.highlighted: MessageWidget | None = None
         self._code_next: tuple[int, int] | None = None  # (message id, block) of the next copy
-        self._reveal: tuple[int, int] | None = None  # (conversation, message) to open at
+        # (conversation, message) to open at, and whether a last message is shown whole
+        self._reveal: tuple[int, int, bool] | None = None
+        self.versions: dict[int, tuple[int, int]] = {}  # messages with other versions
+
+    def _widget(self, message: Message) -> MessageWidget:
+        return message_widget(message, self.versions.get(message.id))
 
     # -- opening ---------------------------------------------------------------------
     async def show(self, conversation_id: int | None) -> None:
@@ -115,6 +131,7 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.highlighted = None
         self._code_next = None
         await self.remove_children()
+        self.versions = self.store.versions(conversation_id) if conversation_id else {}
         if conversation_id is None:
             await self.mount(
                 Static(
@@ -126,26 +143,34 @@ class ConversationView(VerticalScroll, can_focus=True):
         if (
             reveal is not None
             and reveal[0] == conversation_id
-            and await self._show_at(conversation_id, reveal[1])
+            and await self._show_at(conversation_id, reveal[1], reveal[2])
         ):
             return
         messages = self.store.messages(conversation_id, limit=PAGE + 1)
         self.has_older = len(messages) > PAGE
         messages = messages[-PAGE:]
-        await self.mount_all([message_widget(m) for m in messages])
+        await self.mount_all([self._widget(m) for m in messages])
         if not messages:
             await self.mount(Static("This conversation is empty.", classes="hint"))
         self.anchor()
         self.scroll_end(animate=False, immediate=True)
 
-    def reveal_on_show(self, conversation_id: int, message_id: int | None) -> None:
-        """Open `conversation_id`, when it is next shown, at `message_id` (a search hit)."""
-        self._reveal = None if message_id is None else (conversation_id, message_id)
+    def reveal_on_show(
+        self, conversation_id: int, message_id: int | None, follow_last: bool = False
+    ) -> None:
+        """Open `conversation_id`, when it is next shown, at `message_id` (a search hit;
+        another version of a message). With `follow_last`, a message that is the last
+        one is shown to its end (its version marker) and the view follows it."""
+        self._reveal = None if message_id is None else (conversation_id, message_id, follow_last)
 
-    async def _show_at(self, conversation_id: int, message_id: int) -> bool:
+    async def _show_at(
+        self, conversation_id: int, message_id: int, follow_last: bool = False
+    ) -> bool:
         """Mount from a little above `message_id` to the newest message, highlight it and
         scroll to it. False when it is too far back (the caller shows the newest)."""
         newest = self.store.messages(conversation_id, limit=REVEAL_MAX + 1)
+        if message_id not in {m.id for m in newest} and self._on_another_branch(message_id):
+            newest = self.store.messages(conversation_id, limit=REVEAL_MAX + 1)
         more = len(newest) > REVEAL_MAX
         newest = newest[-REVEAL_MAX:]
         ids = [m.id for m in newest]
@@ -157,8 +182,13 @@ class ConversationView(VerticalScroll, can_focus=True):
             return False
         start = max(0, min(ids.index(message_id) - REVEAL_CONTEXT, len(ids) - PAGE))
         self.has_older = more or start > 0
-        await self.mount_all([message_widget(m) for m in newest[start:]])
+        await self.mount_all([self._widget(m) for m in newest[start:]])
         target = next(w for w in self.message_widgets if w.message.id == message_id)
+        if follow_last and target is self.message_widgets[-1]:
+            self.set_highlight(target, scroll=False)
+            self.anchor()
+            self.scroll_end(animate=False, immediate=True)
+            return True
         # Not anchored at all, not merely released: while the Markdown below the match is
         # still being laid out, the view passes through "scrolled to the end" and a
         # released anchor would catch again and pull it there. The next message sent
@@ -169,14 +199,40 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.call_after_refresh(self._scroll_to_top_of, target, REVEAL_PASSES)
         return True
 
+    def _on_another_branch(self, message_id: int) -> bool:
+        """Show the branch a message is on when it is not the one shown (a search hit
+        in another version); False when it is on this branch after all, or is gone."""
+        cid = self.conversation_id or 0
+        if any(m.id == message_id for m in self.store.messages(cid)):
+            return False  # on the branch shown, only far back
+        try:
+            if self.store.show_branch(message_id) is None:
+                return False
+        except StoreError:
+            return False
+        self.versions = self.store.versions(cid)
+        return True
+
     def _scroll_to_top_of(self, widget: Widget, passes: int = 1) -> None:
         """Scroll `widget` near the top, the end of the message above it still in view;
         again after the next few refreshes, since the messages above it grow as their
-        Markdown is laid out."""
+        Markdown is laid out.
+
+        A conversation that fits the view is anchored instead, as it opens normally (at
+        the bottom, by the prompt). Textual draws an anchored view shorter than itself
+        with a negative scroll offset, and a view that does not scroll ignores
+        `scroll_to`: unanchored, the offset stayed and the messages after the first few
+        were drawn below the view's edge (measured: an edited first message of a
+        three-turn chat showed only its first answer)."""
         if not widget.is_attached:
             return
-        top = widget.virtual_region_with_margin.y - REVEAL_ROWS_ABOVE
-        self.scroll_to(y=max(0, top), animate=False, immediate=True)
+        if self.virtual_size.height <= self.scrollable_content_region.height:
+            self.anchor()
+        else:
+            self.anchor(False)
+            self.release_anchor()
+            top = widget.virtual_region_with_margin.y - REVEAL_ROWS_ABOVE
+            self.scroll_to(y=max(0, top), animate=False, immediate=True, force=True)
         if passes > 1:
             self.call_after_refresh(self._scroll_to_top_of, widget, passes - 1)
 
@@ -185,11 +241,19 @@ class ConversationView(VerticalScroll, can_focus=True):
         return [w for w in self.children if isinstance(w, MessageWidget)]
 
     # -- growing -----------------------------------------------------------------------
-    async def add_message(self, message: Message, streaming: bool = False) -> MessageWidget:
+    async def add_message(
+        self, message: Message, streaming: bool = False, versions: Versions = None
+    ) -> MessageWidget:
         for hint in self.query(".hint"):
             await hint.remove()
         self.set_highlight(None)  # the conversation moves on: copying means the new answer
-        widget = AssistantMessage(message, streaming=True) if streaming else message_widget(message)
+        if versions:
+            self.versions[message.id] = versions
+        widget = (
+            AssistantMessage(message, streaming=True, versions=versions)
+            if streaming
+            else self._widget(message)
+        )
         await self.mount(widget)
         await self._prune()
         if not self.is_anchored:
@@ -199,7 +263,8 @@ class ConversationView(VerticalScroll, can_focus=True):
         return widget
 
     async def remove_from(self, message_id: int) -> None:
-        """Unmount a message and everything after it (regenerate, edit and resend)."""
+        """Unmount a message and everything after it (regenerate, edit and resend: ids
+        grow down a branch, so what follows a message on screen has higher ids)."""
         for widget in self.message_widgets:
             if widget.message.id >= message_id:
                 if widget is self.highlighted:
@@ -236,7 +301,7 @@ class ConversationView(VerticalScroll, can_focus=True):
             if not older:
                 return
             height_before = self.virtual_size.height
-            await self.mount_all([message_widget(m) for m in older], before=first)
+            await self.mount_all([self._widget(m) for m in older], before=first)
             self.release_anchor()
 
             def keep_position() -> None:
@@ -278,6 +343,15 @@ class ConversationView(VerticalScroll, can_focus=True):
             index = widgets.index(self.highlighted) + step
         if 0 <= index < len(widgets):
             self.set_highlight(widgets[index])
+
+    def action_edit_highlighted(self) -> None:
+        widget = self.highlighted if self.highlighted in self.message_widgets else None
+        if widget is None:
+            return
+        if widget.message.role != "user":
+            self.notify("Only your own messages can be edited (ctrl+r answers again).", timeout=4)
+            return
+        self.post_message(self.EditRequested(widget.message))
 
     def action_highlight_end(self, index: int) -> None:
         widgets = self.message_widgets

@@ -12,6 +12,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from markdown_it import MarkdownIt
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
@@ -68,6 +69,8 @@ def stats_line(message: Message) -> str:
             parts.append(f"{stats.generation_tokens_per_second:.1f} tok/s")
         if stats.generated_tokens:
             parts.append(stats.first_token_text())
+    if continued := (message.stats or {}).get("continued"):
+        parts.append("continued" if continued == 1 else f"continued {continued}×")
     if label := REASON_LABELS.get(message.finish_reason or ""):
         parts.append(label)
     elif message.finish_reason is None:
@@ -75,22 +78,35 @@ def stats_line(message: Message) -> str:
     return " · ".join(parts)
 
 
+Versions = tuple[int, int] | None  # (this one's place from 1, how many), None: the only one
+
+
+def version_label(versions: Versions) -> str:
+    """`‹ 2/3 ›`: which version of a message this is, where it has others."""
+    return f"‹ {versions[0]}/{versions[1]} ›" if versions else ""
+
+
 class UserMessage(Static):
-    """What the user wrote, shown exactly as typed."""
+    """What the user wrote, shown exactly as typed (and which version it is)."""
 
     DEFAULT_CLASSES = "message user"
 
-    def __init__(self, message: Message) -> None:
-        super().__init__(literal(message.content), markup=False)
+    def __init__(self, message: Message, versions: Versions = None) -> None:
+        shown = Text(literal(message.content))
+        if versions:
+            shown.append(f"\n{version_label(versions)}", style="dim")
+        super().__init__(shown, markup=False)
         self.message = message
+        self.versions = versions
 
 
 class SystemMessage(Static):
     DEFAULT_CLASSES = "message system"
 
-    def __init__(self, message: Message) -> None:
+    def __init__(self, message: Message, versions: Versions = None) -> None:
         super().__init__("System: " + literal(message.content), markup=False)
         self.message = message
+        self.versions = versions
 
 
 WHOLE_RENDER_MAX = 200_000  # characters: a longer streamed answer keeps its sealed parts
@@ -102,10 +118,13 @@ class AssistantMessage(Vertical):
 
     DEFAULT_CLASSES = "message assistant"
 
-    def __init__(self, message: Message, streaming: bool = False) -> None:
+    def __init__(
+        self, message: Message, streaming: bool = False, versions: Versions = None
+    ) -> None:
         super().__init__()
         self.message = message
         self.streaming = streaming
+        self.versions = versions
         self._text = message.content
         self._reasoning = message.reasoning
         self._stream: SealingStream | None = None
@@ -125,7 +144,12 @@ class AssistantMessage(Vertical):
         yield Markdown(
             literal(self._text), classes="answer", parser_factory=chat_markdown, open_links=False
         )
-        yield Static(stats_line(self.message), classes="stats", markup=False)
+        yield Static(self._stats(), classes="stats", markup=False)
+
+    def _stats(self, text: str | None = None) -> str:
+        """The stats line, after the version marker where the answer has others."""
+        line = stats_line(self.message) if text is None else text
+        return " · ".join(p for p in (version_label(self.versions), line) if p)
 
     def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
         """A model wrote this link: open web links only (never file:, javascript: …)."""
@@ -143,7 +167,7 @@ class AssistantMessage(Vertical):
             collapsible.display = bool(self._reasoning)
         if self.streaming:
             self.add_class("streaming")
-            self.query_one(".stats", Static).update("writing …")
+            self.query_one(".stats", Static).update(self._stats("writing …"))
 
     @property
     def text(self) -> str:
@@ -154,22 +178,24 @@ class AssistantMessage(Vertical):
         return self._reasoning
 
     async def append_reasoning(self, chunk: str) -> None:
-        self._reasoning += chunk
         collapsible = self.query_one(Collapsible)
         if not collapsible.display:
             collapsible.display = True
             collapsible.collapsed = False
-        if self._reasoning_stream is None:
-            self._reasoning_stream = SealingStream(self.query_one(".reasoning-text", Markdown))
+        if self._reasoning_stream is None:  # (a continued answer already shows some)
+            self._reasoning_stream = SealingStream(
+                self.query_one(".reasoning-text", Markdown), literal(self._reasoning)
+            )
+        self._reasoning += chunk
         await self._reasoning_stream.write(literal(chunk))
         self._keep_room()
 
     async def append_text(self, chunk: str) -> None:
         if not self._text and self._reasoning:
             self.query_one(Collapsible).collapsed = True  # the answer has started
+        if self._stream is None:  # (a continued answer already shows some)
+            self._stream = SealingStream(self.query_one(".answer", Markdown), literal(self._text))
         self._text += chunk
-        if self._stream is None:
-            self._stream = SealingStream(self.query_one(".answer", Markdown))
         await self._stream.write(literal(chunk))
         self._keep_room()
 
@@ -218,7 +244,7 @@ class AssistantMessage(Vertical):
                 await self.query_one(".reasoning-text", Markdown).update(literal(self._reasoning))
         if self._reasoning:
             self.query_one(Collapsible).collapsed = True
-        self.query_one(".stats", Static).update(stats_line(message))
+        self.query_one(".stats", Static).update(self._stats())
 
     def show_error(self, text: str) -> None:
         self.add_class("error")
@@ -228,9 +254,9 @@ class AssistantMessage(Vertical):
 MessageWidget = UserMessage | SystemMessage | AssistantMessage  # each holds its `message`
 
 
-def message_widget(message: Message) -> MessageWidget:
+def message_widget(message: Message, versions: Versions = None) -> MessageWidget:
     if message.role == "assistant":
-        return AssistantMessage(message)
+        return AssistantMessage(message, versions=versions)
     if message.role == "system":
-        return SystemMessage(message)
-    return UserMessage(message)
+        return SystemMessage(message, versions)
+    return UserMessage(message, versions)

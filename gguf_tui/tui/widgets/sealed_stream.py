@@ -125,11 +125,12 @@ class SealedMarkdown(Static):
 class SealingStream:
     """Like `Markdown.get_stream(live)`, but seals finished blocks (see above)."""
 
-    def __init__(self, live: Markdown) -> None:
+    def __init__(self, live: Markdown, text: str = "") -> None:
+        """`text`: what `live` already shows (an answer being continued)."""
         self.live = live
         self.sealed: list[SealedMarkdown] = []
         self._stream: MarkdownStream = Markdown.get_stream(live)
-        self._text = ""  # what the live widget holds
+        self._text = text  # what the live widget holds
         self._next_try = SEAL_CHARS
 
     async def write(self, fragment: str) -> None:
