@@ -115,3 +115,17 @@ def test_options_without_profiles_are_left_as_they_are():
     options = LoadOptions(n_ctx=777)
     assert with_profile(options, Path("/m/x.gguf")) is options
     assert with_profile(Sampling(), Path("/m/x.gguf")) == Sampling()
+
+
+def test_saving_a_profile_replaces_only_its_own_table(tmp_path):
+    from gguf_tui.config.profiles import save_profile
+
+    config = config_with_profiles(tmp_path)
+    save_profile(config, SMOL, {"n_ctx": 1536})
+    text = config.path.read_text(encoding="utf-8")
+    assert text.startswith("n_ctx = 2048\ntemperature = 0.8\n")
+    assert '[models."Qwen3-8B"]\nn_ctx = 32768\n' in text
+    assert load_config(config.path).settings.models[SMOL] == {"n_ctx": 1536}
+    save_profile(config, SMOL, {})  # every field emptied: the table goes
+    assert SMOL not in config.path.read_text(encoding="utf-8")
+    assert load_config(config.path).settings.models == {"Qwen3-8B": {"n_ctx": 32768}}

@@ -111,3 +111,37 @@ async def test_conversation_settings_override_and_show_in_the_header(tmp_path):
         await type_and_send(pilot, "elsewhere")
         await wait_idle(pilot)
         assert engine.requests[-1][1].temperature == app.sampling.temperature
+
+
+async def test_the_loaded_models_own_settings_are_saved_as_its_profile(
+    tmp_path, monkeypatch, smollm_path
+):
+    """f10 → "This model's settings…": saved as [models."NAME"], the rest of the file kept
+    as written, and applied from the next load on."""
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    (config_dir / "config.toml").write_text("# mine\nn_ctx = 2048  # why\n")
+    monkeypatch.setenv("GGUF_TUI_CONFIG_DIR", str(config_dir))
+    app = make_app(tmp_path / "data", model_path=smollm_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.engine.info is not None, 60, "the model")
+        await pilot.press("f10")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "FormScreen")
+        await pilot.click("#extra")
+        await wait_until(pilot, lambda: "Settings of" in str(app.screen.title_text))
+        app.screen.query_one("#field-cache_type_k").value = "q9"
+        await pilot.press("ctrl+s")
+        problem = app.screen.query_one("#problem-cache_type_k")
+        await wait_until(pilot, lambda: "should be one of" in str(problem.render()))
+        app.screen.query_one("#field-cache_type_k").value = "q8_0"
+        app.screen.query_one("#field-n_ctx").value = "1024"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ChatScreen")
+        assert app.load_options.profiles, (
+            notifications(app),
+            (config_dir / "config.toml").read_text(),
+        )
+    text = (config_dir / "config.toml").read_text()
+    assert text.startswith("# mine\nn_ctx = 2048  # why\n")
+    saved = tomllib.loads(text)
+    assert saved["models"] == {"SmolLM2-135M-Instruct": {"n_ctx": 1024, "cache_type_k": "q8_0"}}

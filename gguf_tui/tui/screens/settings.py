@@ -18,7 +18,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from gguf_tui.config.settings import SETTING_HELP, Settings, settings_from_dict
+from gguf_tui.config.settings import (
+    PROFILE_KEYS,
+    SETTING_HELP,
+    Settings,
+    profiles_from_dict,
+    settings_from_dict,
+)
 from gguf_tui.tui.text import literal
 from gguf_tui.tui.widgets.keys import run_own_binding
 
@@ -114,6 +120,7 @@ class FormScreen(ModalScreen[Any]):
         check: FormCheck,
         note: str = "",
         can_save: bool = True,
+        extra: tuple[str, Any] | None = None,
     ) -> None:
         super().__init__(classes="dialog-screen")
         self.title_text = title
@@ -122,6 +129,7 @@ class FormScreen(ModalScreen[Any]):
         self.check = check
         self.note = note
         self.can_save = can_save
+        self.extra = extra  # another button: its label, and the result it closes with
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog settings"):
@@ -141,6 +149,8 @@ class FormScreen(ModalScreen[Any]):
                     "Save (ctrl+s)", variant="primary", id="save", disabled=not self.can_save
                 )
                 yield Button("Cancel", id="cancel")
+                if self.extra is not None:
+                    yield Button(self.extra[0], id="extra")
 
     def on_mount(self) -> None:
         if self.values:
@@ -175,6 +185,11 @@ class FormScreen(ModalScreen[Any]):
     @on(Button.Pressed, "#cancel")
     def _cancel_pressed(self) -> None:
         self.dismiss(None)
+
+    @on(Button.Pressed, "#extra")
+    def _extra_pressed(self) -> None:
+        if self.extra is not None:
+            self.dismiss(self.extra[1])
 
     def action_save(self) -> None:
         if not self.can_save:
@@ -237,8 +252,20 @@ def open_settings(app: GgufTuiApp) -> None:
             f"{'; '.join(config.problems)}"
         )
 
-    def saved(settings: Settings | None) -> None:
-        if settings is not None:
+    info = app.engine.info
+    extra = None
+    name = ""
+    if info is not None and info.path is not None and not config.broken:
+        from gguf_tui.config.profiles import profile_name
+
+        name = profile_name(config, info.path, info.name)
+        # A constant label: a Button reads markup, and the name comes from a file.
+        extra = ("This model's settings…", _PROFILE)
+
+    def saved(settings: Settings | str | None) -> None:
+        if settings == _PROFILE:  # opened once this form is gone
+            open_profile(app, name)
+        elif isinstance(settings, Settings):
             app.apply_settings(settings)
 
     app.push_screen(
@@ -249,6 +276,69 @@ def open_settings(app: GgufTuiApp) -> None:
             lambda entered: check_settings(config.raw, entered),
             note,
             not config.broken,
+            extra,
+        ),
+        saved,
+    )
+
+
+_PROFILE = "profile"  # the settings form's result when its model's profile is asked for
+
+
+def check_profile(name: str, entered: dict[str, str]) -> tuple[Any, dict[str, str]]:
+    """A model's profile from its form (empty fields left out), or its problems, by the
+    rules that read [models."NAME"] from config.toml."""
+    defaults = Settings()
+    profile: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for key, text in entered.items():
+        if not text.strip():
+            continue
+        default = getattr(defaults, key)
+        try:
+            profile[key] = _parse(text, default)
+        except ValueError:
+            problems[key] = f"'{literal(text.strip())}' is not {_kind(default)}"
+            continue
+        _, more = profiles_from_dict({name: {key: profile[key]}})
+        if more:
+            problems[key] = more[0].split(": ", 1)[1].removesuffix("; left out")
+    if problems:
+        return None, problems
+    return profiles_from_dict({name: profile})[0][name], {}
+
+
+def open_profile(app: GgufTuiApp, name: str) -> None:
+    """One model's own settings, saved as config.toml's [models."NAME"]: applied on every
+    load of it and every switch between its quantizations."""
+    from gguf_tui.config.profiles import save_profile
+    from gguf_tui.config.settings import ConfigError
+
+    config = app.config
+    profile = config.settings.models.get(name, {})
+    values = {k: _as_text(profile.get(k)) for k in PROFILE_KEYS}
+
+    def saved(result: dict[str, Any] | None) -> None:
+        if result is None:
+            return
+        try:
+            save_profile(config, name, result)
+        except (OSError, ConfigError) as exc:
+            app.notify(f"Cannot save the settings: {exc}", severity="error")
+            return
+        app.apply_settings(config.settings)
+
+    note = (
+        f'Saved in {config.path} as [models."{name}"], for every quantization of it. '
+        "Empty fields use the app's settings; the command line still wins."
+    )
+    app.push_screen(
+        FormScreen(
+            f"Settings of {name}",
+            values,
+            {k: SETTING_HELP.get(k, "") for k in PROFILE_KEYS},
+            lambda entered: check_profile(name, entered),
+            note,
         ),
         saved,
     )
