@@ -79,8 +79,8 @@ def test_llama_cpp_allocates_the_estimated_cache(smollm_path):
     assert sizes["q4_0"] < 0.3 * sizes["f16"]
 
 
-def test_batch_sizes_and_no_mmap_load_and_answer(engine, smollm_path):
-    options = LoadOptions(n_ctx=N_CTX, n_batch=256, n_ubatch=128, use_mmap=False)
+def test_batch_sizes_no_mmap_and_mlock_load_and_answer(engine, smollm_path):
+    options = LoadOptions(n_ctx=N_CTX, n_batch=256, n_ubatch=128, use_mmap=False, use_mlock=True)
     engine.load(smollm_path, options).result(120)
     assert answer(engine).strip()
 
