@@ -158,6 +158,48 @@ CHAT_ACTIONS: tuple[KeyAction, ...] = (
         show=False,
         priority=False,  # plain letters: only where no text is being typed
     ),
+    KeyAction(
+        "previous_version",
+        "alt+left",
+        "previous_version",
+        "Prev version",
+        "Show the previous version (‹) of the highlighted message, or of the last answer",
+        show=False,
+    ),
+    KeyAction(
+        "next_version",
+        "alt+right",
+        "next_version",
+        "Next version",
+        "Show the next version (›) of the highlighted message, or of the last answer",
+        show=False,
+    ),
+    KeyAction(
+        "continue_answer",
+        "f7",
+        "continue_answer",
+        "Continue",
+        "Continue the last answer where it stopped (a stopped or cut-off answer)",
+        show=False,
+    ),
+    KeyAction(
+        "fork_conversation",
+        "f9",
+        "fork_conversation",
+        "Fork",
+        "Copy the branch shown, up to the highlighted message, into a new conversation",
+        show=False,
+    ),
+    KeyAction(
+        "delete_branch",
+        "delete",
+        "delete_branch",
+        "Delete version",
+        "Delete the highlighted version and everything below it (asks first; "
+        "tab to the conversation)",
+        show=False,
+        priority=False,  # only with the conversation focused: the prompt deletes text
+    ),
 )
 
 

@@ -38,7 +38,7 @@ KEEP_ORIGINAL, KEEP_NEW = "original", "new"
 @dataclass
 class CompareResult:
     keep: str  # KEEP_ORIGINAL or KEEP_NEW
-    answer: Message | None  # the new answer (unsaved), when it finished
+    answer: Message | None  # the new answer (unsaved), when it finished: kept as a version
 
 
 class CompareScreen(ModalScreen[CompareResult]):
@@ -153,7 +153,9 @@ class CompareScreen(ModalScreen[CompareResult]):
         if which == KEEP_ORIGINAL:
             if gen is not None:
                 gen.stop()
-            self.dismiss(CompareResult(which, None))
+            # A finished other answer is kept too, as a version beside the first (shown).
+            done = self.new_answer if gen is None and self.new_answer is not None else None
+            self.dismiss(CompareResult(which, done if done and done.content else None))
             return
         if self.new_answer is not None and self.new_answer.content:
             self.dismiss(CompareResult(which, self.new_answer))
