@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _chunks(store, args: argparse.Namespace) -> Iterator[str]:
     """The output in pieces, so `--all` over thousands of conversations streams."""
-    from gguf_tui.store.export import conversation_to_json, export_text
+    from gguf_tui.store.export import export_text, exported
 
     if args.list:
         for conv in store.list_conversations(limit=None, query=args.search):
@@ -86,7 +86,7 @@ def _chunks(store, args: argparse.Namespace) -> Iterator[str]:
         if args.format == "md":
             yield (SEPARATOR if i else "") + export_text(store, conv, "md")
         else:
-            data = conversation_to_json(conv, store.messages(conv.id))
+            data = exported(store, conv)
             text = json.dumps(data, indent=2, ensure_ascii=False)
             yield ("[\n" if i == 0 else ",\n") + text
     if args.format == "json":

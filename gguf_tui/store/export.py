@@ -1,8 +1,10 @@
 """Conversations out of the database (Markdown, full JSON, chat.py history) and back in.
 
 Markdown is for reading; the JSON export keeps everything the database knows,
-so importing it gives the same conversation back. Both import paths accept
-the chat.py history list too, the format people already have files in.
+so importing it gives the same conversation back: every branch (each message
+numbered in the file, with the number of the one it follows) and which one is
+shown. Markdown and the chat.py history hold the branch shown. Both import paths
+accept the chat.py history list too, the format people already have files in.
 """
 
 from __future__ import annotations
@@ -15,10 +17,17 @@ from typing import Any
 
 from gguf_tui.store.database import Store
 from gguf_tui.store.history import HistoryError, dump_history, parse_history, read_json
-from gguf_tui.store.records import ROLES, Conversation, Message, NewMessage, title_from_text
+from gguf_tui.store.records import (
+    PREVIOUS,
+    ROLES,
+    Conversation,
+    Message,
+    NewMessage,
+    title_from_text,
+)
 
 EXPORT_FORMAT = "gguf-tui-conversation"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: every branch (message "id" and "parent", "shown"); 1 had one
 FORMATS = ("md", "json", "history")
 UNTITLED = "Untitled conversation"
 COMPLETE = "stop"  # how an imported answer ended when its file does not say
@@ -75,8 +84,17 @@ def conversation_to_markdown(conv: Conversation, messages: list[Message]) -> str
     return "\n".join(lines)
 
 
-def conversation_to_json(conv: Conversation, messages: list[Message]) -> dict:
-    """Everything the database holds about one conversation, times in ISO 8601 (UTC)."""
+def conversation_to_json(
+    conv: Conversation, messages: list[Message], shown: int | None = None
+) -> dict:
+    """Everything the database holds about one conversation, times in ISO 8601 (UTC).
+
+    `messages` are all of its messages, parents before children (the database order);
+    each is numbered from 1 in the file, with the number of the message it follows, so
+    an import rebuilds the same tree whatever ids its database gives. `shown`: the id
+    of the last message of the branch shown (default: the last message)."""
+    number = {m.id: n for n, m in enumerate(messages, 1)}
+    last = number.get(shown if shown is not None else (messages[-1].id if messages else -1))
     return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -87,8 +105,11 @@ def conversation_to_json(conv: Conversation, messages: list[Message]) -> dict:
         "model_file": conv.model_file,
         "quant": conv.quant,
         "settings": conv.settings,
+        "shown": last,
         "messages": [
             {
+                "id": number[m.id],
+                "parent": number.get(m.parent_id) if m.parent_id is not None else None,
                 "role": m.role,
                 "content": m.content,
                 "reasoning": m.reasoning,
@@ -103,13 +124,20 @@ def conversation_to_json(conv: Conversation, messages: list[Message]) -> dict:
     }
 
 
+def exported(store: Store, conv: Conversation) -> dict:
+    """The JSON export of one conversation: every branch, and which one is shown."""
+    shown = store.messages(conv.id, limit=1)
+    return conversation_to_json(conv, store.all_messages(conv.id), shown[0].id if shown else None)
+
+
 def export_text(store: Store, conv: Conversation, fmt: str) -> str:
-    """One conversation as file text: "md", "json" or "history" (the chat.py list)."""
+    """One conversation as file text: "md", "json" (every branch) or "history" (the
+    chat.py list); Markdown and history hold the branch shown."""
     messages = store.messages(conv.id)
     if fmt == "md":
         return conversation_to_markdown(conv, messages)
     if fmt == "json":
-        return json.dumps(conversation_to_json(conv, messages), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(exported(store, conv), indent=2, ensure_ascii=False) + "\n"
     if fmt == "history":
         return dump_history([m.as_chat() for m in messages])
     raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
@@ -166,15 +194,40 @@ def _finish_reason(item: dict, where: str) -> str | None:
     return _text(item, "finish_reason", where)
 
 
-def _exported_messages(data: dict, where: str) -> list[NewMessage]:
+def _number(item: dict, key: str, at: str) -> int | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise HistoryError(f"{at}: '{key}' should be a message number")
+    return value
+
+
+def _exported_messages(data: dict, where: str) -> tuple[list[NewMessage], int | None]:
+    """The messages, each following the one its "parent" names (a file without numbers,
+    version 1 or another tool's: each follows the one before it), and the index of the
+    last message of the branch to show."""
     items = data.get("messages")
     if not isinstance(items, list):
         raise HistoryError(f"{where}: 'messages' should be a list")
     messages = []
+    index: dict[int, int] = {}  # a message's number in the file -> its place in the list
     for i, item in enumerate(items, 1):
         at = f"{where}: message {i}"
         if not isinstance(item, dict) or item.get("role") not in ROLES:
             raise HistoryError(f"{at} needs a role of {', '.join(ROLES)}")
+        parent = PREVIOUS
+        if "id" in item:
+            number = _number(item, "id", at)
+            if number is None or number in index:
+                raise HistoryError(f"{at}: 'id' should be a number no other message has")
+            index[number] = i - 1
+            parent_number = _number(item, "parent", at)
+            if parent_number is not None and parent_number not in index:
+                raise HistoryError(
+                    f"{at} follows message {parent_number}, which does not come before it"
+                )
+            parent = None if parent_number is None else index[parent_number]
         content = _text(item, "content", at)
         if content is None:
             raise HistoryError(f"{at} needs a text 'content'")
@@ -189,24 +242,30 @@ def _exported_messages(data: dict, where: str) -> list[NewMessage]:
                 quant=_text(item, "quant", at),
                 stats=stats if isinstance(stats, dict) else None,
                 finish_reason=_finish_reason(item, at),
+                parent=parent,
             )
         )
-    return messages
+    shown = _number(data, "shown", where)
+    if shown is not None and shown not in index:
+        raise HistoryError(f"{where}: 'shown' names message {shown}, which is not there")
+    return messages, None if shown is None else index[shown]
 
 
-Parsed = tuple[str, list[NewMessage], dict | None, float | None]  # title, messages, settings, time
+# title, messages, settings, time, the index of the last message of the branch shown
+Parsed = tuple[str, list[NewMessage], dict | None, float | None, int | None]
 
 
 def _parse(data: Any, where: str) -> Parsed:
     """Check one conversation completely before anything is written."""
     if isinstance(data, dict):  # our own JSON export
-        messages = _exported_messages(data, where)
+        messages, shown = _exported_messages(data, where)
         settings = data.get("settings")
         return (
             _text(data, "title", where, "") or "",
             messages,
             settings if isinstance(settings, dict) else None,
             _time(data.get("created"), where),
+            shown,
         )
     history = parse_history(data, where)  # the chat.py list
     if not history:
@@ -214,16 +273,18 @@ def _parse(data: Any, where: str) -> Parsed:
     messages = [
         NewMessage(m["role"], m["content"], finish_reason=_finish_reason(m, where)) for m in history
     ]
-    return "", messages, None, None
+    return "", messages, None, None, None
 
 
 def _write(store: Store, parsed: Parsed, path: Path, title: str | None) -> Conversation:
-    own_title, messages, settings, created = parsed
+    own_title, messages, settings, created, shown = parsed
     chosen = (title if title is not None else own_title).strip()
     if not chosen:  # named after the first thing the user said, else after the file
         said = (title_from_text(m.content) for m in messages if m.role == "user")
         chosen = next((t for t in said if t), "") or path.stem
-    return store.import_conversation(chosen, messages, settings=settings, created_at=created)
+    return store.import_conversation(
+        chosen, messages, settings=settings, created_at=created, shown=shown
+    )
 
 
 def _is_export_list(data: Any) -> bool:
