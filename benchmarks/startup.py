@@ -1,16 +1,18 @@
 """Start-up figures: first paint with 10,000 conversations, opening a 2,000-message
 conversation, and `gguf-tui --help`.
 
-    python -m benchmarks.startup [--conversations 10000] [--messages 2000] [--repeat 5]
+    python -m benchmarks.startup [--conversations 10000] [--messages 2000] [--side 0.2]
+                                 [--repeat 5]
 
 - Launch to first paint (target < 1 s): a fresh process builds the app on a
   database of N conversations and runs it headless (`App.run_test`) until the
   sidebar shows rows; timed by the parent from spawn to the child's "painted"
   line, so interpreter start and every import count. Reference: the same with an
   empty database, same run, interleaved.
-- Opening a conversation of M messages (target < 300 ms): in one app, time
-  `ChatScreen.open_conversation` plus the refresh after it. Reference: a
-  conversation of 20 messages.
+- Opening a conversation of M messages (target < 300 ms), a share of them (`--side`,
+  20 % by default) on side branches (other versions of answers and edited
+  questions, a few messages deep): in one app, time `ChatScreen.open_conversation`
+  plus the refresh after it. Reference: a conversation of 20 messages.
 - `gguf-tui --help` (target < 0.3 s): `python -m gguf_tui --help` in a subprocess.
   Reference: `python -c pass` (the interpreter alone).
 """
@@ -29,8 +31,11 @@ from pathlib import Path
 from benchmarks.common import ROOT, machine, machine_line, median, save, spread, verdict
 
 
-def build_database(data_dir: Path, conversations: int, long_messages: int) -> dict[str, int]:
-    """N two-message conversations, then a long one and a 20-message one (newest)."""
+def build_database(
+    data_dir: Path, conversations: int, long_messages: int, side: float = 0.0
+) -> dict[str, int]:
+    """N two-message conversations, then a long one (`side` of its messages on side
+    branches) and a 20-message one (newest)."""
     from gguf_tui.config.settings import resolve_paths
     from gguf_tui.store.database import Store
     from gguf_tui.store.records import NewMessage
@@ -53,11 +58,42 @@ def build_database(data_dir: Path, conversations: int, long_messages: int) -> di
                 for k in range(n)
             ]
 
-        long_id = store.import_conversation("A very long chat", turns(long_messages)).id
+        long = turns(long_messages)
+        shown = None
+        if side:
+            long, shown = with_side_branches(long, side)
+        long_id = store.import_conversation("A very long chat", long, shown=shown).id
         short_id = store.import_conversation("A short chat", turns(20)).id
     finally:
         store.close()
     return {"long": long_id, "short": short_id}
+
+
+def with_side_branches(chain: list, share: float) -> tuple[list, int]:
+    """The same number of messages, `share` of them moved onto side branches: runs of
+    one to three messages that leave the main line at an evenly spread message (a new
+    version of an answer, or of a question and what followed it). Returns the messages
+    (each after its parent) and the index of the last message of the main line."""
+    from dataclasses import replace
+
+    total = len(chain)
+    sides = int(total * share)
+    main = chain[: total - sides]
+    out = [replace(m, parent=None if i == 0 else i - 1) for i, m in enumerate(main)]
+    leave_at = max(1, len(main) // max(1, sides // 2))
+    k = 0
+    while k < sides:
+        at = (k // 2 * leave_at) % (len(main) - 1) + 1
+        run = min(sides - k, 1 + k % 3)
+        parent = out[at].parent
+        for j in range(run):
+            source = main[(at + j) % len(main)]
+            out.append(
+                replace(source, content="(another version) " + source.content, parent=parent)
+            )
+            parent = len(out) - 1
+        k += run
+    return out, len(main) - 1
 
 
 CHILD = """
@@ -145,6 +181,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=2_000)
+    parser.add_argument("--side", type=float, default=0.2, help="share on side branches")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     info = machine()
@@ -155,7 +192,7 @@ def main() -> None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         os.environ.update(GGUF_TUI_CONFIG_DIR=env["GGUF_TUI_CONFIG_DIR"], HF_HUB_OFFLINE="1")
         started = time.perf_counter()
-        ids = build_database(big, args.conversations, args.messages)
+        ids = build_database(big, args.conversations, args.messages, args.side)
         build_database(empty, 0, 0)
         print(f"built the database in {time.perf_counter() - started:.1f} s")
 
@@ -174,7 +211,10 @@ def main() -> None:
     print(f"medians of {args.repeat} runs:")
     print(f"  first paint, {n:,} conversations  {pb * 1000:7.0f} ms   ({verdict(pb, 1.0)} < 1 s)")
     print(f"  first paint, 2 conversations   {pe * 1000:7.0f} ms   (ratio {pb / pe:.2f})")
-    print(f"  open {m:,} messages           {ol * 1000:7.0f} ms   ({verdict(ol, 0.3)} < 300 ms)")
+    print(
+        f"  open {m:,} messages ({args.side:.0%} side) {ol * 1000:5.0f} ms   "
+        f"({verdict(ol, 0.3)} < 300 ms)"
+    )
     print(f"  open 20 messages               {os_ * 1000:7.0f} ms   (ratio {ol / os_:.2f})")
     print(f"  gguf-tui --help                {h * 1000:7.0f} ms   ({verdict(h, 0.3)} < 0.3 s)")
     extra = (h - b) * 1000
@@ -185,6 +225,7 @@ def main() -> None:
             "machine": info,
             "conversations": n,
             "messages": m,
+            "side_branch_share": args.side,
             "first_paint_seconds": spread(paint_big),
             "first_paint_empty_seconds": spread(paint_empty),
             "open_long_seconds": spread(opens["long"]),

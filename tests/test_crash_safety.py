@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = 20
 SEED = 20240613
 
-Row = tuple[int, int, str, str, str | None]  # id, conversation, role, content, finish_reason
+# id, conversation, role, content, finish_reason, parent
+Row = tuple[int, int, str, str, str | None, int | None]
 
 
 def committed(db: Path) -> dict[int, Row]:
@@ -36,7 +37,7 @@ def committed(db: Path) -> dict[int, Row]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
         rows = conn.execute(
-            "SELECT id, conversation_id, role, content, finish_reason FROM messages"
+            "SELECT id, conversation_id, role, content, finish_reason, parent_id FROM messages"
         ).fetchall()
     finally:
         conn.close()
@@ -46,14 +47,14 @@ def committed(db: Path) -> dict[int, Row]:
 def lost(before: dict[int, Row], after: dict[int, Row]) -> list[str]:
     """What was committed before the kill and is not there (or not the same) after it."""
     problems = []
-    for mid, (_, conv, role, content, reason) in before.items():
+    for mid, (_, conv, role, content, reason, parent) in before.items():
         now = after.get(mid)
         if now is None:
             problems.append(f"message {mid} ({role}) is gone")
-        elif now[1:3] != (conv, role):
-            problems.append(f"message {mid} changed conversation or role")
+        elif (now[1], now[2], now[5]) != (conv, role, parent):
+            problems.append(f"message {mid} changed conversation, role or place in the tree")
         elif role == "user" or reason is not None:
-            if now[3:] != (content, reason):
+            if now[3:5] != (content, reason):
                 problems.append(f"message {mid} ({role}, finished) changed")
         elif not now[3].startswith(content):  # an answer being written only grows
             problems.append(f"answer {mid} lost text: {len(content)} -> {len(now[3])} chars")
@@ -74,20 +75,24 @@ def wait_for_line(proc: subprocess.Popen, expected: str, timeout: float) -> None
     raise AssertionError(f"no {expected!r} within {timeout}s")
 
 
-def wait_for(db: Path, since: int, what: str, timeout: float = 60) -> None:
-    """Until this run has an answer with text that is unfinished (`partial`) or finished."""
+def wait_for(db: Path, since: int, what: str, timeout: float = 60) -> int:
+    """Until this run has an answer with text that is unfinished (`partial`), finished,
+    or unfinished beside a finished earlier version of it (`regenerating`)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if db.exists():
-            for mid, _, role, content, reason in committed(db).values():
+            rows = committed(db)
+            done_below = {r[5] for r in rows.values() if r[2] == "assistant" and r[4]}
+            for mid, _, role, content, reason, parent in rows.values():
                 unfinished = reason is None
                 if (
                     role == "assistant"
                     and mid > since
                     and content
-                    and unfinished == (what == "partial")
+                    and unfinished == (what != "finished")
+                    and (what != "regenerating" or parent in done_below)
                 ):
-                    return
+                    return mid
         time.sleep(0.02)
     raise AssertionError(f"no {what} answer within {timeout}s")
 
@@ -95,7 +100,9 @@ def wait_for(db: Path, since: int, what: str, timeout: float = 60) -> None:
 def test_twenty_kills_lose_nothing_committed(smollm_path, tmp_path):
     """Each run kills at a random moment after one of three points, in turn: the app is
     ready (anywhere: a message being saved, a prompt being read, an answer); an answer has
-    been checkpointed with some text (mid-answer); an answer has been finished."""
+    been checkpointed with some text (mid-answer); an answer has been finished; a second
+    version of an answer (ctrl+r) has been checkpointed beside the first: the earlier
+    version and the checkpointed new one are both kept."""
     rng = random.Random(SEED)
     db = tmp_path / "conversations.sqlite3"
     partial = 0  # kills that left the newest answer with some text, unfinished
@@ -112,10 +119,9 @@ def test_twenty_kills_lose_nothing_committed(smollm_path, tmp_path):
         )
         try:
             wait_for_line(proc, "ready", 120)
-            point = ("ready", "partial", "finished")[run % 3]
-            if point != "ready":
-                wait_for(db, since, point)
-            time.sleep(rng.uniform(0.0, 0.3 if point == "partial" else 1.2))  # the moment
+            point = ("ready", "partial", "finished", "regenerating")[run % 4]
+            seen = wait_for(db, since, point) if point != "ready" else None
+            time.sleep(rng.uniform(0.0, 1.2 if point in ("ready", "finished") else 0.3))
             before = committed(db) if db.exists() else {}
             os.kill(proc.pid, signal.SIGKILL)
             assert proc.wait(timeout=30) == -signal.SIGKILL
@@ -129,13 +135,17 @@ def test_twenty_kills_lose_nothing_committed(smollm_path, tmp_path):
         assert lost(before, after) == [], f"run {run} (seed {SEED})"
         answers = [r for r in after.values() if r[2] == "assistant"]
         partial += bool(answers) and max(answers)[4] is None and max(answers)[3] != ""
+        if point == "regenerating":  # the version being written and the one before it
+            new = after[seen]
+            versions = [r for r in answers if r[5] == new[5]]
+            assert len(versions) >= 2 and all(v[3] for v in versions), f"run {run}: {versions}"
 
     assert partial >= 3  # kills did land mid-answer, after checkpoints
     with Store(db) as store:
         conversations = store.list_conversations(limit=None)
         assert len(conversations) >= RUNS // 2
         for conv in conversations:
-            assert store.message_count(conv.id) == len(store.messages(conv.id))
+            assert store.message_count(conv.id) == len(store.all_messages(conv.id))
 
 
 async def test_an_answer_cut_off_before_any_text_is_not_shown_to_the_model(tmp_path):

@@ -3,8 +3,9 @@
 Used by the crash-safety tests: the parent kills this process with SIGKILL at a
 random moment and checks what the database kept. Each run goes on with the last
 conversation (odd runs, so an interrupted answer is reopened) or starts a new one,
-and sends short messages one after another, so a kill can land anywhere: while a
-message is saved, while the prompt is read, mid-answer, while the answer is saved.
+and sends short messages one after another, each answered twice (ctrl+r: a second
+version beside the first), so a kill can land anywhere: while a message is saved,
+while the prompt is read, mid-answer or mid-regenerate, while an answer is saved.
 usage: python -m tests.support.crash_driver DATA_DIR MODEL RUN
 """
 
@@ -38,6 +39,9 @@ async def main(data_dir: Path, model: Path, run: int) -> None:
         n = 0
         while True:  # until SIGKILL
             await type_and_send(pilot, f"Run {run}, message {n}: one fact about lighthouses.")
+            await wait_idle(pilot, 120)
+            await pilot.press("ctrl+r")  # a second version of the answer, beside the first
+            await wait_until(pilot, lambda: app.chat_screen.reply is not None, 30, "regenerate")
             await wait_idle(pilot, 120)
             n += 1
 
