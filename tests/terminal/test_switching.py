@@ -116,9 +116,19 @@ def test_compare_keep_right_continues_with_the_other_quant(home, downloads):
         term.write("2")
         term.wait_for("Keeping the Q8_0 answer", 30)
         in_use(term, "Q8_0")
+        # Both answers are kept, as two versions; the Q4_K_M one is one key away.
+        term.wait_for("‹ 2/2 ›", 30, "the kept answer marked as the second version")
+        term.press("alt+left")
+        screen_first = term.wait_for("‹ 1/2 ›", 30, "the first answer, back")
+        assert "Q4_K_M.gguf · Q4_K_M" in screen_first  # which quant wrote which version
         assert term.quit() == 0
     assert last_model(home) == str(downloads["Q8_0"])
-    (kept,) = [c for (c,) in home.query("SELECT content FROM messages WHERE role = 'assistant'")]
+    rows = home.query(
+        "SELECT content, quant, parent_id FROM messages WHERE role = 'assistant' ORDER BY id"
+    )
+    assert len(rows) == 2 and rows[0][:2] == (first, "Q4_K_M") and rows[1][1] == "Q8_0"
+    assert rows[0][2] == rows[1][2]  # siblings: both answer the same question
+    kept = rows[1][0]
     assert first_difference(first, kept).summary() in " ".join(screen.split())
 
 
