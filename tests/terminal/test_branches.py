@@ -7,6 +7,7 @@ not all resume a turn), so it runs on real llama.cpp."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 
@@ -200,11 +201,10 @@ def test_a_tree_exported_as_json_and_imported_elsewhere_is_the_same_tree(home, t
     path.write_text(exported, encoding="utf-8")
 
     other = Home(tmp_path / "other")
-    args = ("--server", "{url}", "--import", path)
-    with (
-        FakeOpenAI(models=["plain"]) as lab,
-        launched(other, *(lab.url if a == "{url}" else a for a in args), cols=120, rows=40) as term,
-    ):
+    with contextlib.ExitStack() as stack:
+        lab = stack.enter_context(FakeOpenAI(models=["plain"]))
+        args = ("--server", lab.url, "--import", path)
+        term = stack.enter_context(launched(other, *args, cols=120, rows=40))
         screen = term.wait_for(both("Forty-two.", "‹ 2/2 ›"), 60, "the imported tree")
         assert "Seven." not in screen
         term.press("alt+left")
