@@ -228,3 +228,36 @@ def run_cli(home: Home, *args: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def test_a_version_is_deleted_only_when_confirmed_and_a_branch_forks_into_a_new_chat(home):
+    with FakeOpenAI(models=["plain"]) as lab:
+        lab.replies = replies("Keep me.", "Delete me.")
+        with launched(home, "--server", lab.url, cols=120, rows=40) as term:
+            term.wait_for("plain", 60, "the server's model")
+            term.type_line("Hi")
+            term.wait_for("Keep me.", 30, "the first answer")
+            term.write(ctrl("r"))
+            term.wait_for(both("‹ 2/2 ›", "Delete me."), 30, "the second version")
+
+            focus_conversation(term, "Delete me.")
+            term.press("delete")
+            term.wait_for("Delete this answer? (1 other version stays.)", 10, "the question")
+            term.press("n")  # no: nothing happens
+            term.wait_gone("Delete this answer?", 10)
+            assert len(answers(home)) == 2
+            term.press("delete")
+            term.wait_for("Delete this answer?", 10, "the question again")
+            term.press("y")
+            screen = term.wait_for("Keep me.", 10, "the other version, shown")
+            assert "Delete me." not in screen and "‹" not in screen
+            assert [text for *_, text in answers(home)] == ["Keep me."]
+
+            term.press("f9")
+            term.wait_for("Forked into a new conversation", 10, "the fork")
+            term.wait_for("2 conversations", 10, "the fork in the sidebar")
+            assert term.quit() == 0
+    titles = [t for (t,) in home.query("SELECT title FROM conversations ORDER BY id")]
+    assert titles == ["Hi", "Hi (fork)"]
+    forked = home.query("SELECT role, content FROM messages WHERE conversation_id = 2 ORDER BY id")
+    assert forked == [("user", "Hi"), ("assistant", "Keep me.")]

@@ -529,7 +529,7 @@ class ChatScreen(CopyActions, Screen):
             f" and the {below} message{'s' if below != 1 else ''} that follow it?" if below else "?"
         )
         if others:
-            question += f" ({others} other version{'s' if others != 1 else ''} stay.)"
+            question += f" ({others} other version{' stays' if others == 1 else 's stay'}.)"
 
         async def answered(yes: bool | None) -> None:
             if not yes or self.conversation_id is None:
