@@ -261,3 +261,27 @@ def test_a_version_is_deleted_only_when_confirmed_and_a_branch_forks_into_a_new_
     assert titles == ["Hi", "Hi (fork)"]
     forked = home.query("SELECT role, content FROM messages WHERE conversation_id = 2 ORDER BY id")
     assert forked == [("user", "Hi"), ("assistant", "Keep me.")]
+
+
+def test_a_search_hit_in_another_version_opens_that_version(home):
+    from gguf_tui.store.database import Store
+
+    with Store(home.database) as store:
+        conv = store.create_conversation("Islands")
+        question = store.add_message(conv.id, "user", "Name an island")
+        store.add_message(conv.id, "assistant", "Zanzibar, off Tanzania.", finish_reason="stop")
+        store.add_message(conv.id, "assistant", "Crete.", parent_id=question.id)
+    with contextlib.ExitStack() as stack:
+        lab = stack.enter_context(FakeOpenAI(models=["plain"]))
+        term = stack.enter_context(launched(home, "--server", lab.url, cols=120, rows=40))
+        term.wait_for("plain", 60, "the server's model")
+        term.write(ctrl("f"))
+        term.wait_for("Search conversations", 10, "the search box")
+        term.write("zanzibar")
+        term.wait_for("1 match", 10, "the conversation that matches")
+        term.write("\r")
+        screen = term.wait_for(both("Zanzibar", "‹ 1/2 ›"), 15, "the version with the hit")
+        assert "Crete." not in screen
+        assert term.quit() == 0
+    with Store(home.database) as store:  # and it stays the version shown
+        assert [m.content for m in store.messages(conv.id)][-1] == "Zanzibar, off Tanzania."
