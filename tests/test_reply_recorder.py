@@ -118,3 +118,53 @@ def test_without_a_store_nothing_is_written_and_the_outcome_is_the_same(store):
     outcome = unsaved.finish(Finished("stop", "x", stats=GenerationStats(generated_tokens=1)))
     assert outcome.saved and outcome.message.stats["seed"] == 5
     assert saved_answer(store, cid).content == ""
+
+
+def continued(store: Store, clock: Clock):
+    """An answer that was stopped, and a recorder that continues it."""
+    conv = store.create_conversation()
+    store.add_message(conv.id, "user", "count")
+    answer = store.add_message(
+        conv.id,
+        "assistant",
+        "one two",
+        model_file="m.gguf",
+        quant="Q4_K_M",
+        finish_reason="stopped",
+        stats={"seed": 3},
+    )
+    return conv.id, ReplyRecorder(answer, store, seed=3, clock=clock, continuing=True)
+
+
+def test_a_continued_answer_is_saved_as_one_answer(store):
+    clock = Clock()
+    cid, recorder = continued(store, clock)
+    recorder.add_text(" three")
+    clock.now += CHECKPOINT_SECONDS
+    recorder.tick()
+    assert saved_answer(store, cid).content == "one two three"  # checkpoints hold it all
+    outcome = recorder.finish(Finished("stop", " three four", "", GenerationStats()))
+    answer = saved_answer(store, cid)
+    assert answer.content == "one two three four" and answer.finish_reason == "stop"
+    assert answer.stats["continued"] == 1 and outcome.message == answer
+    assert len(store.messages(cid)) == 2  # the same answer, not another one
+
+
+def test_a_continuation_that_fails_at_once_leaves_the_answer_as_it_was(store):
+    clock = Clock()
+    cid, recorder = continued(store, clock)
+    outcome = recorder.fail(Failed("the server went away"))
+    answer = saved_answer(store, cid)
+    assert (answer.content, answer.finish_reason) == ("one two", "stopped")
+    assert outcome.message is not None and outcome.error == "the server went away"
+
+
+def test_an_answer_saved_in_a_hurry_is_marked_stopped(store):
+    clock = Clock()
+    cid, recorder = started(store, clock)
+    recorder.save_stopped()  # nothing written yet: it stays "interrupted"
+    assert saved_answer(store, cid).finish_reason is None
+    recorder.add_text("half an answ")
+    recorder.save_stopped()
+    answer = saved_answer(store, cid)
+    assert (answer.content, answer.finish_reason) == ("half an answ", "stopped")
