@@ -23,62 +23,25 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from gguf_tui.store import cells, opening, schema, search
+from gguf_tui.store import cells, opening, schema, search, tree
 from gguf_tui.store.errors import StoreError, describe, is_busy
 from gguf_tui.store.records import (
-    PREVIOUS,
     Conversation,
     Message,
     NewMessage,
     check_role,
     title_from_text,
 )
+from gguf_tui.store.tree import LEAF
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 REPORT_EVERY = 60.0  # seconds between two reports of the same read failure
 
 _CONVERSATION = "id, title, created_at, updated_at, model_file, quant, message_count, settings"
-_MESSAGE = (
-    "id, conversation_id, role, content, reasoning, created_at, model_file, quant, stats,"
-    " finish_reason, parent_id"
-)
-# The message a new one follows when none is named: the end of the branch shown (the
-# conversation's leaf; the newest message where a leaf was never set or is gone).
-_LEAF = (
-    "coalesce((SELECT c.leaf_id FROM conversations AS c WHERE c.id = :cid"
-    " AND EXISTS (SELECT 1 FROM messages AS l WHERE l.id = c.leaf_id)),"
-    " (SELECT max(n.id) FROM messages AS n WHERE n.conversation_id = :cid))"
-)
-# From :start up to the first message, at most :limit of them (-1: all): one branch.
-# The walk carries whole rows, so it reads only the branch's own rows by their ids (a
-# second pass over `messages` may be planned as a scan of the whole table, which also
-# reads the other conversations' pages, damaged ones included).
-_BRANCH = f"""
-WITH RECURSIVE up({_MESSAGE}) AS (
-    SELECT {_MESSAGE} FROM messages WHERE id = :start AND conversation_id = :cid
-    UNION ALL
-    SELECT {", ".join("m." + c.strip() for c in _MESSAGE.split(","))}
-    FROM messages AS m JOIN up ON m.id = up.parent_id
-    LIMIT :limit
-)
-SELECT {_MESSAGE} FROM up ORDER BY id
-"""
-# From :start down to its newest descendant, through each newest child: where a
-# branch chosen at :start leads.
-_NEWEST_BELOW = """
-WITH RECURSIVE down(id) AS (
-    SELECT :start
-    UNION ALL
-    SELECT (SELECT max(c.id) FROM messages AS c WHERE c.parent_id = down.id)
-    FROM down WHERE down.id IS NOT NULL
-)
-SELECT max(id) FROM down
-"""
-
-LEAF: Final = "leaf"  # add_message's default parent: the end of the branch shown
+_MESSAGE = tree.MESSAGE_COLUMNS
 
 
 def _dump_json(value: Any) -> str | None:
@@ -405,7 +368,7 @@ class Store:
 
         def work(conn: sqlite3.Connection) -> int:
             nonlocal parent
-            parent = self._parent_for(conn, conversation_id, parent_id)
+            parent = tree.parent_for(conn, conversation_id, parent_id)
             found = conn.execute(
                 "UPDATE conversations SET updated_at = ?,"
                 " model_file = coalesce(?, model_file), quant = coalesce(?, quant),"
@@ -421,9 +384,7 @@ class Store:
                     (*row, finish_reason, parent),
                 )
             )
-            conn.execute(
-                "UPDATE conversations SET leaf_id = ? WHERE id = ?", (new_id, conversation_id)
-            )
+            tree.show(conn, conversation_id, new_id)
             return new_id
 
         message_id = self._write(work)
@@ -440,21 +401,6 @@ class Store:
             finish_reason,
             parent,
         )
-
-    @staticmethod
-    def _parent_for(
-        conn: sqlite3.Connection, conversation_id: int, parent_id: int | str | None
-    ) -> int | None:
-        if parent_id == LEAF:
-            return conn.execute(f"SELECT {_LEAF}", {"cid": conversation_id}).fetchone()[0]
-        if parent_id is None:
-            return None
-        owner = conn.execute(
-            "SELECT conversation_id FROM messages WHERE id = ?", (parent_id,)
-        ).fetchone()
-        if owner is None or owner[0] != conversation_id:
-            raise StoreError(f"message {parent_id} is not in conversation {conversation_id}")
-        return int(parent_id)
 
     def update_message(
         self,
@@ -498,11 +444,11 @@ class Store:
         """The branch shown, oldest first. With `limit`, the last `limit` messages of it
         before `before_id` (paging up)."""
         start = (
-            _LEAF
+            tree.LEAF_OF
             if before_id is None
             else "(SELECT parent_id FROM messages WHERE id = :before AND conversation_id = :cid)"
         )
-        sql = _BRANCH.replace(":start", start)
+        sql = tree.BRANCH.replace(":start", start)
         params = {"cid": conversation_id, "before": before_id, "limit": limit or -1}
         return [cells.message(row) for row in self._query(sql, params)]
 
@@ -512,7 +458,7 @@ class Store:
         if not owner:
             return []
         params = {"cid": owner[0][0], "start": message_id, "limit": -1}
-        return [cells.message(row) for row in self._query(_BRANCH, params)]
+        return [cells.message(row) for row in self._query(tree.BRANCH, params)]
 
     def all_messages(self, conversation_id: int) -> list[Message]:
         """Every message of every branch, in the order written (a parent before its
@@ -543,15 +489,7 @@ class Store:
             "SELECT id, parent_id FROM messages WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         )
-        children: dict[int | None, list[int]] = {}
-        for mid, parent in rows:
-            children.setdefault(parent, []).append(mid)
-        return {
-            mid: (n, len(ids))
-            for ids in children.values()
-            if len(ids) > 1
-            for n, mid in enumerate(ids, 1)
-        }
+        return tree.versions(rows)
 
     def show_branch(self, message_id: int) -> int | None:
         """Show the branch through `message_id`, down to its newest message; that
@@ -563,20 +501,15 @@ class Store:
             ).fetchone()
             if owner is None:
                 return None
-            leaf = conn.execute(_NEWEST_BELOW, {"start": message_id}).fetchone()[0]
-            conn.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (leaf, owner[0]))
-            return int(leaf)
+            leaf = tree.newest_below(conn, message_id)
+            tree.show(conn, owner[0], leaf)
+            return leaf
 
         return self._write(work)
 
     def branch_size(self, message_id: int) -> int:
         """How many messages `delete_branch(message_id)` deletes: it and all below it."""
-        rows = self._query(
-            "WITH RECURSIVE below(id) AS (SELECT id FROM messages WHERE id = ?"
-            " UNION ALL SELECT m.id FROM messages AS m JOIN below ON m.parent_id = below.id)"
-            " SELECT count(*) FROM below",
-            (message_id,),
-        )
+        rows = self._query(tree.BELOW_COUNT, (message_id,))
         return cells.count(rows[0][0]) if rows else 0
 
     def fork(self, message_id: int, title: str = "") -> Conversation:
@@ -616,23 +549,7 @@ class Store:
                 return
             cid, parent = row
             conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-            shown_kept = conn.execute(
-                "SELECT 1 FROM conversations AS c JOIN messages AS m ON m.id = c.leaf_id"
-                " WHERE c.id = ?",
-                (cid,),
-            ).fetchone()
-            if not shown_kept:  # (else the branch shown was another one: it stays)
-                sibling = conn.execute(
-                    "SELECT max(id) FROM messages WHERE conversation_id = ? AND parent_id IS ?",
-                    (cid, parent),
-                ).fetchone()[0]
-                start = sibling if sibling is not None else parent
-                leaf = (
-                    None
-                    if start is None
-                    else conn.execute(_NEWEST_BELOW, {"start": start}).fetchone()[0]
-                )
-                conn.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (leaf, cid))
+            tree.show_after_delete(conn, cid, parent)
             conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (time.time(), cid))
 
         self._write(work)
@@ -661,12 +578,9 @@ class Store:
         (default: the last message).
         """
         items = list(messages)
-        for n, item in enumerate(items):
+        for item in items:
             check_role(item.role)
-            if item.parent is not None and item.parent != PREVIOUS and not 0 <= item.parent < n:
-                raise ValueError(f"message {n} follows message {item.parent}, not one before it")
-        if shown is not None and not 0 <= shown < len(items):
-            raise ValueError(f"the branch shown ends at message {shown}, which is not there")
+        tree.check_import(items, shown)
         now = time.time()
         if not title.strip():
             said = (title_from_text(m.content) for m in items if m.role == "user")
@@ -698,24 +612,19 @@ class Store:
                 )
             )
             ids: list[int] = []
-            for n, (item, row) in enumerate(zip(items, rows, strict=True)):
-                parent = item.parent
-                if parent == PREVIOUS:
-                    parent = n - 1 if n else None
+            for n, row in enumerate(rows):
+                parent = tree.imported_parent(items, n, ids)
                 ids.append(
                     _inserted_id(
                         conn.execute(
                             f"INSERT INTO messages ({_MESSAGE}) VALUES (NULL, ?,"
                             " ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (conversation_id, *row, None if parent is None else ids[parent]),
+                            (conversation_id, *row, parent),
                         )
                     )
                 )
             if ids:
-                leaf = ids[-1] if shown is None else ids[shown]
-                conn.execute(
-                    "UPDATE conversations SET leaf_id = ? WHERE id = ?", (leaf, conversation_id)
-                )
+                tree.show(conn, conversation_id, ids[-1] if shown is None else ids[shown])
             return conversation_id
 
         conversation_id = self._write(work)

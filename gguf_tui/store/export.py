@@ -216,7 +216,7 @@ def _exported_messages(data: dict, where: str) -> tuple[list[NewMessage], int | 
         at = f"{where}: message {i}"
         if not isinstance(item, dict) or item.get("role") not in ROLES:
             raise HistoryError(f"{at} needs a role of {', '.join(ROLES)}")
-        parent = PREVIOUS
+        parent: int | None = PREVIOUS
         if "id" in item:
             number = _number(item, "id", at)
             if number is None or number in index:
