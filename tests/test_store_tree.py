@@ -251,3 +251,18 @@ def test_a_broken_tree_in_a_file_is_one_clear_message_and_imports_nothing(
     with pytest.raises(HistoryError, match=said):
         import_conversations(store, path)
     assert store.list_conversations() == []
+
+
+def test_the_conversation_names_the_model_that_wrote_the_version_shown(store):
+    conv = store.create_conversation()
+    hi = store.add_message(conv.id, "user", "Hi")
+    first = store.add_message(
+        conv.id, "assistant", "A", model_file="m-Q8_0.gguf", quant="Q8_0", parent_id=hi.id
+    )
+    store.add_message(
+        conv.id, "assistant", "B", model_file="m-Q4_K_M.gguf", quant="Q4_K_M", parent_id=hi.id
+    )
+    assert store.get_conversation(conv.id).quant == "Q4_K_M"
+    store.show_branch(first.id)  # the sidebar and ctrl+l follow the version shown
+    shown = store.get_conversation(conv.id)
+    assert (shown.model_file, shown.quant) == ("m-Q8_0.gguf", "Q8_0")

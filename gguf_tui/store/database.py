@@ -502,7 +502,7 @@ class Store:
             if owner is None:
                 return None
             leaf = tree.newest_below(conn, message_id)
-            tree.show(conn, owner[0], leaf)
+            tree.show_version(conn, owner[0], leaf)
             return leaf
 
         return self._write(work)
@@ -624,17 +624,12 @@ class Store:
                     )
                 )
             if ids:
-                tree.show(conn, conversation_id, ids[-1] if shown is None else ids[shown])
+                leaf = ids[-1] if shown is None else ids[shown]
+                tree.show_version(conn, conversation_id, leaf)
             return conversation_id
 
         conversation_id = self._write(work)
-        return Conversation(
-            conversation_id,
-            title.strip(),
-            started,
-            now,
-            model_file,
-            quant,
-            len(rows),
-            dict(settings or {}),
+        written = self.get_conversation(conversation_id)  # its model: the branch shown's
+        return written or Conversation(
+            conversation_id, title.strip(), started, now, model_file, quant, len(rows), {}
         )

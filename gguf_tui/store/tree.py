@@ -87,6 +87,24 @@ def show(conn: sqlite3.Connection, conversation_id: int, leaf: int | None) -> No
     conn.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (leaf, conversation_id))
 
 
+def show_version(conn: sqlite3.Connection, conversation_id: int, leaf: int | None) -> None:
+    """Show the branch ending at `leaf`, and let the conversation's model be the one that
+    wrote that branch's last answer (the sidebar's quant, ctrl+l's model)."""
+    show(conn, conversation_id, leaf)
+    if leaf is None:
+        return
+    wrote = conn.execute(
+        f"SELECT model_file, quant FROM ({BRANCH}) WHERE model_file IS NOT NULL"
+        " ORDER BY id DESC LIMIT 1",
+        {"start": leaf, "cid": conversation_id, "limit": -1},
+    ).fetchone()
+    if wrote is not None:
+        conn.execute(
+            "UPDATE conversations SET model_file = ?, quant = ? WHERE id = ?",
+            (*wrote, conversation_id),
+        )
+
+
 def show_after_delete(conn: sqlite3.Connection, conversation_id: int, parent: int | None) -> None:
     """After a version (that followed `parent`) was deleted: the branch shown stays when
     it was another one; else it becomes the newest remaining sibling's, else the
@@ -102,7 +120,7 @@ def show_after_delete(conn: sqlite3.Connection, conversation_id: int, parent: in
         (conversation_id, parent),
     ).fetchone()[0]
     start = sibling if sibling is not None else parent
-    show(conn, conversation_id, None if start is None else newest_below(conn, start))
+    show_version(conn, conversation_id, None if start is None else newest_below(conn, start))
 
 
 def versions(rows: Iterable[tuple[int, int | None]]) -> dict[int, tuple[int, int]]:
