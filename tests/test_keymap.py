@@ -39,7 +39,6 @@ TABLE_OF = {
 # must already be the table's, so that switching to `to_bindings(...)` changes nothing but
 # the ids. Take a class off this list when it uses its table.
 PENDING = {
-    "ConversationView",
     "LocalModels",
     "HubBrowser",
     "QuantSwitcher",

@@ -343,4 +343,8 @@ class GgufTuiApp(App):
         )
 
     def action_help(self) -> None:
+        """f1 opens the help, and closes it again (not a second help on top)."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
         self.push_screen(HelpScreen(self.config.settings.keymap))

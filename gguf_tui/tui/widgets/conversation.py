@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual import events
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message as TextualMessage
 from textual.widget import Widget
@@ -25,6 +24,8 @@ from textual.widgets import Static
 from gguf_tui.store.database import Store
 from gguf_tui.store.errors import StoreError
 from gguf_tui.store.records import Message
+from gguf_tui.tui import keymap
+from gguf_tui.tui.keymap import to_bindings
 from gguf_tui.tui.text import literal
 from gguf_tui.tui.widgets.messages import (
     AssistantMessage,
@@ -92,13 +93,7 @@ class ConversationView(VerticalScroll, can_focus=True):
     }
     """
 
-    BINDINGS = [
-        Binding("enter,e", "edit_highlighted", "Edit message", show=False),
-        Binding("up", "move_highlight(-1)", "Previous message", show=False),
-        Binding("down", "move_highlight(1)", "Next message", show=False),
-        Binding("home", "highlight_end(0)", "First message", show=False),
-        Binding("end", "highlight_end(-1)", "Last message", show=False),
-    ]
+    BINDINGS = to_bindings(keymap.CONVERSATION_ACTIONS)
 
     class EditRequested(TextualMessage):
         """Enter on one of the user's messages: edit it into a new version."""
