@@ -105,6 +105,12 @@ def add_generation_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--min-p", type=float, metavar="P")
     g.add_argument("--repeat-penalty", type=float, metavar="R")
     g.add_argument("--seed", type=int, help="fixed seed for reproducible answers")
+    g.add_argument(
+        "--think",
+        choices=("on", "off"),
+        help="reasoning first, or not, for a model whose template has the switch "
+        "(Qwen3's enable_thinking); default: the template's",
+    )
     g.add_argument("--system", metavar="TEXT", help="system prompt")
     g.add_argument(
         "--chat-format",
@@ -228,6 +234,7 @@ def sampling(args: argparse.Namespace, settings: Settings):
         min_p=args.min_p,
         repeat_penalty=args.repeat_penalty,
         seed=args.seed,
+        think=getattr(args, "think", None),
     )
 
 

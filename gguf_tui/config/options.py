@@ -85,4 +85,5 @@ def _sampling(settings: Settings, overrides: dict[str, Any]) -> Sampling:
         min_p=_pick(overrides.get("min_p"), settings.min_p),
         repeat_penalty=_pick(overrides.get("repeat_penalty"), settings.repeat_penalty),
         seed=overrides.get("seed"),
+        think=_pick(overrides.get("think"), settings.think),
     )

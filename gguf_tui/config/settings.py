@@ -86,6 +86,7 @@ class Settings:
     min_p: float = 0.05
     repeat_penalty: float = 1.1
     max_tokens: int = 0  # 0 = until the model stops or the window is full
+    think: str = ""  # "" = the template's default, "on" or "off" (enable_thinking)
     system_prompt: str = ""
     theme: str = "textual-dark"
     keymap: dict[str, str] = field(default_factory=dict)
@@ -112,6 +113,7 @@ PROFILE_KEYS = (
     "min_p",
     "repeat_penalty",
     "max_tokens",
+    "think",
 )
 
 
@@ -142,6 +144,8 @@ SETTING_HELP: dict[str, str] = {
     "min_p": "drop tokens less likely than this fraction of the most likely one",
     "repeat_penalty": "discourage repeating recent tokens (1 = off)",
     "max_tokens": "longest answer in tokens (0 = until the model stops or the window is full)",
+    "think": "on or off: let a model with a thinking switch (Qwen3's enable_thinking) reason "
+    "first, or not (empty = the template's default)",
     "system_prompt": "instructions sent before every conversation",
     "theme": "colour theme (textual-dark, textual-light, nord, gruvbox, …)",
     "keymap": 'key bindings by id, e.g. new_chat = "ctrl+t" (f1 lists the ids)',
@@ -202,12 +206,13 @@ def _is_number(value: Any) -> bool:
 
 
 def _choices() -> dict[str, tuple[str, ...]]:
-    from gguf_tui.engine.options import CACHE_TYPE_NAMES, FLASH_ATTN_MODES
+    from gguf_tui.engine.options import CACHE_TYPE_NAMES, FLASH_ATTN_MODES, THINK_MODES
 
     return {
         "cache_type_k": CACHE_TYPE_NAMES,
         "cache_type_v": CACHE_TYPE_NAMES,
         "flash_attn": tuple(FLASH_ATTN_MODES),
+        "think": ("", *THINK_MODES),
     }
 
 
@@ -236,7 +241,8 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         return gpu_layers_value(value)
     if (choices := _choices().get(name)) is not None and isinstance(value, str):
         if value not in choices:
-            raise ValueError(f"'{name}' should be one of {', '.join(choices)}, not {value!r}")
+            shown = ", ".join(c or '""' for c in choices)
+            raise ValueError(f"'{name}' should be one of {shown}, not {value!r}")
         return value
     if _is_number(value) and _is_number(default):
         _check_range(name, value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from llama_cpp import llama_types
@@ -166,11 +166,11 @@ def continuing(render: Renderer) -> Renderer:
     an unfinished turn (most would close it), so this works whatever the template."""
 
     def render_continuing(
-        messages: list[dict[str, str]], cancelled: Cancelled | None = None
+        messages: list[dict[str, str]], cancelled: Cancelled | None = None, **variables: object
     ) -> RenderedPrompt:
         if not messages or messages[-1]["role"] != "assistant":
-            return render(messages, cancelled=cancelled)
-        opened = render(messages[:-1], cancelled=cancelled)
+            return render(messages, cancelled=cancelled, **variables)
+        opened = render(messages[:-1], cancelled=cancelled, **variables)
         return replace(opened, text=opened.text + messages[-1]["content"], continues=True)
 
     return render_continuing
@@ -210,13 +210,14 @@ def _make_renderer(
             raise template_failure(exc) from None
 
         def render(
-            messages: list[dict[str, str]], cancelled: Cancelled | None = None
+            messages: list[dict[str, str]], cancelled: Cancelled | None = None, **variables: Any
         ) -> RenderedPrompt:
+            """`variables` reach the template (enable_thinking for --think)."""
             try:
                 # Plain role/content dicts: the shape of llama-cpp-python's message TypedDicts.
                 typed = cast("list[llama_types.ChatCompletionRequestMessage]", messages)
                 return guard.run_bounded(
-                    lambda: as_rendered(formatter(messages=typed)),
+                    lambda: as_rendered(formatter(messages=typed, **variables)),
                     guard.output_limit(messages),
                     cancelled=cancelled,
                 )
@@ -229,10 +230,10 @@ def _make_renderer(
 
     function = getattr(lcf, KNOWN_FORMATS[choice.name])
     if choice.name == "gemma":
-        return lambda messages, cancelled=None: as_rendered(
+        return lambda messages, cancelled=None, **_: as_rendered(
             function(_merge_system_into_first_user(messages))
         )
-    return lambda messages, cancelled=None: as_rendered(function(messages))
+    return lambda messages, cancelled=None, **_: as_rendered(function(messages))
 
 
 def _bound(formatter: object, template: str) -> None:

@@ -40,6 +40,7 @@ from gguf_tui.engine.local.chat_format import (
     choose_chat_format,
     make_renderer,
     no_builtin_handlers,
+    own_template,
 )
 from gguf_tui.engine.local.context import ContextOverflowError, fit_messages, reply_reserve
 from gguf_tui.engine.local.load_params import auto_gpu_fit, check_cache_options, flash_attn_type
@@ -182,6 +183,7 @@ class LlamaModel:
         self.flash_attn = False  # what llama.cpp settled on (auto resolves at load)
         self.kv_cache_bytes = 0  # the KV cache llama.cpp allocated, from its log
         self.gpu_fit = ""  # --n-gpu-layers auto's decision: "GPU 28/32 layers · 5.1 of 8 GB"
+        self.think_switch = False  # the template takes enable_thinking (--think on|off)
 
     # -- loading -------------------------------------------------------------------------
     @classmethod
@@ -334,6 +336,9 @@ class LlamaModel:
         lib.llama_set_abort_callback(llm.ctx, model._no_abort_cb, None)
         model.flash_attn = flash_attn_used
         model.gpu_fit = fit.text if fit is not None else ""
+        model.think_switch = choice.name == GGUF_TEMPLATE_NAME and "enable_thinking" in (
+            own_template(meta) or ""
+        )
         model.kv_cache_bytes = kv_cache_bytes
         log.info(
             "loaded %s (%s, n_ctx=%d, KV cache %s/%s, flash attention %s) in %.2fs",
@@ -394,11 +399,16 @@ class LlamaModel:
 
     # -- prompts -------------------------------------------------------------------------
     def tokenize_chat(
-        self, messages: list[dict[str, str]], cancelled: Callable[[], bool] | None = None
+        self,
+        messages: list[dict[str, str]],
+        cancelled: Callable[[], bool] | None = None,
+        think: str = "",
     ) -> tuple[list[int], RenderedPrompt]:
-        """RenderCancelled when `cancelled()` turns true while the template renders."""
+        """RenderCancelled when `cancelled()` turns true while the template renders.
+        `think` ("on"/"off") is the template's enable_thinking, where it has one."""
+        variables = {"enable_thinking": think == "on"} if think and self.think_switch else {}
         try:
-            rendered = self._render(messages, cancelled=cancelled)
+            rendered = self._render(messages, cancelled=cancelled, **variables)
         except ChatFormatError as exc:
             raise EngineError(str(exc)) from None
         tokens = self.llm.tokenize(
@@ -439,7 +449,9 @@ class LlamaModel:
         rendered: dict[int, RenderedPrompt] = {}
 
         def encode(kept: list[dict[str, str]]) -> list[int]:
-            tokens, rendered[len(kept)] = self.tokenize_chat(kept, lambda: gen.stop_requested)
+            tokens, rendered[len(kept)] = self.tokenize_chat(
+                kept, lambda: gen.stop_requested, sampling.think
+            )
             return tokens
 
         try:

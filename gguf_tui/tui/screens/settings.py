@@ -42,8 +42,13 @@ CONVERSATION_KEYS = (
     "max_tokens",
     "seed",
     "n_ctx",
+    "think",
 )
-_CONVERSATION_HELP = {"seed": "fixed seed for every answer here (empty = a new one each time)"}
+_CONVERSATION_HELP = {
+    "seed": "fixed seed for every answer here (empty = a new one each time)",
+    "think": "on or off: reasoning first, for a model whose template has the switch "
+    "(empty = the app's setting)",
+}
 
 
 def _as_text(value: Any) -> str:
@@ -235,6 +240,12 @@ def check_overrides(entered: dict[str, str]) -> tuple[Any, dict[str, str]]:
             overrides[key] = _parse(text, default)
         except ValueError:
             problems[key] = f"'{literal(text.strip())}' is not {_kind(default)}"
+            continue
+        if key == "seed":
+            continue
+        _, more = settings_from_dict({key: overrides[key]})  # config.toml's own rules
+        if more:
+            problems[key] = more[0].removesuffix("; using the default")
     return (None, problems) if problems else (overrides, {})
 
 
