@@ -34,6 +34,7 @@ class ModelInfo:
     load_seconds: float
     notes: tuple[str, ...] = field(default_factory=tuple)  # things the user should be told
     server: str = ""  # host:port of the OpenAI-compatible server; "" for a local file
+    gpu_fit: str = ""  # --n-gpu-layers auto's decision: "GPU 28/32 layers · 5.1 of 8 GB"
 
     @property
     def label(self) -> str:

@@ -331,6 +331,7 @@ class LlamaModel:
             n_threads=llm.n_threads,
             load_seconds=time.perf_counter() - started,
             notes=tuple(notes),
+            gpu_fit=fit.text if fit else "",
         )
         model = cls(llm, info, make_renderer(choice, meta, bos, eos))
         lib.llama_set_abort_callback(llm.ctx, model._no_abort_cb, None)

@@ -15,6 +15,7 @@ from gguf_tui.models.gguf_file import SHARD_RE, metadata_prefix
 from gguf_tui.models.hub.client import HubEnv, check_commit, hub_session
 from gguf_tui.models.hub.errors import HubServerError, quoted
 from gguf_tui.models.memory import (
+    DEFAULT_KV_TYPE,
     MemoryEstimate,
     SystemMemory,
     estimate_memory,
@@ -199,6 +200,7 @@ def list_quants(
     revision: str | None = None,
     memory: SystemMemory | None = None,
     env: HubEnv | None = None,
+    kv_types: tuple[str, str] = (DEFAULT_KV_TYPE, DEFAULT_KV_TYPE),
 ) -> list[RemoteQuant]:
     """A repository's quantizations, smallest bits per weight first, with guidance and fit.
 
@@ -217,7 +219,7 @@ def list_quants(
             q.bits_per_weight, q.bpw_estimated = q.size * 8 / listing.n_params, False
         else:
             q.bits_per_weight = NOMINAL_BPW.get(q.quant.removeprefix("UD-"))
-        q.memory = estimate_memory(q.size, n_ctx, kv, mem)
+        q.memory = estimate_memory(q.size, n_ctx, kv, mem, kv_types)
     quants.sort(key=lambda q: (q.bits_per_weight or q.size * 1e-9 + 100, q.size, q.quant))
     return quants
 

@@ -60,8 +60,7 @@ def device_forms(model: ModelInfo) -> list[str]:
     n = model.n_layers
     layers = min(model.gpu_layers, n) if n else model.gpu_layers
     short = [f"GPU {layers}/{n} layers", f"GPU {layers}/{n}", ""]
-    fit = getattr(model, "gpu_fit", "")  # a field of local models' ModelInfo
-    return [literal(fit), *short] if isinstance(fit, str) and fit else short
+    return [literal(model.gpu_fit), *short] if model.gpu_fit else short
 
 
 class StatusLine(Static):
