@@ -63,6 +63,24 @@ async def test_sorting_by_size_and_quant(ladder, tmp_path):
         await wait_until(pilot, lambda: "sorted by quant" in screen_text(app))
 
 
+async def test_a_rescan_keeps_the_highlighted_model(ladder, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    for quant in ("Q8_0", "Q3_K_S", "Q5_K_M"):
+        shutil.copy(ladder[quant], models)
+    app = make_app(tmp_path / "data", extra_model_dirs=[str(models)])
+    async with app.run_test(size=(130, 40)) as pilot:
+        await wait_until(pilot, lambda: picker_open(app) and len(local_rows(app)) == 3)
+        await pilot.press("down")
+        table = app.screen.query_one("#local-table", DataTable)
+        assert local_rows(app)[table.cursor_row].endswith("Q5_K_M")
+        shutil.copy(ladder["Q4_K_M"], models)  # sorts before it
+        app.screen.scan("rescanned")
+        await wait_until(pilot, lambda: len(local_rows(app)) == 4, what="the rescan")
+        assert local_rows(app)[table.cursor_row].endswith("Q5_K_M")
+        assert "Q5_K_M.gguf" in screen_text(app)  # its detail line
+
+
 async def test_a_model_that_cannot_load_says_why_and_the_picker_stays(broken, tmp_path):
     models = tmp_path / "models"
     models.mkdir()

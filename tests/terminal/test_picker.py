@@ -178,6 +178,60 @@ def test_the_model_opened_by_path_is_listed_with_its_siblings(home, ladder):
         assert term.quit() == 0
 
 
+# -- the measured quality of each file ------------------------------------------------------------
+
+
+def measured(home: Home, model: Path, reference: Path, kld: float, top1: float) -> None:
+    """A result of `gguf-tui quality` for `model`, kept as the command keeps it."""
+    import time
+
+    from gguf_tui.quality import results
+
+    (path, size, mtime_ns), (ref, _, _) = results.identity(model), results.identity(reference)
+    record = results.QualityRecord(
+        model=path,
+        size=size,
+        mtime_ns=mtime_ns,
+        quant="Q4_K_M",
+        reference=ref,
+        reference_quant="Q8_0",
+        text="the sample text",
+        text_digest="0" * 64,
+        ctx=128,
+        tokens=64,
+        kld_mean=kld,
+        kld_p99=0.2,
+        top1_agreement=top1,
+        ppl=12.0,
+        ppl_reference=11.8,
+        seconds=1.0,
+        measured_at=time.time(),
+    )
+    results.save(home.data, [record])
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_local_view_shows_the_quality_measured_for_a_file(home, ladder, size):
+    """A file `gguf-tui quality` scored shows its KLD and top-token agreement; the others
+    the usual guidance for their quantization."""
+    folder = home.root / "llms"
+    files = {q: link(ladder[q], folder) for q in ("Q8_0", "Q4_K_M", "Q3_K_S")}
+    measured(home, files["Q4_K_M"], files["Q8_0"], kld=0.0213, top1=97.14)
+    write_config(home, 'model_dirs = ["~/llms"]\n')
+    with launched(home, cols=size[0], rows=size[1]) as term:
+        picker_shown(term)
+        screen = term.wait_for("KLD 0.021 · 97.1 %", 30, "the measured quality column")
+        rows = {q: ln for ln in screen.splitlines() for q in files if f" {q} " in ln}
+        assert "KLD 0.021 · 97.1 %" in rows["Q4_K_M"], screen
+        assert "low quality" in rows["Q3_K_S"] and "KLD" not in rows["Q3_K_S"], screen
+        assert "quality" in next(
+            ln for ln in screen.splitlines() if "model" in ln and "quant" in ln
+        )
+        term.write("q4_k")  # the highlighted file's figures in full, under the table
+        term.wait_for(lambda s: "same top token vs Q8_0" in " ".join(s.split()), 10)
+        assert term.quit() == 0
+
+
 # -- defect 3: the Servers view, the cancel key, messages of other tabs --------------------------
 
 

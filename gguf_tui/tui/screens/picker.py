@@ -34,7 +34,7 @@ from textual.worker import get_current_worker
 
 from gguf_tui.config.settings import ConfigError, save_config
 from gguf_tui.engine import ModelInfo
-from gguf_tui.models.catalog import Catalog
+from gguf_tui.models.catalog import Catalog, ModelFile
 from gguf_tui.tui import keymap
 from gguf_tui.tui.downloads import CANCELLED, DONE, FAILED, DownloadTask
 from gguf_tui.tui.keymap import to_bindings
@@ -45,6 +45,7 @@ from gguf_tui.tui.widgets.local_models import LocalModels, short_path
 from gguf_tui.tui.widgets.server_models import ServerModels
 
 if TYPE_CHECKING:
+    from gguf_tui.quality.results import QualityRecord
     from gguf_tui.tui.app import GgufTuiApp
 
 CLOCK_SECONDS = 0.2  # how often a load's elapsed time is redrawn
@@ -106,20 +107,35 @@ class ModelPicker(Screen[ModelInfo | None]):
         found = self.app.models.scan(cancelled=lambda: worker.is_cancelled)
         if worker.is_cancelled:
             return
-        self.app.call_from_thread(self._show_models, found, note)
+        measured = self._measured(found.models)
+        self.app.call_from_thread(self._show_models, found, measured, note)
+
+    def _measured(self, models: list[ModelFile]) -> dict[str, QualityRecord]:
+        """What `gguf-tui quality` measured for each of these very files, by path (read
+        on the scan's thread: quality.json is a file, and each model is a `stat`)."""
+        from gguf_tui.quality import results
+
+        data_dir = self.app.paths.data_dir
+        records = results.load(data_dir)
+        if not records:
+            return {}
+        found = {str(m.path): results.lookup(data_dir, m.path, records) for m in models}
+        return {path: record for path, record in found.items() if record is not None}
 
     @property
     def _gone(self) -> bool:
         """Dismissed (a load chose a model) while a scan or lookup thread still ran."""
         return not self.is_attached or self not in self.app.screen_stack
 
-    def _show_models(self, catalog: Catalog, note: str = "") -> None:
+    def _show_models(
+        self, catalog: Catalog, measured: dict[str, QualityRecord], note: str = ""
+    ) -> None:
         if self._gone:
             return
         info = self.app.engine.info
         current = os.path.realpath(info.path) if info and info.path else None
         models = catalog.models
-        self.query_one(LocalModels).set_models(models, current, catalog.places)
+        self.query_one(LocalModels).set_models(models, current, catalog.places, measured)
         usable = sum(m.usable for m in models)
         found = f"{usable} model{'' if usable == 1 else 's'} on disk" + (
             f", {len(models) - usable} unusable" if usable < len(models) else ""

@@ -20,7 +20,9 @@ from textual.message import Message as TextualMessage
 from textual.widgets import Static
 
 from gguf_tui.models.catalog import BESIDE, ModelFile, Place
+from gguf_tui.models.quant import quality_hint
 from gguf_tui.models.units import format_bytes
+from gguf_tui.quality.results import QualityRecord, label
 from gguf_tui.tui.text import cell, literal
 from gguf_tui.tui.widgets.filter_table import Column, FilterTable, RowTable
 
@@ -153,6 +155,7 @@ class LocalModels(FilterTable):
             Column("quant", lambda m: cell(m.quant)),
             Column("size", lambda m: cell(format_bytes(m.file_size))),
             Column("status", _status),
+            Column("quality", self._quality_cell),
             Column(
                 "bits/w", lambda m: cell(f"{m.bits_per_weight:.2f}" if m.bits_per_weight else "")
             ),
@@ -163,6 +166,7 @@ class LocalModels(FilterTable):
         self.sort_key = _sort_key(self.sort)
         self.current_path: str | None = None
         self.places: list[Place] = []  # where models are looked for, each with why
+        self.measured: dict[str, QualityRecord] = {}  # `gguf-tui quality`'s, by path
         self._scanned = False
         self._enter_pending = False  # enter pressed before the first scan finished
 
@@ -173,6 +177,14 @@ class LocalModels(FilterTable):
     def _name_cell(self, model: ModelFile) -> Text:
         mark = "● " if os.path.realpath(model.path) == self.current_path else ""
         return cell(mark + model.display_name)
+
+    def _quality_cell(self, model: ModelFile) -> Text:
+        """Measured where this very file was scored (`gguf-tui quality`), else the usual
+        guidance for its quantization, dimmed: a guess, not a figure."""
+        found = self.measured.get(str(model.path))
+        if found is not None:
+            return cell(f"KLD {found.kld_mean:.3f} · {found.top1_agreement:.1f} %")
+        return cell(quality_hint(model.quant), "dim")
 
     @property
     def models(self) -> list[ModelFile]:
@@ -192,8 +204,10 @@ class LocalModels(FilterTable):
         models: list[ModelFile],
         current: str | None = None,
         places: list[Place] | None = None,
+        measured: dict[str, QualityRecord] | None = None,
     ) -> None:
         self.rows = models
+        self.measured = measured or {}
         self.current_path = current
         if places is not None:
             self.places = places
@@ -284,10 +298,12 @@ class LocalModels(FilterTable):
             return
         where = f"{m.repo_id} (Hugging Face cache)" if m.repo_id else short_path(m.path.parent)
         shards = f" · {m.n_shards} shards" if m.n_shards > 1 else ""
+        found = self.measured.get(str(m.path))
+        measured = f" · {label(found)}" if found is not None else ""
         self._detail(
             literal(
                 f"{m.path.name}{shards} · {m.size_label} params · {m.architecture or '?'} "
-                f"· {where} · sorted by {self.sort} (ctrl+s)"
+                f"· {where}{measured} · sorted by {self.sort} (ctrl+s)"
             )
         )
 
