@@ -39,11 +39,7 @@ TABLE_OF = {
 # must already be the table's, so that switching to `to_bindings(...)` changes nothing but
 # the ids. Take a class off this list when it uses its table.
 PENDING = {
-    "LocalModels",
-    "HubBrowser",
-    "QuantSwitcher",
     "BenchScreen",
-    "FormScreen",
 }
 
 

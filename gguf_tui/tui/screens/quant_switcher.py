@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
@@ -26,6 +25,8 @@ from gguf_tui.models.catalog import ModelFile
 from gguf_tui.models.hub.listing import RemoteQuant
 from gguf_tui.models.quant import quality_hint
 from gguf_tui.models.units import format_bytes
+from gguf_tui.tui import keymap
+from gguf_tui.tui.keymap import to_bindings
 from gguf_tui.tui.text import cell
 from gguf_tui.tui.widgets.filter_table import Column, FilterTable, RowTable
 
@@ -62,10 +63,16 @@ def same_file(a: Path, b: Path) -> bool:
 
 
 def merge_choices(
-    local: list[ModelFile], remote: list[RemoteQuant], n_ctx: int = 4096
+    local: list[ModelFile],
+    remote: list[RemoteQuant],
+    n_ctx: int = 4096,
+    kv_types: tuple[str, str] | None = None,
 ) -> list[QuantChoice]:
-    """Files on disk first-class; a repository's quantization only where none is on disk."""
-    from gguf_tui.models.memory import estimate_memory, system_memory
+    """Files on disk first-class; a repository's quantization only where none is on disk.
+    Memory is estimated with the KV-cache types the model would load with."""
+    from gguf_tui.models.memory import DEFAULT_KV_TYPE, estimate_memory, system_memory
+
+    kv = kv_types or (DEFAULT_KV_TYPE, DEFAULT_KV_TYPE)
 
     memory = system_memory()
     choices = [
@@ -73,7 +80,7 @@ def merge_choices(
             m.quant,
             m.file_size,
             m.bits_per_weight,
-            _fit(estimate_memory(m.file_size, n_ctx, m.kv_bytes_per_token, memory)),
+            _fit(estimate_memory(m.file_size, n_ctx, m.kv_bytes_per_token, memory, kv)),
             path=m.path,
         )
         for m in local
@@ -99,7 +106,7 @@ def _quality(c: QuantChoice) -> Text:
 
 
 class QuantSwitcher(ModalScreen[QuantChoice | None]):
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = to_bindings(keymap.QUANT_SWITCHER_ACTIONS)
 
     app: GgufTuiApp
 
@@ -162,11 +169,12 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
         here = os.path.realpath(info.path)  # the scan may list it through a link
         current = next((m for m in models if os.path.realpath(m.path) == here), None)
         local = siblings_of(current, models) if current else []
-        n_ctx = info.n_ctx or 4096
-        app.call_from_thread(self._show, self._measured(merge_choices(local, [], n_ctx)))
+        n_ctx, kv = info.n_ctx or 4096, app.load_options.kv_types
+        app.call_from_thread(self._show, self._measured(merge_choices(local, [], n_ctx, kv)))
         if current is not None and current.repo_id:
             remote = self._remote(current.repo_id)
-            app.call_from_thread(self._show, self._measured(merge_choices(local, remote, n_ctx)))
+            choices = merge_choices(local, remote, n_ctx, kv)
+            app.call_from_thread(self._show, self._measured(choices))
 
     def _measured(self, choices: list[QuantChoice]) -> list[QuantChoice]:
         """Each file on disk with the KL divergence `gguf-tui quality` measured for it
@@ -190,7 +198,8 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
         from gguf_tui.models.hub.listing import list_quants
 
         try:
-            return list_quants(repo_id, n_ctx=self.app.load_options.n_ctx or 4096)
+            options = self.app.load_options
+            return list_quants(repo_id, n_ctx=options.n_ctx or 4096, kv_types=options.kv_types)
         except HubError as exc:  # offline is normal: show what is on disk
             self.app.call_from_thread(self._say, f"Only files on disk ({exc})")
             return []

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
@@ -25,6 +24,8 @@ from gguf_tui.config.settings import (
     profiles_from_dict,
     settings_from_dict,
 )
+from gguf_tui.tui import keymap
+from gguf_tui.tui.keymap import to_bindings
 from gguf_tui.tui.text import literal
 from gguf_tui.tui.widgets.keys import run_own_binding
 
@@ -115,7 +116,7 @@ class FormScreen(ModalScreen[Any]):
     The first field has focus on open. Save runs `check`; a field with a problem gets
     it written beside it and the form stays open with everything the user typed."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    BINDINGS = to_bindings(keymap.FORM_ACTIONS)
 
     def __init__(
         self,

@@ -9,13 +9,14 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message as TextualMessage
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from gguf_tui.models.hub.listing import RemoteQuant, RemoteRepo
 from gguf_tui.models.units import format_bytes
+from gguf_tui.tui import keymap
+from gguf_tui.tui.keymap import to_bindings
 from gguf_tui.tui.text import cell, literal
 from gguf_tui.tui.widgets.filter_table import Column, FilterTable, RowTable
 
@@ -48,7 +49,7 @@ class HubBrowser(FilterTable):
 
     # Escape goes back from a repository's quantizations to the search results; with
     # nothing to go back to it is the picker's own escape (close).
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = to_bindings(keymap.HUB_ACTIONS)
 
     class QuantChosen(TextualMessage):
         def __init__(self, quant: RemoteQuant) -> None:

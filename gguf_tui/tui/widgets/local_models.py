@@ -15,7 +15,6 @@ from urllib.parse import unquote
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message as TextualMessage
 from textual.widgets import Static
 
@@ -23,6 +22,8 @@ from gguf_tui.models.catalog import BESIDE, ModelFile, Place
 from gguf_tui.models.quant import quality_hint
 from gguf_tui.models.units import format_bytes
 from gguf_tui.quality.results import QualityRecord, label
+from gguf_tui.tui import keymap
+from gguf_tui.tui.keymap import to_bindings
 from gguf_tui.tui.text import cell, literal
 from gguf_tui.tui.widgets.filter_table import Column, FilterTable, RowTable
 
@@ -120,7 +121,7 @@ STARTER_COLUMNS: tuple[Column[Starter], ...] = (
 class LocalModels(FilterTable):
     """Filter box, table, and a detail line for the highlighted model."""
 
-    BINDINGS = [Binding("ctrl+s", "cycle_sort", "Sort", id="picker.sort")]
+    BINDINGS = to_bindings(keymap.LOCAL_MODELS_ACTIONS)
 
     class Chosen(TextualMessage):
         def __init__(self, model: ModelFile) -> None:
