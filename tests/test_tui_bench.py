@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Input
 
 from gguf_tui.engine.bench import BenchConfig, Target, sibling_targets
-from gguf_tui.tui.screens.bench import BenchScreen
+from gguf_tui.tui.screens.bench import COLUMNS, BenchScreen
 from gguf_tui.tui.widgets.bar_chart import FULL, BarChart, bar, chart_lines
 from tests.support.fake_engine import FakeEngine, fake_info
 from tests.support.tui import make_app, screen_text, wait_until
@@ -58,7 +58,8 @@ async def test_screen_measures_rows_and_draws_bars(ladder, broken, tmp_path):
         await pilot.pause()
         seen = screen_text(app)
         assert FULL in seen and "Generation tok/s" in seen and "Prompt tok/s" in seen
-        assert "error:" in seen and "truncated" in seen
+        assert "truncated" in seen  # above the table, whatever its width
+        assert str(table.get_row_at(2)[-1]).startswith("error:")
         assert "done: 3 model(s)" in seen and "1 failed" in seen
         assert engine.info is not None  # the chat's model was never touched
         await pilot.press("escape")
@@ -103,3 +104,66 @@ async def test_without_a_model_the_palette_asks_for_a_folder(ladder, tmp_path):
         await wait_until(pilot, lambda: isinstance(app.screen, BenchScreen), 10, "the screen")
         assert app.screen.folder == ladder["Q8_0"].parent
         await pilot.press("escape")
+
+
+def test_a_chart_row_without_a_figure_says_why_in_its_own_words():
+    lines = chart_lines([("Q8_0", 100.0), ("Q4_K_M", None)], 40, 1, "not scored", " %")
+    assert lines[0].endswith("100.0 %") and FULL in lines[0]
+    assert lines[1].endswith("not scored") and FULL not in lines[1]
+    assert all(len(line) == 40 for line in lines)
+    half = chart_lines([("Q4_K_M", 50.0)], 40, 1, unit=" %", scale=100.0)[0]
+    full = chart_lines([("Q4_K_M", 50.0)], 40, 1, unit=" %")[0]
+    assert 0 < half.count(FULL) < full.count(FULL)  # a percentage is drawn out of 100
+
+
+def _kept(path: Path, reference: Path, kld: float, top: float):
+    from gguf_tui.quality.results import QualityRecord, identity
+
+    real, size, mtime = identity(path)
+    return QualityRecord(
+        model=real,
+        size=size,
+        mtime_ns=mtime,
+        quant=path.stem.rsplit("-", 1)[-1],
+        reference=str(reference),
+        reference_quant="Q8_0",
+        text="the sample text",
+        text_digest="0" * 16,
+        ctx=128,
+        tokens=126,
+        kld_mean=kld,
+        kld_p99=kld * 4,
+        top1_agreement=top,
+        ppl=20.0,
+        ppl_reference=19.0,
+        seconds=1.0,
+        measured_at=1.0,
+    )
+
+
+async def test_kept_quality_is_shown_beside_speed_and_memory(ladder, broken, tmp_path):
+    from gguf_tui.quality import results
+
+    q8, q3 = ladder["Q8_0"], ladder["Q3_K_S"]
+    results.save(tmp_path, [_kept(q8, q8, 0.0, 100.0), _kept(q3, q8, 0.4321, 61.5)])
+    targets = [Target(str(p), p) for p in (q8, ladder["Q6_K"], q3)]
+    targets.append(Target(str(broken["truncated"]), broken["truncated"]))
+    app = make_app(tmp_path, engine=FakeEngine())
+    async with app.run_test(size=(150, 60)) as pilot:
+        screen = BenchScreen(targets, config=TINY)
+        await app.push_screen(screen)
+        await wait_until(pilot, lambda: screen.finished, 120, "the benchmark")
+        top = screen.query_one("#chart-top", BarChart)
+        assert top.title == "Same top token as Q8_0"
+        assert [v for _, v in top.bars] == [100.0, None, 61.5, None]
+        memory = screen.query_one("#chart-memory", BarChart)
+        assert all(v and v > 50 for _, v in memory.bars[:3])  # MB: a model's process
+        table = screen.query_one(DataTable)
+        kld = [str(table.get_row_at(i)[COLUMNS.index("KLD")]) for i in range(4)]
+        assert kld == ["0.0000", "not scored", "0.4321", "not scored"]
+        await pilot.pause()
+        seen = screen_text(app)
+        assert "Same top token as Q8_0" in seen and "Peak memory, MB" in seen
+        assert "61.5 %" in seen and "not scored" in seen
+        assert "kept scores against Q8_0 on the sample text" in seen
+        assert "2 not scored: gguf-tui bench --quality" in seen
