@@ -117,6 +117,8 @@ class Safety:
             return all(self(e, at, depth + 1) for e in node.elts)
         if isinstance(node, ast.Starred):
             return self(node.value, at, depth + 1)
+        if isinstance(node, ast.GeneratorExp | ast.ListComp):  # *(cell(x) for x in …)
+            return self(node.elt, at, depth + 1)
         if isinstance(node, ast.Name):
             return self._name(node, at or node, depth)
         return False

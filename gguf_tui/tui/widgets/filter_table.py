@@ -21,6 +21,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input
 
+from gguf_tui.tui.text import cell
+
 R = TypeVar("R")
 
 TABLE_MOVES = {
@@ -37,6 +39,14 @@ class Column(Generic[R]):
 
     label: str
     cell: Callable[[R], Text | str]
+
+
+def _as_cell(value: Text | str) -> Text:
+    """A column's value as a table cell: a constant made a `cell`, a `cell(...)` Text
+    copied as it is (one style: what `cell` makes)."""
+    if isinstance(value, str):
+        return cell(value)
+    return Text(value.plain, style=value.style, justify=value.justify)
 
 
 class _RowMessage(Message):
@@ -81,7 +91,7 @@ class RowTable(DataTable, Generic[R]):
         self._keys = [self.row_key(r) for r in self.shown]
         self.clear()
         for row in self.shown:
-            self.add_row(*(c.cell(row) for c in self._columns))
+            self.add_row(*(_as_cell(c.cell(row)) for c in self._columns))
         if keep is not None and keep in self._keys:
             self.move_cursor(row=self._keys.index(keep), animate=False)
 
