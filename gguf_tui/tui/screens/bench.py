@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import HorizontalGroup, VerticalGroup, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -27,6 +26,8 @@ from gguf_tui.engine import LoadOptions
 from gguf_tui.engine.bench import BenchConfig, BenchResult, Target, run_benchmark
 from gguf_tui.models.units import format_bytes
 from gguf_tui.quality.results import QualityRecord
+from gguf_tui.tui import keymap
+from gguf_tui.tui.keymap import to_bindings
 from gguf_tui.tui.text import cell, literal
 from gguf_tui.tui.widgets.bar_chart import BarChart
 
@@ -92,10 +93,7 @@ class BenchScreen(Screen):
     """Measure `targets` (or the sibling quantizations of `around`) in a worker."""
 
     CSS_PATH = "bench.tcss"
-    BINDINGS = [
-        Binding("escape", "close", "Close"),
-        Binding("r", "rerun", "Run again"),
-    ]
+    BINDINGS = to_bindings(keymap.BENCH_ACTIONS)
 
     app: GgufTuiApp
 
