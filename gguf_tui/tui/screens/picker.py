@@ -75,7 +75,10 @@ class ModelPicker(Screen[ModelInfo | None]):
                 with TabPane("Local", id="local"):
                     yield LocalModels(id="local-models")
                 with TabPane("Hugging Face", id="hub"):
-                    yield HubBrowser(n_ctx=self.app.load_options.n_ctx or 4096, id="hub-browser")
+                    options = self.app.load_options
+                    yield HubBrowser(
+                        n_ctx=options.n_ctx or 4096, kv_types=options.kv_types, id="hub-browser"
+                    )
                 with TabPane("Servers", id="servers"):
                     yield ServerModels(id="server-models")
             with Horizontal(id="picker-progress"):

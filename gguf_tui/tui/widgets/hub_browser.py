@@ -56,7 +56,9 @@ class HubBrowser(FilterTable):
             super().__init__()
             self.quant = quant
 
-    def __init__(self, n_ctx: int = 4096, **kwargs) -> None:
+    def __init__(
+        self, n_ctx: int = 4096, kv_types: tuple[str, str] = ("f16", "f16"), **kwargs
+    ) -> None:
         super().__init__(
             placeholder="Search Hugging Face for GGUF models (or type owner/repo) · enter",
             filter_id="hub-search",
@@ -66,6 +68,7 @@ class HubBrowser(FilterTable):
             **kwargs,
         )
         self.n_ctx = n_ctx
+        self.kv_types = kv_types  # the KV-cache types a download would load with
         # What decides a choice first, so an 80-column terminal shows it without scrolling.
         self.quant_columns: tuple[Column[RemoteQuant], ...] = (
             Column(
@@ -177,7 +180,7 @@ class HubBrowser(FilterTable):
         from gguf_tui.models.hub.listing import list_quants
 
         try:
-            quants = list_quants(repo_id, n_ctx=self.n_ctx)
+            quants = list_quants(repo_id, n_ctx=self.n_ctx, kv_types=self.kv_types)
         except HubError as exc:
             self._say_unless_overtaken(str(exc))
             return
