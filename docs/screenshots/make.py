@@ -68,7 +68,7 @@ async def shoot(tmp: Path) -> None:
 
         await pilot.press("f3")
         await wait_until(pilot, lambda: screen_is(app, "QuantSwitcher") and app.screen.choices)
-        await pilot.pause(0.3)
+        await pilot.pause(1.0)  # the table is drawn again once its quality is read
         app.save_screenshot(str(HERE / "switcher.svg"))
         await pilot.press("escape")
 
@@ -82,7 +82,7 @@ async def shoot(tmp: Path) -> None:
         await pilot.pause(0.3)
         app.save_screenshot(str(HERE / "compare.svg"))
         await pilot.press("1")
-        await wait_until(pilot, lambda: screen_is(app, "ChatScreen") and not app.loading, 120)
+        await wait_until(pilot, lambda: screen_is(app, "ChatScreen") and not app.models.loading, 120)
 
         await pilot.press("ctrl+o")
         await wait_until(pilot, lambda: screen_is(app, "ModelPicker"))
