@@ -149,7 +149,7 @@ def test_the_status_line_says_the_decision_and_never_33_of_32():
 
     from gguf_tui.tui.widgets.status import device_forms
 
-    whole = SimpleNamespace(n_layers=32, gpu_layers=33)  # llama.cpp counts the output head
+    whole = SimpleNamespace(n_layers=32, gpu_layers=33, gpu_fit="")  # the head counts as one
     assert device_forms(whole)[0] == "GPU 32/32 layers"
     fitted = SimpleNamespace(n_layers=32, gpu_layers=28, gpu_fit="GPU 28/32 layers · 5.1 of 8 GB")
     assert device_forms(fitted) == [
