@@ -1,4 +1,4 @@
-""""Score this conversation": the core run behind the chat's action (the terminal test
+"""The core run behind the chat's "Score this conversation" action (the terminal test
 in tests/terminal/test_quality_chat.py drives it from the app)."""
 
 from __future__ import annotations

@@ -82,7 +82,9 @@ async def shoot(tmp: Path) -> None:
         await pilot.pause(0.3)
         app.save_screenshot(str(HERE / "compare.svg"))
         await pilot.press("1")
-        await wait_until(pilot, lambda: screen_is(app, "ChatScreen") and not app.models.loading, 120)
+        await wait_until(
+            pilot, lambda: screen_is(app, "ChatScreen") and not app.models.loading, 120
+        )
 
         await pilot.press("ctrl+o")
         await wait_until(pilot, lambda: screen_is(app, "ModelPicker"))
