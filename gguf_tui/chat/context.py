@@ -13,7 +13,9 @@ from dataclasses import replace
 from typing import Any
 
 from gguf_tui.engine.local.llama_model import effective_n_ctx
-from gguf_tui.engine.options import Sampling
+from gguf_tui.engine.local.load_params import check_cache_options
+from gguf_tui.engine.model_info import ModelInfo
+from gguf_tui.engine.options import CACHE_TYPE_NAMES, FLASH_ATTN_MODES, LoadOptions, Sampling
 from gguf_tui.store.records import Message
 
 ModelMessage = dict[str, str]
@@ -59,3 +61,67 @@ def wanted_n_ctx(overrides: Mapping[str, Any], loaded_n_ctx: int, n_ctx_train: i
     if not isinstance(wanted, int) or isinstance(wanted, bool) or wanted <= 0:
         return None
     return wanted if effective_n_ctx(wanted, n_ctx_train) != loaded_n_ctx else None
+
+
+# What a conversation may set of how the model is loaded (f4), with the values it may take.
+CONVERSATION_LOAD_KEYS = ("n_ctx", "cache_type_k", "cache_type_v", "flash_attn")
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "cache_type_k": CACHE_TYPE_NAMES,
+    "cache_type_v": CACHE_TYPE_NAMES,
+    "flash_attn": tuple(FLASH_ATTN_MODES),
+}
+
+
+def own_load_settings(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The conversation's own load settings that are usable (a bad saved value is left
+    out: the app's setting then holds, as for an empty field)."""
+    own: dict[str, Any] = {}
+    for key in CONVERSATION_LOAD_KEYS:
+        value = overrides.get(key)
+        if key == "n_ctx":
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                own[key] = value
+        elif isinstance(value, str) and value in _CHOICES[key]:
+            own[key] = value
+    return own
+
+
+def conversation_load_options(
+    overrides: Mapping[str, Any], base: LoadOptions, loaded: ModelInfo
+) -> LoadOptions | None:
+    """The options to reload the model in use with, for a conversation with its own
+    context size, KV-cache types or flash attention; None when it has none, or the model
+    already loaded with them. Only what the conversation sets is compared, as for n_ctx:
+    a conversation without its own value takes the model as it is loaded.
+
+    The rest comes from `base` (the app's options); a model profile no longer sets what
+    the conversation sets. Flash attention is compared after llama.cpp's rule (a
+    quantized V cache turns it on), so an 'off' it cannot have never reloads again."""
+    own = own_load_settings(overrides)
+    if not own:
+        return None
+    profiles = tuple(
+        (name, tuple(e for e in entries if e[0] not in own)) for name, entries in base.profiles
+    )
+    wanted = replace(base, profiles=profiles, **own)
+    mode, _ = check_cache_options(wanted)
+    differs = {
+        "n_ctx": lambda v: effective_n_ctx(v, loaded.n_ctx_train) != loaded.n_ctx,
+        "cache_type_k": lambda v: v != loaded.kv_types[0],
+        "cache_type_v": lambda v: v != loaded.kv_types[1],
+        "flash_attn": lambda _v: mode != loaded.flash_attn_mode,
+    }
+    return wanted if any(differs[k](v) for k, v in own.items()) else None
+
+
+def describe_load_settings(options: LoadOptions, own: Mapping[str, Any]) -> str:
+    """What a reload for a conversation is for, in llama.cpp's words: "n_ctx 2048,
+    KV cache q8_0/q8_0, flash attention on"."""
+    parts = []
+    if "n_ctx" in own:
+        parts.append(f"a context of {options.n_ctx} tokens")
+    if "cache_type_k" in own or "cache_type_v" in own:
+        parts.append(f"KV cache {options.cache_type_k}/{options.cache_type_v}")
+    if "flash_attn" in own:
+        parts.append(f"flash attention {options.flash_attn}")
+    return ", ".join(parts)

@@ -35,6 +35,9 @@ class ModelInfo:
     notes: tuple[str, ...] = field(default_factory=tuple)  # things the user should be told
     server: str = ""  # host:port of the OpenAI-compatible server; "" for a local file
     gpu_fit: str = ""  # --n-gpu-layers auto's decision: "GPU 28/32 layers · 5.1 of 8 GB"
+    kv_types: tuple[str, str] = ("f16", "f16")  # the KV cache's K and V types, as loaded
+    flash_attn_mode: str = ""  # the --flash-attn mode it loaded with (after the V-cache rule)
+    flash_attn: bool = False  # what llama.cpp settled on (auto resolves at load)
 
     @property
     def label(self) -> str:

@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gguf_tui.config.settings import save_state
 from gguf_tui.engine import Backend, Engine, EngineError, LoadCancelled, LoadOptions, ModelInfo
@@ -103,6 +103,26 @@ class ModelControl:
                 self.remember(path)
             self.app.load_state = replace(state, phase=READY, fraction=1.0)
         return info
+
+    async def use_conversation_settings(self, overrides: Mapping[str, Any]) -> None:
+        """A conversation with its own load settings (f4: n_ctx, KV-cache types, flash
+        attention) gets the model in use reloaded with them, by chat/context.py's rule.
+        A server's model is left alone: the server decides how it is loaded."""
+        from gguf_tui.chat.context import (
+            conversation_load_options,
+            describe_load_settings,
+            own_load_settings,
+        )
+
+        info = self.app.engine.info
+        if info is None or info.path is None:
+            return
+        options = conversation_load_options(overrides, self.app.load_options, info)
+        if options is None:
+            return
+        what = describe_load_settings(options, own_load_settings(overrides))
+        self.app.notify(f"This conversation uses {what}: reloading.")
+        await self.load(info.path, options)
 
     def _load_progress(self, load: LoadState, fraction: float) -> None:
         """On the UI thread: the fraction of the load in flight (not of a later one)."""

@@ -332,6 +332,9 @@ class LlamaModel:
             load_seconds=time.perf_counter() - started,
             notes=tuple(notes),
             gpu_fit=fit.text if fit else "",
+            kv_types=options.kv_types,
+            flash_attn_mode=flash_attn,
+            flash_attn=flash_attn_used,
         )
         model = cls(llm, info, make_renderer(choice, meta, bos, eos))
         lib.llama_set_abort_callback(llm.ctx, model._no_abort_cb, None)

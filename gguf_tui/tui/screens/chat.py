@@ -22,7 +22,6 @@ from gguf_tui.chat.context import (
     before_last_answer,
     model_messages,
     system_prompt_for,
-    wanted_n_ctx,
 )
 from gguf_tui.chat.recorder import ReplyRecorder
 from gguf_tui.config.settings import save_state
@@ -244,16 +243,13 @@ class ChatScreen(BranchActions, CopyActions, Screen):
         await self.start_reply()
 
     async def _use_conversation_context_size(self) -> None:
-        """A conversation with its own n_ctx gets the model reloaded at that size."""
-        app = self.app
-        conv = app.store.get_conversation(self.conversation_id) if self.conversation_id else None
-        info = app.engine.info
-        if conv is None or info is None or info.path is None:  # a server sizes its own
-            return
-        wanted = wanted_n_ctx(conv.settings, info.n_ctx, info.n_ctx_train)
-        if wanted is not None:
-            self.notify(f"This conversation uses a context of {wanted} tokens: reloading.")
-            await app.models.load(info.path, replace(app.load_options, n_ctx=wanted))
+        """A conversation with its own n_ctx, KV-cache types or flash attention gets the
+        model reloaded with them (app.models.use_conversation_settings)."""
+        conv = (
+            self.app.store.get_conversation(self.conversation_id) if self.conversation_id else None
+        )
+        if conv is not None:
+            await self.app.models.use_conversation_settings(conv.settings)
 
     def model_messages(self, upto: int | None = None) -> list[dict[str, str]]:
         """What the model sees of the open conversation: the branch shown, or the one

@@ -169,7 +169,7 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
         here = os.path.realpath(info.path)  # the scan may list it through a link
         current = next((m for m in models if os.path.realpath(m.path) == here), None)
         local = siblings_of(current, models) if current else []
-        n_ctx, kv = info.n_ctx or 4096, app.load_options.kv_types
+        n_ctx, kv = info.n_ctx or 4096, info.kv_types  # the types in use (f4 may set them)
         app.call_from_thread(self._show, self._measured(merge_choices(local, [], n_ctx, kv)))
         if current is not None and current.repo_id:
             remote = self._remote(current.repo_id)

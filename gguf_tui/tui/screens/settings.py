@@ -32,7 +32,7 @@ from gguf_tui.tui.widgets.keys import run_own_binding
 if TYPE_CHECKING:
     from gguf_tui.tui.app import GgufTuiApp
 
-# Keys a conversation may override (sampling, system prompt, context size).
+# Keys a conversation may override (sampling, system prompt, how the model loads).
 CONVERSATION_KEYS = (
     "system_prompt",
     "temperature",
@@ -43,9 +43,17 @@ CONVERSATION_KEYS = (
     "max_tokens",
     "seed",
     "n_ctx",
+    "cache_type_k",
+    "cache_type_v",
+    "flash_attn",
     "think",
 )
 _CONVERSATION_HELP = {
+    "cache_type_k": "KV cache type for keys: f16, q8_0, q4_0, … (llama.cpp -ctk; empty or "
+    "default = the app's or the model's profile); the model reloads with it",
+    "cache_type_v": "KV cache type for values (llama.cpp -ctv); a quantized one turns "
+    "flash attention on",
+    "flash_attn": "flash attention: auto, on or off (llama.cpp -fa; empty = the app's)",
     "seed": "fixed seed for every answer here (empty = a new one each time)",
     "think": "on or off: reasoning first, for a model whose template has the switch "
     "(empty = the app's setting)",
@@ -228,14 +236,17 @@ def check_settings(base: dict[str, Any], entered: dict[str, str]) -> tuple[Any, 
     return settings, {}
 
 
+_CHOSEN = ("cache_type_k", "cache_type_v", "flash_attn", "think")  # "default" = the app's
+
+
 def check_overrides(entered: dict[str, str]) -> tuple[Any, dict[str, str]]:
     """One conversation's overrides (empty fields left out), or their problems."""
     defaults = Settings()
     overrides: dict[str, Any] = {}
     problems: dict[str, str] = {}
     for key, text in entered.items():
-        if not text.strip():
-            continue
+        if not text.strip() or (key in _CHOSEN and text.strip().lower() == "default"):
+            continue  # the app's setting
         default = 0 if key == "seed" else getattr(defaults, key)
         try:
             overrides[key] = _parse(text, default)

@@ -27,6 +27,7 @@ _SHORTEN_ORDER = (
     "device",
     "ctx",
     "speed",
+    "kv",
     "device",
     "detail",
     "state",
@@ -125,6 +126,9 @@ class StatusLine(Static):
                 ]
             elif self.context_used:  # a server that does not say its window
                 parts["ctx"] = [f"ctx ~{self.context_used:,}", ""]
+            if model.kv_types != ("f16", "f16"):  # llama.cpp's default says nothing new
+                k, v = (literal(t) for t in model.kv_types)
+                parts["kv"] = [f"KV {k}" if k == v else f"KV {k}/{v}", ""]
             if model.gpu_layers:
                 parts["device"] = device_forms(model)
             elif not model.is_remote:
