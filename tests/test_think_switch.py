@@ -69,7 +69,9 @@ def test_config_and_command_line_take_on_and_off():
     assert problems == [] and sampling(settings).think == "off"
     assert sampling(settings, think="on").think == "on"
     _, problems = settings_from_dict({"think": "maybe"})
-    assert problems and "should be one of \"\", on, off, not 'maybe'" in problems[0]
+    assert (
+        problems and "should be one of \"\", on, off, low, medium, high, not 'maybe'" in problems[0]
+    )
     assert sampling(Settings()).think == ""
 
 

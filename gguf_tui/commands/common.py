@@ -94,6 +94,8 @@ def add_load_options(g: argparse._ArgumentGroup) -> None:
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by the TUI, `chat` and `run`; None means "from config"."""
+    from gguf_tui.engine.options import THINK_MODES
+
     g = parser.add_argument_group("model and generation")
     add_load_options(g)
     g.add_argument(
@@ -107,9 +109,10 @@ def add_generation_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, help="fixed seed for reproducible answers")
     g.add_argument(
         "--think",
-        choices=("on", "off"),
-        help="reasoning first, or not, for a model whose template has the switch "
-        "(Qwen3's enable_thinking); default: the template's",
+        choices=THINK_MODES,
+        help="reasoning first, or not, for a model whose template has the switch: "
+        "Qwen3's enable_thinking (on|off), gpt-oss's reasoning_effort (low|medium|high; "
+        "on = the template's default, off = low); default: the template's",
     )
     g.add_argument("--system", metavar="TEXT", help="system prompt")
     g.add_argument(

@@ -86,7 +86,7 @@ class Settings:
     min_p: float = 0.05
     repeat_penalty: float = 1.1
     max_tokens: int = 0  # 0 = until the model stops or the window is full
-    think: str = ""  # "" = the template's default, "on" or "off" (enable_thinking)
+    think: str = ""  # "" = the template's default; on, off, low, medium, high (THINK_MODES)
     system_prompt: str = ""
     theme: str = "textual-dark"
     keymap: dict[str, str] = field(default_factory=dict)
@@ -145,7 +145,8 @@ SETTING_HELP: dict[str, str] = {
     "repeat_penalty": "discourage repeating recent tokens (1 = off)",
     "max_tokens": "longest answer in tokens (0 = until the model stops or the window is full)",
     "think": "on or off: let a model with a thinking switch (Qwen3's enable_thinking) reason "
-    "first, or not (empty = the template's default)",
+    "first, or not; low, medium or high for gpt-oss's reasoning_effort (on = its default, "
+    "off = low) (empty = the template's default)",
     "system_prompt": "instructions sent before every conversation",
     "theme": "colour theme (textual-dark, textual-light, nord, gruvbox, …)",
     "keymap": 'key bindings by id, e.g. new_chat = "ctrl+t" (f1 lists the ids)',

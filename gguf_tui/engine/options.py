@@ -17,7 +17,8 @@ GPU_LAYERS_ALL = -1
 # --flash-attn's values, as llama.cpp names them, and its enum llama_flash_attn_type.
 FLASH_ATTN_MODES = {"auto": -1, "off": 0, "on": 1}
 CACHE_TYPE_NAMES = tuple(KV_CACHE_TYPES)
-THINK_MODES = ("on", "off")
+# --think: on/off (enable_thinking, reasoning_effort's default/least), or an effort.
+THINK_MODES = ("on", "off", "low", "medium", "high")
 THREADS_PER_CORE = 2  # the most threads asked for per usable core (beyond: refused, see below)
 
 
@@ -121,8 +122,9 @@ class Sampling:
     # Generate past end-of-generation tokens and stop strings, so a benchmark gets
     # exactly max_tokens tokens whatever the model would have said.
     ignore_eos: bool = False
-    # --think on|off: the template's `enable_thinking` (Qwen3 and its kind); "" = the
-    # template's own default. Templates without the switch ignore it.
+    # --think (THINK_MODES): the template's `enable_thinking` (Qwen3 and its kind) or
+    # `reasoning_effort` (gpt-oss); "" = the template's own default. Templates without
+    # either switch ignore it (chat_format.ThinkSwitch).
     think: str = ""
     profiles: Profiles = ()  # per-model settings, applied by the engine (with_profile)
 

@@ -9,6 +9,7 @@ instead and the choice is reported. The user can always override it.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
@@ -212,7 +213,7 @@ def _make_renderer(
         def render(
             messages: list[dict[str, str]], cancelled: Cancelled | None = None, **variables: Any
         ) -> RenderedPrompt:
-            """`variables` reach the template (enable_thinking for --think)."""
+            """`variables` reach the template (ThinkSwitch's, for --think)."""
             try:
                 # Plain role/content dicts: the shape of llama-cpp-python's message TypedDicts.
                 typed = cast("list[llama_types.ChatCompletionRequestMessage]", messages)
@@ -248,6 +249,48 @@ def _bound(formatter: object, template: str) -> None:
     if "lipsum" in env.globals:
         env.globals["lipsum"] = guard.bounded_lipsum(env.globals["lipsum"])
     formatter._environment = guard.BoundedTemplate(env.from_string(template))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkSwitch:
+    """The variable a chat template reads to switch reasoning (--think), and its value
+    for "off". Qwen3 and its kind read `enable_thinking` (true/false); gpt-oss reads
+    `reasoning_effort` ("low", "medium", "high", its default "medium"), which has no off:
+    the least effort, "low", stands for it unless the template itself names "none"."""
+
+    variable: str  # "" = no switch: --think leaves the template as it is
+    off: object = False
+
+    def __bool__(self) -> bool:
+        return bool(self.variable)
+
+    def variables(self, think: str) -> dict[str, object]:
+        """--think's value ("on", "off", "low", "medium", "high"; "" = the template's
+        default) as the template variables to render with."""
+        if not think or not self.variable:
+            return {}
+        if self.variable == ENABLE_THINKING:  # an effort is a kind of on
+            return {ENABLE_THINKING: think != "off"}
+        if think == "on":  # the template's own default effort
+            return {}
+        return {self.variable: self.off if think == "off" else think}
+
+
+ENABLE_THINKING = "enable_thinking"
+REASONING_EFFORT = "reasoning_effort"
+NO_SWITCH = ThinkSwitch("")
+_EFFORT_NONE = re.compile(r"""reasoning_effort\s*[!=]=\s*["']none["']""")
+
+
+def think_switch(template: str | None) -> ThinkSwitch:
+    """Which switch the template has (enable_thinking first), read from its text."""
+    if not template:
+        return NO_SWITCH
+    if re.search(rf"\b{ENABLE_THINKING}\b", template):
+        return ThinkSwitch(ENABLE_THINKING, False)
+    if re.search(rf"\b{REASONING_EFFORT}\b", template):
+        return ThinkSwitch(REASONING_EFFORT, "none" if _EFFORT_NONE.search(template) else "low")
+    return NO_SWITCH
 
 
 def opens_reasoning(template: str | None) -> bool:

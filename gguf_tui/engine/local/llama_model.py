@@ -32,6 +32,7 @@ from gguf_tui.engine.generation import Generation
 from gguf_tui.engine.local import cpu_quirks, llama_log
 from gguf_tui.engine.local.chat_format import (
     GGUF_TEMPLATE_NAME,
+    NO_SWITCH,
     ChatFormatError,
     RenderCancelled,
     RenderedPrompt,
@@ -41,6 +42,7 @@ from gguf_tui.engine.local.chat_format import (
     make_renderer,
     no_builtin_handlers,
     own_template,
+    think_switch,
 )
 from gguf_tui.engine.local.context import ContextOverflowError, fit_messages, reply_reserve
 from gguf_tui.engine.local.load_params import auto_gpu_fit, check_cache_options, flash_attn_type
@@ -183,7 +185,7 @@ class LlamaModel:
         self.flash_attn = False  # what llama.cpp settled on (auto resolves at load)
         self.kv_cache_bytes = 0  # the KV cache llama.cpp allocated, from its log
         self.gpu_fit = ""  # --n-gpu-layers auto's decision: "GPU 28/32 layers · 5.1 of 8 GB"
-        self.think_switch = False  # the template takes enable_thinking (--think on|off)
+        self.think_switch = NO_SWITCH  # enable_thinking or reasoning_effort (--think)
 
     # -- loading -------------------------------------------------------------------------
     @classmethod
@@ -340,9 +342,8 @@ class LlamaModel:
         lib.llama_set_abort_callback(llm.ctx, model._no_abort_cb, None)
         model.flash_attn = flash_attn_used
         model.gpu_fit = fit.text if fit is not None else ""
-        model.think_switch = choice.name == GGUF_TEMPLATE_NAME and "enable_thinking" in (
-            own_template(meta) or ""
-        )
+        if choice.name == GGUF_TEMPLATE_NAME:
+            model.think_switch = think_switch(own_template(meta))
         model.kv_cache_bytes = kv_cache_bytes
         log.info(
             "loaded %s (%s, n_ctx=%d, KV cache %s/%s, flash attention %s) in %.2fs",
@@ -409,8 +410,8 @@ class LlamaModel:
         think: str = "",
     ) -> tuple[list[int], RenderedPrompt]:
         """RenderCancelled when `cancelled()` turns true while the template renders.
-        `think` ("on"/"off") is the template's enable_thinking, where it has one."""
-        variables = {"enable_thinking": think == "on"} if think and self.think_switch else {}
+        `think` (--think's value) sets the template's switch, where it has one."""
+        variables = self.think_switch.variables(think)
         try:
             rendered = self._render(messages, cancelled=cancelled, **variables)
         except ChatFormatError as exc:

@@ -55,8 +55,8 @@ _CONVERSATION_HELP = {
     "flash attention on",
     "flash_attn": "flash attention: auto, on or off (llama.cpp -fa; empty = the app's)",
     "seed": "fixed seed for every answer here (empty = a new one each time)",
-    "think": "on or off: reasoning first, for a model whose template has the switch "
-    "(empty = the app's setting)",
+    "think": "on or off: reasoning first, for a model whose template has the switch; low, "
+    "medium or high for a reasoning_effort one (empty or default = the app's setting)",
 }
 
 
