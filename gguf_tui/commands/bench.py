@@ -74,14 +74,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--no-warmup", action="store_true", help="count the first run too")
     g.add_argument("--seed", type=int, default=1234, help="sampling seed (default 1234)")
     g.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    m = p.add_argument_group("model")
-    m.add_argument(
-        "--n-gpu-layers", type=int, metavar="N", help="layers to offload to the GPU (-1 all)"
-    )
-    m.add_argument("--threads", type=int, metavar="N", help="CPU threads")
-    m.add_argument(
-        "--n-ctx", type=int, metavar="N", help="context window (default: prompt + answer)"
-    )
+    m = p.add_argument_group("how each model loads (llama.cpp's names; default: config.toml's)")
+    common.add_load_options(m)
+    for action in m._group_actions:  # the runs size their own context
+        if action.dest == "n_ctx":
+            action.help = "context window (default: just enough for the prompt and the answer)"
     m.add_argument("--chat-format", metavar="NAME", help="prompt format instead of the template")
     q = p.add_argument_group("quality (see docs/quality.md)")
     q.add_argument(
@@ -145,6 +142,13 @@ def _run(args: argparse.Namespace) -> int:
             chat_format=options.chat_format,
             seed=args.seed,
             warmup=not args.no_warmup,
+            cache_type_k=options.cache_type_k,
+            cache_type_v=options.cache_type_v,
+            flash_attn=options.flash_attn,
+            n_batch=options.n_batch,
+            n_ubatch=options.n_ubatch,
+            use_mmap=options.use_mmap,
+            use_mlock=options.use_mlock,
         )
     except ValueError as exc:
         raise common.CliError(str(exc)) from None
@@ -278,7 +282,8 @@ COLUMNS = (
     ("s/100 tok", "seconds_per_100_tokens", 2, 1.0, False),
     ("TTFT ms", "time_to_first_token", 0, 1000.0, False),
 )
-HEADER = ("MODEL / QUANT", "SIZE", "LOAD s", *(c[0] for c in COLUMNS), "PEAK RSS")
+KV_FA = "KV FA"  # the KV-cache types and flash attention each model loaded with
+HEADER = ("MODEL / QUANT", "SIZE", "LOAD s", *(c[0] for c in COLUMNS), "PEAK RSS", KV_FA)
 QUALITY_HEADER = ("KLD", "SAME TOP", "PPL")  # with --quality, after PEAK RSS
 
 
@@ -324,6 +329,7 @@ def table_rows(
                 f"{r.load_seconds:.2f}",
                 *cells,
                 format_bytes(r.peak_rss),
+                r.kv_flash,
                 *extra,
             )
         )
@@ -331,7 +337,7 @@ def table_rows(
 
 
 # Left out, in this order, when the table would be wider than the terminal.
-DROPPABLE = ("s/100 tok", "LOAD s", "ms/tok", "TTFT ms", "PPL", "PROMPT tok/s")
+DROPPABLE = ("s/100 tok", "LOAD s", "ms/tok", KV_FA, "TTFT ms", "PPL", "PROMPT tok/s")
 
 
 def table_width(out: TextIO) -> int:
@@ -410,6 +416,10 @@ def print_legend(
         f"generated tokens. {whole('TTFT:')} time to the first token. {whole('PEAK RSS:')} "
         "the most memory the model's process held (weights, KV cache and buffers, plus "
         f"{whole(format_bytes(base))} of Python and llama.cpp before loading)."
+    )
+    text += (
+        f" {whole('KV FA:')} the KV cache types (K/V where they differ) and flash attention "
+        f"each model loaded with; asked for: {whole(config.load_flags)}."
     )
     if quality is not None:
         text += " " + bench_quality.legend(results, quality, whole)

@@ -120,6 +120,7 @@ class QualityRun:
 def plan(args: argparse.Namespace, ctx: common.Context, paths: list[Path]) -> QualityRun:
     """The reference (as `gguf-tui quality` chooses it) and the text, said on stderr."""
     from gguf_tui.commands.output import say
+    from gguf_tui.config.options import gpu_layers
     from gguf_tui.quality import texts
     from gguf_tui.quality.reference import NoReference, choose_reference
 
@@ -144,7 +145,8 @@ def plan(args: argparse.Namespace, ctx: common.Context, paths: list[Path]) -> Qu
         within=args.within,
         rescore=args.rescore,
         n_threads=args.threads,
-        n_gpu_layers=args.n_gpu_layers or 0,
+        # --n-gpu-layers is bench's load option (auto or a count); unset: the CPU, as before
+        n_gpu_layers=0 if args.n_gpu_layers is None else gpu_layers(args.n_gpu_layers),
         models=paths,
         scores={},
     )

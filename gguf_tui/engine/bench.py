@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from gguf_tui.engine.options import LoadOptions
+
 METRICS = (
     "prompt_tokens_per_second",
     "generation_tokens_per_second",
@@ -48,6 +50,14 @@ class BenchConfig:
     chat_format: str | None = None
     seed: int = 1234
     warmup: bool = True
+    # How each model loads (llama.cpp's -ctk, -ctv, -fa, -b, -ub, --no-mmap, --mlock).
+    cache_type_k: str = "f16"
+    cache_type_v: str = "f16"
+    flash_attn: str = "auto"
+    n_batch: int = 512
+    n_ubatch: int = 512
+    use_mmap: bool = True
+    use_mlock: bool = False
 
     def __post_init__(self) -> None:
         if self.prompt_tokens < 1 or self.gen_tokens < 2 or self.repeat < 1:
@@ -60,6 +70,36 @@ class BenchConfig:
             return self.n_ctx
         needed = self.prompt_tokens + self.gen_tokens + 64  # template and rounding slack
         return -(-needed // 256) * 256
+
+    def load_options(self) -> LoadOptions:
+        """What the worker loads each model with."""
+        return LoadOptions(
+            n_ctx=self.context_size,
+            n_gpu_layers=self.n_gpu_layers,
+            n_threads=self.n_threads,
+            chat_format=self.chat_format,
+            n_batch=self.n_batch,
+            n_ubatch=self.n_ubatch,
+            flash_attn=self.flash_attn,
+            cache_type_k=self.cache_type_k,
+            cache_type_v=self.cache_type_v,
+            use_mmap=self.use_mmap,
+            use_mlock=self.use_mlock,
+        )
+
+    @property
+    def load_flags(self) -> str:
+        """The load options as llama.cpp's flags, for the table's legend."""
+        flags = [
+            f"-ctk {self.cache_type_k}",
+            f"-ctv {self.cache_type_v}",
+            f"-fa {self.flash_attn}",
+            f"-b {self.n_batch}",
+            f"-ub {self.n_ubatch}",
+        ]
+        flags += ["--no-mmap"] if not self.use_mmap else []
+        flags += ["--mlock"] if self.use_mlock else []
+        return " ".join(flags)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,6 +137,10 @@ class BenchResult:
     n_ctx: int = 0
     n_threads: int = 0
     gpu_layers: int = 0
+    cache_type_k: str = ""  # the KV cache as loaded ("" = did not load)
+    cache_type_v: str = ""
+    flash_attn: str = ""  # "on" or "off": what llama.cpp settled on (auto resolves)
+    notes: list[str] = field(default_factory=list)  # what the load said (a choice made)
     load_seconds: float = 0.0
     rss_before_load: int = 0  # bytes resident before the model was read
     peak_rss: int = 0  # the worker process's high-water mark (VmHWM)
@@ -114,6 +158,12 @@ class BenchResult:
 
         name = Path(self.path).name
         return self.quant or quant_from_filename(name) or name
+
+    @property
+    def kv_flash(self) -> str:
+        """The table's cell: `q8_0 on` (K and V alike) or `q8_0/q4_0 off`."""
+        k, v = self.cache_type_k, self.cache_type_v
+        return f"{k if k == v else f'{k}/{v}'} {self.flash_attn}".strip()
 
     @property
     def model_memory(self) -> int:

@@ -19,7 +19,7 @@ from gguf_tui.engine.bench import BenchConfig, BenchResult, Progress, read_memor
 from gguf_tui.engine.events import Failed, Finished
 from gguf_tui.engine.local.engine import Engine
 from gguf_tui.engine.model_info import EngineError
-from gguf_tui.engine.options import LoadOptions, Sampling
+from gguf_tui.engine.options import Sampling
 
 _VOCABULARY = (
     "river stone garden winter market letter window silver engine forest bridge candle "
@@ -80,12 +80,7 @@ def measure_here(path: Path, config: BenchConfig, progress_file: str | None = No
     """Measure `path` in this process (call it in a fresh one: see bench.py)."""
     report = _reporter(progress_file)
     result = BenchResult(str(path))
-    options = LoadOptions(
-        n_ctx=config.context_size,
-        n_gpu_layers=config.n_gpu_layers,
-        n_threads=config.n_threads,
-        chat_format=config.chat_format,
-    )
+    options = config.load_options()
     import llama_cpp  # noqa: F401  (its libraries count as before-load memory)
 
     result.rss_before_load, _ = read_memory()
@@ -99,6 +94,9 @@ def measure_here(path: Path, config: BenchConfig, progress_file: str | None = No
         result.name, result.quant, result.size_bytes = info.name, info.quant, info.size_bytes
         result.n_ctx, result.n_threads = info.n_ctx, info.n_threads
         result.gpu_layers = info.gpu_layers
+        result.cache_type_k, result.cache_type_v = info.kv_types
+        result.flash_attn = "on" if info.flash_attn else "off"
+        result.notes = list(info.notes)
         result.load_seconds = round(info.load_seconds, 4)
         sampling = Sampling(max_tokens=config.gen_tokens, seed=config.seed, ignore_eos=True)
         if config.warmup:
