@@ -125,3 +125,49 @@ def test_the_status_line_shows_a_kv_cache_other_than_f16():
     assert "KV" not in status.fitted(200)
     status.model = loaded(kv_types=("q8_0", "q8_0"))
     assert "KV" not in status.fitted(40)  # left out first when the line is short
+
+
+async def test_in_the_app_a_conversations_kv_types_reload_once_and_others_keep_them(
+    smollm_path, tmp_path
+):
+    """Pilot: sending in a conversation with its own q8_0 K/V reloads the model with them
+    (once: the next send does not reload); a conversation without its own types takes
+    the model as it is loaded, as for n_ctx."""
+    from gguf_tui.engine import Sampling
+    from tests.support.tui import make_app, type_and_send, wait_idle, wait_until
+
+    app = make_app(
+        tmp_path,
+        model_path=smollm_path,
+        sampling=Sampling(temperature=0, seed=1, max_tokens=6),
+        load_options=LoadOptions(n_ctx=1024),
+    )
+    loads: list[LoadOptions] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.engine.info is not None, 60, "the model")
+        original = app.models.load
+
+        async def counted(path, options=None):
+            loads.append(options or app.load_options)
+            return await original(path, options)
+
+        app.models.load = counted  # type: ignore[method-assign]
+        screen = app.chat_screen
+        await type_and_send(pilot, "Hello.")
+        await wait_idle(pilot)
+        assert loads == [] and app.engine.info.kv_types == ("f16", "f16")
+        own = {"cache_type_k": "q8_0", "cache_type_v": "q8_0"}
+        app.store.set_conversation_settings(screen.conversation_id, own)
+        await type_and_send(pilot, "Again.")
+        await wait_idle(pilot)
+        assert [o.kv_types for o in loads] == [("q8_0", "q8_0")]
+        assert loads[0].n_ctx == 1024  # the app's, for what the conversation leaves
+        assert app.engine.info.kv_types == ("q8_0", "q8_0")
+        assert "KV q8_0" in screen.status.line
+        await type_and_send(pilot, "Once more.")
+        await wait_idle(pilot)
+        assert len(loads) == 1  # loaded with them already
+        await pilot.press("ctrl+n")
+        await type_and_send(pilot, "A new chat.")
+        await wait_idle(pilot)
+        assert len(loads) == 1 and app.engine.info.kv_types == ("q8_0", "q8_0")
