@@ -198,8 +198,9 @@ class QuantSwitcher(ModalScreen[QuantChoice | None]):
         from gguf_tui.models.hub.listing import list_quants
 
         try:
-            options = self.app.load_options
-            return list_quants(repo_id, n_ctx=options.n_ctx or 4096, kv_types=options.kv_types)
+            options, info = self.app.load_options, self.app.engine.info
+            kv = info.kv_types if info is not None else options.kv_types  # the types in use
+            return list_quants(repo_id, n_ctx=options.n_ctx or 4096, kv_types=kv)
         except HubError as exc:  # offline is normal: show what is on disk
             self.app.call_from_thread(self._say, f"Only files on disk ({exc})")
             return []
