@@ -171,3 +171,29 @@ async def test_in_the_app_a_conversations_kv_types_reload_once_and_others_keep_t
         await type_and_send(pilot, "A new chat.")
         await wait_idle(pilot)
         assert len(loads) == 1 and app.engine.info.kv_types == ("q8_0", "q8_0")
+
+
+async def test_an_f3_switch_keeps_the_conversations_kv_types(ladder, tmp_path):
+    """f3 in a conversation with its own types loads the other file with them: its
+    next message needs no second load."""
+    from tests.support.tui import type_and_send, wait_idle, wait_until
+    from tests.test_tui_switch import GREEDY, choose_quant, on_q4_k_m
+
+    app = on_q4_k_m(ladder, tmp_path, GREEDY, load_options=LoadOptions(n_ctx=1024))
+    async with app.run_test(size=(130, 40)) as pilot:
+        await wait_until(pilot, lambda: app.engine.info is not None, 60, "the first model")
+        screen = app.chat_screen
+        await type_and_send(pilot, "Hello.")
+        await wait_idle(pilot)
+        own = {"cache_type_k": "q8_0", "cache_type_v": "q4_0"}
+        app.store.set_conversation_settings(screen.conversation_id, own)
+        await choose_quant(pilot, app, "Q8_0")
+        await wait_until(
+            pilot, lambda: app.engine.info.quant == "Q8_0" and not app.models.loading, 60
+        )
+        assert app.engine.info.kv_types == ("q8_0", "q4_0")
+        assert "KV q8_0/q4_0" in screen.status.line
+        loaded = app.engine.info
+        await type_and_send(pilot, "Again.")
+        await wait_idle(pilot)
+        assert app.engine.info is loaded  # no reload before this answer

@@ -86,6 +86,18 @@ def own_load_settings(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return own
 
 
+def conversation_options(overrides: Mapping[str, Any], base: LoadOptions) -> LoadOptions:
+    """`base` (the app's options) with the conversation's own load settings on top; a
+    model profile no longer sets what the conversation sets."""
+    own = own_load_settings(overrides)
+    if not own:
+        return base
+    profiles = tuple(
+        (name, tuple(e for e in entries if e[0] not in own)) for name, entries in base.profiles
+    )
+    return replace(base, profiles=profiles, **own)
+
+
 def conversation_load_options(
     overrides: Mapping[str, Any], base: LoadOptions, loaded: ModelInfo
 ) -> LoadOptions | None:
@@ -94,16 +106,13 @@ def conversation_load_options(
     already loaded with them. Only what the conversation sets is compared, as for n_ctx:
     a conversation without its own value takes the model as it is loaded.
 
-    The rest comes from `base` (the app's options); a model profile no longer sets what
-    the conversation sets. Flash attention is compared after llama.cpp's rule (a
-    quantized V cache turns it on), so an 'off' it cannot have never reloads again."""
+    The rest comes from `base` (the app's options: conversation_options). Flash attention
+    is compared after llama.cpp's rule (a quantized V cache turns it on), so an 'off' it
+    cannot have never reloads again."""
     own = own_load_settings(overrides)
     if not own:
         return None
-    profiles = tuple(
-        (name, tuple(e for e in entries if e[0] not in own)) for name, entries in base.profiles
-    )
-    wanted = replace(base, profiles=profiles, **own)
+    wanted = conversation_options(overrides, base)
     mode, _ = check_cache_options(wanted)
     differs = {
         "n_ctx": lambda v: effective_n_ctx(v, loaded.n_ctx_train) != loaded.n_ctx,

@@ -264,10 +264,15 @@ class ModelControl:
             return
         await self.load_local(path)
 
-    def switch_to(self, choice: QuantChoice) -> None:
-        """Switch quantization, downloading it first when it is not on disk yet."""
+    def switch_to(self, choice: QuantChoice, overrides: Mapping[str, Any] | None = None) -> None:
+        """Switch quantization, downloading it first when it is not on disk yet. The open
+        conversation's own load settings (`overrides`, f4) hold for the new file too, so
+        its next message needs no second load."""
         if choice.path is not None:
-            self.app.run_worker(self.load_local(choice.path), exclusive=True, group="load")
+            from gguf_tui.chat.context import conversation_options
+
+            options = conversation_options(overrides or {}, self.app.load_options)
+            self.app.run_worker(self.load_local(choice.path, options), exclusive=True, group="load")
         elif choice.remote is not None:
             q = choice.remote
             self.start_download(DownloadTask(q.repo_id, q.quant, q.filenames), load=True)

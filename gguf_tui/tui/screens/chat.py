@@ -478,7 +478,9 @@ class ChatScreen(BranchActions, CopyActions, Screen):
 
         def chosen(choice) -> None:
             if choice is not None:
-                self.app.models.switch_to(choice)
+                cid = self.conversation_id
+                conv = self.app.store.get_conversation(cid) if cid is not None else None
+                self.app.models.switch_to(choice, conv.settings if conv else None)
 
         self.app.push_screen(QuantSwitcher(), chosen)
 
