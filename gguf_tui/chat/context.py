@@ -124,8 +124,8 @@ def conversation_load_options(
 
 
 def describe_load_settings(options: LoadOptions, own: Mapping[str, Any]) -> str:
-    """What a reload for a conversation is for, in llama.cpp's words: "n_ctx 2048,
-    KV cache q8_0/q8_0, flash attention on"."""
+    """What a reload for a conversation is for: "a context of 2048 tokens, KV cache
+    q8_0/q8_0, flash attention on" (the types and modes by llama.cpp's names)."""
     parts = []
     if "n_ctx" in own:
         parts.append(f"a context of {options.n_ctx} tokens")
