@@ -2,17 +2,16 @@
 
     python -m benchmarks.render_scaling [--tokens 4100] [--per-pump 4] [--presses 40]
 
-The real app (ChatScreen, ReplyStream, AssistantMessage, MarkdownStream) runs
+The real app (ChatScreen, ReplyStream, AssistantMessage, StreamingMarkdown) runs
 headless with a scripted engine whose Generation hands the UI `--per-pump` new
 tokens every time the UI drains it: tokens arrive exactly as fast as the UI
-reads them (30 pumps a second), so no engine thread competes for the CPU.
+reads them (20 pumps a second), so no engine thread competes for the CPU.
 
 - CPU per token (target: at 4,000 tokens <= 1.5x at 200 tokens): process CPU
   time (time.process_time) between the drains that enclose tokens 150-250 and
   3,950-4,050. The reference is the 200-token window of the same answer. Three
   answers: prose in paragraphs (the usual case), one paragraph without a blank
   line, and one long unclosed code block (the last Markdown block keeps growing).
-  `--unsealed` streams the old way (plain MarkdownStream) for a before/after.
 - Key-press latency (target: p95 < 50 ms): keys sent through the driver as a
   terminal would, while an answer streams; from sending to the first frame that
   shows the character. Reference: the same presses with nothing streaming.
@@ -94,24 +93,6 @@ class PacedEngine(FakeEngine):
         return self.last
 
 
-class UnsealedStream:
-    """Plain `MarkdownStream`, as before sealing: `--unsealed` measures the old way."""
-
-    def __init__(self, live) -> None:
-        from textual.widgets import Markdown
-
-        self._stream = Markdown.get_stream(live)
-
-    async def write(self, fragment: str) -> None:
-        await self._stream.write(fragment)
-
-    async def stop(self) -> None:
-        await self._stream.stop()
-
-    async def unseal(self) -> None:
-        pass
-
-
 def cpu_per_token(samples: list[tuple[int, float, float]], lo: int, hi: int) -> float:
     """CPU seconds per token between the last drain at or before `lo` tokens and the
     first at or after `hi`."""
@@ -185,19 +166,10 @@ def main() -> None:
     parser.add_argument("--per-pump", type=int, default=4, help="tokens per 1/30 s (4: 120 tok/s)")
     parser.add_argument("--presses", type=int, default=40)
     parser.add_argument("--only", choices=[*SCRIPTS, "keys"], action="append")
-    parser.add_argument(
-        "--unsealed", action="store_true", help="stream without sealing (the old way)"
-    )
     args = parser.parse_args()
-    if args.unsealed:
-        import gguf_tui.tui.widgets.messages as messages
-
-        messages.SealingStream = UnsealedStream
     info = machine()
     print(machine_line(info))
     results: dict = {"machine": info, "per_pump": args.per_pump, "streams": {}}
-    results["sealing"] = not args.unsealed
-    print("streaming " + ("without sealing (the old way)" if args.unsealed else "with sealing"))
     with tempfile.TemporaryDirectory(prefix="gguf-render-bench-") as tmp:
         for n, kind in enumerate(SCRIPTS):
             if args.only and kind not in args.only:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import itertools
 
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
 from textual.widgets import Markdown
 
 from gguf_tui.tui.widgets.messages import AssistantMessage
 from gguf_tui.tui.widgets.sealed_stream import (
-    SEAL_BLOCKS,
-    SealedMarkdown,
+    HARD_CUT,
+    SEAL_CHARS,
+    StreamingMarkdown,
     hard_breaks,
     seal_point,
 )
@@ -67,7 +70,7 @@ def test_short_text_is_not_sealed():
     assert seal_point("") is None
 
 
-async def test_a_long_answer_streams_with_few_live_blocks_and_ends_whole(tmp_path):
+async def test_a_long_answer_streams_with_a_small_live_end_and_ends_whole(tmp_path):
     paragraphs = [f"Paragraph {i}. " + PARA for i in range(60)]
     script = []
     for p in paragraphs:
@@ -79,27 +82,25 @@ async def test_a_long_answer_streams_with_few_live_blocks_and_ends_whole(tmp_pat
     async with app.run_test(size=(100, 40)) as pilot:
         await type_and_send(pilot, "Write a lot.")
         screen = app.chat_screen
-        widest = 0
+        longest = 0
 
-        def sealed_and_counted() -> bool:
-            nonlocal widest
+        def sealed_and_measured() -> bool:
+            nonlocal longest
             reply = screen.reply
             if reply is None:
                 return True
-            live = reply.widget.query_one(".answer", Markdown)
-            widest = max(widest, len(live.children))
-            return bool(reply.widget.query(SealedMarkdown)) and len(reply.widget.text) > total / 2
+            stream = reply.widget.query_one(".answer-stream", StreamingMarkdown)
+            longest = max(longest, len(stream.live))
+            return bool(stream.pieces) and len(reply.widget.text) > total / 2
 
-        await wait_until(pilot, sealed_and_counted, 60, "sealing")
+        await wait_until(pilot, sealed_and_measured, 60, "sealing")
         assert screen.reply is not None, "the answer ended before anything was sealed"
-        sealed = screen.reply.widget.query(SealedMarkdown)
-        assert "Paragraph 0." in sealed.first().markdown
-        live = screen.reply.widget.query_one(".answer", Markdown)
-        assert live._parser_factory is not None  # the chat's own Markdown flavour
-        assert widest <= SEAL_BLOCKS + 2
+        stream = screen.reply.widget.query_one(".answer-stream", StreamingMarkdown)
+        assert "Paragraph 0." in stream.pieces[0]
+        assert longest < 2 * SEAL_CHARS + len(PARA)  # the live end stays small
         await wait_idle(pilot)
         widget = screen.view.query(AssistantMessage).last()
-        assert not widget.query(SealedMarkdown)  # the finished answer is rendered whole
+        assert not widget.query(StreamingMarkdown)  # the finished answer is rendered whole
         blocks = widget.query_one(".answer", Markdown).children
         assert len(blocks) == len(paragraphs)
         saved = app.store.messages(screen.conversation_id)[-1].content
@@ -112,20 +113,18 @@ async def test_a_long_code_block_streams_in_parts_and_ends_as_one(tmp_path):
     async with app.run_test(size=(100, 40)) as pilot:
         await type_and_send(pilot, "Write code.")
         screen = app.chat_screen
-        await wait_until(
-            pilot,
-            lambda: screen.reply is None or bool(screen.reply.widget.query(SealedMarkdown)),
-            60,
-            "sealing",
-        )
+
+        def sealed() -> bool:
+            reply = screen.reply
+            return reply is None or bool(reply.widget.query_one(".answer-stream").pieces)
+
+        await wait_until(pilot, sealed, 60, "sealing")
         if screen.reply is not None:
-            part = screen.reply.widget.query(SealedMarkdown).first()
-            assert part.markdown.startswith("```python\nvalue_0") and part.markdown.endswith(
-                "```\n"
-            )
+            part = screen.reply.widget.query_one(".answer-stream", StreamingMarkdown).pieces[0]
+            assert part.startswith("```python\nvalue_0") and part.endswith("```\n")
         await wait_idle(pilot)
         widget = screen.view.query(AssistantMessage).last()
-        assert not widget.query(SealedMarkdown)
+        assert not widget.query(StreamingMarkdown)
         (fence,) = widget.query_one(".answer", Markdown).children
         assert "value_399" in app.store.messages(screen.conversation_id)[-1].content
         assert type(fence).__name__ == "MarkdownFence"
@@ -138,11 +137,9 @@ def test_an_endless_paragraph_without_sentences_is_cut_at_a_word():
 
 
 def test_an_endless_word_is_cut_hard_so_the_live_block_stays_small():
-    from gguf_tui.tui.widgets.sealed_stream import HARD_CUT, SEAL_CHARS
-
     assert seal_point("x" * (HARD_CUT - 1)) is None
     finished, live = seal_point("x" * HARD_CUT)
-    assert len(live) == SEAL_CHARS // 2 and finished.rstrip("\n") + live == "x" * HARD_CUT
+    assert len(live) == 3 * SEAL_CHARS // 2 and finished.rstrip("\n") + live == "x" * HARD_CUT
     code = "```\n" + "y" * HARD_CUT
     finished, live = seal_point(code)
     assert finished.endswith("\n```\n") and live.startswith("```\n")
@@ -174,4 +171,57 @@ async def test_a_streaming_answer_grows_in_steps_of_room_and_gives_it_back_at_th
         assert changes < len(texts) / 2, (changes, len(texts))
         await wait_idle(pilot)
         widget = screen.view.query(AssistantMessage).last()
-        assert widget.styles.min_height is None
+        assert not widget.query(StreamingMarkdown)
+        used = sum(c.outer_size.height for c in widget.children if c.display)
+        assert widget.outer_size.height <= used + 2  # no room left below the text
+
+
+class _Streaming(App):
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield StreamingMarkdown(footer="writing …")
+
+
+async def test_a_token_repaints_only_the_lines_it_changed():
+    """Adding to the last line repaints that line (and the footer's move), not the answer:
+    what was written before is neither rendered nor sent to the terminal again."""
+    app = _Streaming()
+    async with app.run_test(size=(80, 40)) as pilot:
+        stream = app.query_one(StreamingMarkdown)
+        stream.write("".join(f"Line {i} of the answer, one after another.\n" for i in range(12)))
+        await pilot.pause()
+        before = stream.repainted_lines
+        stream.write("more")
+        await pilot.pause()
+        assert 1 <= stream.repainted_lines - before <= 2
+        before = stream.repainted_lines
+        stream.write(" words")  # the same line grows: one line
+        assert stream.repainted_lines - before == 1
+
+
+async def test_a_code_block_cut_while_streaming_shows_no_seam():
+    """The fence closed above a cut and reopened below it would draw the code block's
+    padding twice in the middle; the rows of the cut are dropped, so the streamed block
+    has exactly the rows of the same block rendered whole."""
+    code = "```python\n" + "".join(f"x_{i} = {i} * 31 % 65521\n" for i in range(30)) + "```\n"
+    app = _Streaming()
+    async with app.run_test(size=(80, 60)) as pilot:
+        stream = app.query_one(StreamingMarkdown)
+        for i in range(0, len(code), 7):
+            stream.write(code[i : i + 7])
+            await pilot.pause()
+        assert len(stream.pieces) >= 3  # cut in the middle more than once
+        streamed = [stream.render_line(y).text.rstrip() for y in range(60)]
+        whole = StreamingMarkdown()
+        whole._width = stream._width
+        app.query_one(VerticalScroll).mount(whole)
+        await pilot.pause()
+        rows = [line.text.rstrip() for line in whole._render_piece(code, live=True)]
+        assert streamed[: len(rows)] == rows
+
+
+def test_a_fence_whose_language_is_still_being_written_is_not_looked_up():
+    from gguf_tui.tui.widgets.sealed_stream import _unfinished_fence_bare
+
+    assert _unfinished_fence_bare("Text\n```pyt") == "Text\n```"
+    assert _unfinished_fence_bare("```python\ncode") == "```python\ncode"

@@ -1,12 +1,13 @@
 """How often a streaming answer is redrawn: as often as the UI can afford.
 
 Every redraw of a growing answer costs the UI thread a frame of Python work
-(parse, layout, render: 5-15 ms on a small CPU), and that work holds the GIL the
-engine thread needs between llama.cpp calls. At 30 redraws a second the app
-generated 10-16 % slower than llama-cpp-python alone (bench/ui_overhead.py). So
-the chat drains the engine on a 30 Hz timer, but applies the text only while
-the UI thread's own CPU time (time.thread_time) stays under a share of the wall
-clock: a fast machine keeps 30 Hz, a slow one settles lower, never under
+(render the live end, paint the changed lines: 2-10 ms on a small CPU), and that
+work holds the GIL the engine thread needs between llama.cpp calls. At 30 redraws
+a second the app generated 10-16 % slower than llama-cpp-python alone
+(benchmarks/ui_overhead.py), and streaming at reading speed should cost almost
+nothing. So the chat drains the engine on a 20 Hz timer, but applies the text
+only while the UI thread's own CPU time (time.thread_time) stays under a share of
+the wall clock: a fast machine keeps 20 Hz, a slow one settles lower, never under
 `min_hz`. The end of an answer is never held back.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-BUDGET = 0.10  # share of one core the redraws may take
+BUDGET = 0.06  # share of one core the redraws may take
 MIN_HZ = 8.0  # a busy UI still shows progress this often
 
 

@@ -1,7 +1,7 @@
 """Move one reply from the engine into a message widget (and, through its recorder,
 the database): the one consumer of a `Generation` for the chat and for compare.
 
-The engine thread only appends to its Generation; this drains it about 30 times
+The engine thread only appends to its Generation; this drains it about 20 times
 a second on the UI side (a per-token call from the engine thread would make
 generation wait on the UI), writes the batched text into the message widget at
 the pace the UI can afford (pacer.py), and hands every event to a `ReplyRecorder`
@@ -34,7 +34,7 @@ from gguf_tui.tui.widgets.messages import AssistantMessage
 
 __all__ = ["PUMP_HZ", "ReplyOutcome", "ReplyStream", "with_seed"]
 
-PUMP_HZ = 30
+PUMP_HZ = 20
 STOP_WAIT_SECONDS = 30  # how long stopping waits for the engine to end the answer
 
 Done = Callable[[ReplyOutcome], Awaitable[None]]

@@ -1,10 +1,10 @@
 """One widget per message of the conversation.
 
 An assistant message streams: reasoning into a collapsible section, the answer
-into a Markdown widget through a `SealingStream` (Textual's `MarkdownStream`
-re-parses only the last block; the sealing keeps the live widget small, so a
-token costs about the same at token 4,000 as at 200), then one full render when
-the answer ends so code blocks come out right.
+below it, each into a `StreamingMarkdown` (sealed_stream.py: a token costs about
+the same at token 4,000 as at 200, and repaints only the lines it changed), then
+one full render as Textual Markdown when the answer ends (links, selection, code
+blocks whole).
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ from markdown_it import MarkdownIt
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widget import Widget
 from textual.widgets import Collapsible, Markdown, Static
 
 from gguf_tui.engine.events import GenerationStats
 from gguf_tui.store.records import Message
 from gguf_tui.tui.text import literal
-from gguf_tui.tui.widgets.sealed_stream import SealingStream
+from gguf_tui.tui.widgets.sealed_stream import StreamingMarkdown
 
 REASON_LABELS = {
     "stopped": "stopped",
@@ -109,8 +108,7 @@ class SystemMessage(Static):
         self.versions = versions
 
 
-WHOLE_RENDER_MAX = 200_000  # characters: a longer streamed answer keeps its sealed parts
-ROOM_SHARE = 3  # a streaming answer keeps a third of the view blank below its text
+WHOLE_RENDER_MAX = 200_000  # characters: a longer streamed answer keeps its streamed form
 
 
 class AssistantMessage(Vertical):
@@ -127,24 +125,28 @@ class AssistantMessage(Vertical):
         self.versions = versions
         self._text = message.content
         self._reasoning = message.reasoning
-        self._stream: SealingStream | None = None
-        self._reasoning_stream: SealingStream | None = None
 
     def compose(self) -> ComposeResult:
         # A finished answer without reasoning has no section for it: three widgets
         # fewer to mount, style and lay out for each answer a conversation opens with.
-        if self.streaming or self._reasoning:
-            with Collapsible(title="Reasoning", collapsed=not self.streaming, classes="reasoning"):
-                yield Markdown(
-                    literal(self._reasoning),
-                    classes="reasoning-text",
-                    parser_factory=chat_markdown,
-                    open_links=False,
-                )
-        yield Markdown(
-            literal(self._text), classes="answer", parser_factory=chat_markdown, open_links=False
-        )
+        # While streaming, the Markdown widgets wait empty and hidden for the end.
+        streaming = self.streaming
+        if streaming or self._reasoning:
+            with Collapsible(title="Reasoning", collapsed=not streaming, classes="reasoning"):
+                yield self._markdown("" if streaming else self._reasoning, "reasoning-text")
+                if streaming:
+                    yield StreamingMarkdown(literal(self._reasoning), classes="reasoning-stream")
+        yield self._markdown("" if streaming else self._text, "answer")
+        if streaming:
+            yield StreamingMarkdown(literal(self._text), classes="answer-stream")
         yield Static(self._stats(), classes="stats", markup=False)
+
+    def _markdown(self, text: str, classes: str) -> Markdown:
+        markdown = Markdown(
+            literal(text), classes=classes, parser_factory=chat_markdown, open_links=False
+        )
+        markdown.display = not self.streaming
+        return markdown
 
     def _stats(self, text: str | None = None) -> str:
         """The stats line, after the version marker where the answer has others."""
@@ -167,7 +169,16 @@ class AssistantMessage(Vertical):
             collapsible.display = bool(self._reasoning)
         if self.streaming:
             self.add_class("streaming")
-            self.query_one(".stats", Static).update(self._stats("writing …"))
+            # "writing …" is drawn by the stream, right under the text (no layout per line).
+            self.query_one(".stats", Static).display = False
+            self._streams()[1].set_footer(self._stats("writing …"))
+
+    def _streams(self) -> tuple[StreamingMarkdown, StreamingMarkdown]:
+        """(reasoning, answer) of a streaming answer."""
+        return (
+            self.query_one(".reasoning-stream", StreamingMarkdown),
+            self.query_one(".answer-stream", StreamingMarkdown),
+        )
 
     @property
     def text(self) -> str:
@@ -182,73 +193,57 @@ class AssistantMessage(Vertical):
         if not collapsible.display:
             collapsible.display = True
             collapsible.collapsed = False
-        if self._reasoning_stream is None:  # (a continued answer already shows some)
-            self._reasoning_stream = SealingStream(
-                self.query_one(".reasoning-text", Markdown), literal(self._reasoning)
-            )
         self._reasoning += chunk
-        await self._reasoning_stream.write(literal(chunk))
-        self._keep_room()
+        self._streams()[0].write(literal(chunk))
 
     async def append_text(self, chunk: str) -> None:
         if not self._text and self._reasoning:
             self.query_one(Collapsible).collapsed = True  # the answer has started
-        if self._stream is None:  # (a continued answer already shows some)
-            self._stream = SealingStream(self.query_one(".answer", Markdown), literal(self._text))
         self._text += chunk
-        await self._stream.write(literal(chunk))
-        self._keep_room()
-
-    def _keep_room(self) -> None:
-        """Grow the streaming answer in steps of a third of the view, not a line at a time.
-
-        Each change of an answer's height changes the conversation's virtual size, and
-        Textual then repaints the whole scrolled region (measured: a full 120x40 frame,
-        ~40 ms and ~2 KB to the terminal per token at 100 tok/s). With blank room
-        kept below the text, the height changes once per third of a screen and the frames
-        between repaint only the block being written (measured at 120x40, 100 tok/s:
-        0.35 -> 0.25 of a core, 2.3 -> 1.5 KB to the terminal per token)."""
-        view = self.parent.size.height if isinstance(self.parent, Widget) else 0
-        step = max(4, view // ROOM_SHARE)
-        used = sum(c.outer_size.height for c in self.children if c.display)
-        room = self.styles.min_height
-        have = int(room.value) if room is not None else 0
-        if used + 2 > have:
-            self.styles.min_height = used + step
+        self._streams()[1].write(literal(chunk))
 
     async def finish(self, message: Message) -> None:
         """The answer ended: one full render (code blocks right), then the stats.
 
         An answer over WHOLE_RENDER_MAX characters that arrived as it is saved keeps
-        its streamed (sealed) rendering instead: rendering it whole again would hold
-        the app for seconds right after the user pressed stop."""
+        its streamed form instead: rendering it whole again would hold the app for
+        seconds right after the user pressed stop."""
         keep = (
-            self._stream is not None
+            self.streaming
             and len(self._text) > WHOLE_RENDER_MAX
             and (self._text, self._reasoning) == (message.content, message.reasoning)
         )
-        for stream in (self._stream, self._reasoning_stream):
-            if stream is not None:
-                await stream.stop()
-                if not keep:
-                    await stream.unseal()
-        self._stream = self._reasoning_stream = None
+        if self.streaming:
+            for stream in self._streams():
+                if keep:
+                    stream.finish()
+                else:
+                    await stream.remove()
         self.message = message
         self.streaming = False
-        self.styles.min_height = None  # the room kept for the stream goes
         self.remove_class("streaming")
         self._text, self._reasoning = message.content, message.reasoning
         if not keep:
-            await self.query_one(".answer", Markdown).update(literal(self._text))
+            answer = self.query_one(".answer", Markdown)
+            await answer.update(literal(self._text))
+            answer.display = True
             if self._reasoning:
-                await self.query_one(".reasoning-text", Markdown).update(literal(self._reasoning))
+                reasoning = self.query_one(".reasoning-text", Markdown)
+                await reasoning.update(literal(self._reasoning))
+                reasoning.display = True
         if self._reasoning:
             self.query_one(Collapsible).collapsed = True
-        self.query_one(".stats", Static).update(self._stats())
+        stats = self.query_one(".stats", Static)
+        stats.update(self._stats())
+        stats.display = True
 
     def show_error(self, text: str) -> None:
         self.add_class("error")
-        self.query_one(".stats", Static).update(text)
+        if self.streaming:  # (an answer that failed before its first token)
+            self._streams()[1].set_footer("")
+        stats = self.query_one(".stats", Static)
+        stats.update(text)
+        stats.display = True
 
 
 MessageWidget = UserMessage | SystemMessage | AssistantMessage  # each holds its `message`

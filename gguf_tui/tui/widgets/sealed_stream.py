@@ -1,34 +1,49 @@
-"""Stream Markdown whose cost per token does not grow with the length of the answer.
+"""Stream Markdown at a cost per token that neither grows with the answer nor with the
+conversation around it.
 
-Textual's `MarkdownStream` re-parses only the last block, but two costs still
-grow with the answer (measured in bench/render_scaling.py):
-- every block is a widget, and each frame's layout walks all of them (283
-  widgets and 37 ms a frame at 4,000 tokens of prose);
-- the last block is re-rendered whole on every update: a long code block is
-  re-highlighted, a long paragraph re-wrapped, line by line.
+Three costs of Textual's own `MarkdownStream`, each measured (benchmarks/stream_cost.py,
+benchmarks/render_scaling.py), decide the design:
+- every Markdown block is a widget, and each change of a block's height lays out the
+  whole screen (with a long conversation mounted, most of a frame);
+- a refreshed widget is repainted whole: a 30-line code block is written to the
+  terminal again for each token added to its last line (~1.5 KB per token);
+- the last block is re-parsed, re-wrapped and re-highlighted whole on every update.
 
-So the finished start of the answer is *sealed*: moved out of the live Markdown
-widget into a `Static` holding a Rich Markdown renderable (one widget per 8,000
-characters, redrawn only when a part is added), and the live widget keeps only
-the last few blocks. A code block or paragraph that grows too
-long is cut at a line (the fence closed above, reopened below). The seams only
-show while streaming: when the answer ends, the message renders it whole again.
+So a streaming answer is one line-based widget. Its finished start is *sealed*:
+rendered once into lines that are kept; only the live end (at most a few hundred
+characters) is rendered again per update, the new lines are compared with the old
+ones and only the lines that differ are repainted. Its height grows in steps of a
+half the view (blank room below the text), so layout runs once per step, not per
+line. A paragraph or code block that grows too long is cut at a line (the fence
+closed above, reopened below, the seam hidden). When the answer ends, the message
+renders it whole as Textual Markdown again (links, selection, code blocks right).
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.markdown import CodeBlock
 from rich.markdown import Markdown as RichMarkdown
+from rich.style import Style
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.visual import Visual, visualize
 from textual.widget import Widget
-from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
 
-SEAL_BLOCKS = 6  # live blocks that trigger sealing
-SEAL_CHARS = 1200  # or live characters (a long code block or paragraph)
-MIN_SEALED = 200  # not worth a widget below this
-HARD_CUT = 4 * SEAL_CHARS  # live text with no line, sentence or word to cut at is cut here
-PART_CHARS = 8000  # sealed text per widget: bounds both the widgets and each re-render
+SEAL_CHARS = 400  # live characters that trigger sealing: bounds the render per update
+CODE_SEAL_CHARS = 160  # the same inside a code block (highlighting costs 8 µs a character)
+MIN_SEALED = 200  # not worth a piece below this
+MIN_CODE_SEALED = 100  # nor a piece of code below this
+HARD_CUT = 12 * SEAL_CHARS  # live text with no line, sentence or word to cut at is cut here
+ROOM_SHARE = 2  # the blank room kept below the text: half the view
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 
 
@@ -67,7 +82,7 @@ def seal_point(text: str) -> tuple[str, str] | None:
     half = len(text) // 2
     if blank >= max(MIN_SEALED, half // 2):
         return text[:blank], text[blank:]
-    if fence is not None and fence_line >= MIN_SEALED:
+    if fence is not None and fence_line >= MIN_CODE_SEALED:
         marker, opening = fence
         return text[:fence_line] + marker + "\n", opening + text[fence_line:]
     if soft >= MIN_SEALED and fence is None:
@@ -80,7 +95,7 @@ def seal_point(text: str) -> tuple[str, str] | None:
         if space >= max(MIN_SEALED, half):
             return text[:space] + "\n\n", text[space + 1 :]
     if len(text) >= HARD_CUT:
-        cut = len(text) - SEAL_CHARS // 2
+        cut = len(text) - 3 * SEAL_CHARS // 2
         if fence is not None:
             marker, opening = fence
             return text[:cut] + "\n" + marker + "\n", opening + text[cut:]
@@ -106,74 +121,207 @@ def hard_breaks(markdown: str) -> str:
     return "\n".join(out)
 
 
-class SealedMarkdown(Static):
-    """The finished start of a streaming answer: one widget, rendered once."""
+@lru_cache(maxsize=64)
+def _lexer(name: str) -> Lexer:
+    """Pygments' lexer for a fence's language, found once: Rich looks it up by name on
+    every render, and a name it does not know (a model can write anything there) makes
+    pygments try every lexer it has, a quarter of a streaming frame."""
+    try:
+        return get_lexer_by_name(name, stripnl=False, ensurenl=True, tabsize=4)
+    except ClassNotFound:
+        return get_lexer_by_name("text", stripnl=False, ensurenl=True, tabsize=4)
 
-    DEFAULT_CSS = """
-    SealedMarkdown { height: auto; margin: 0 0 1 0; }
+
+class _CodeBlock(CodeBlock):
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        code = str(self.text).rstrip()
+        yield Syntax(code, _lexer(self.lexer_name), theme=self.theme, word_wrap=True, padding=1)
+
+
+class ChatMarkdown(RichMarkdown):
+    """Rich's Markdown, with each fence's lexer found once (see `_lexer`)."""
+
+    elements = {**RichMarkdown.elements, "fence": _CodeBlock, "code_block": _CodeBlock}
+
+
+def in_code(text: str) -> bool:
+    """Whether `text` ends inside a code fence it opened."""
+    fence: str | None = None
+    for line in text.splitlines():
+        if m := _FENCE.match(line):
+            marker = m.group(1)
+            if fence is None:
+                fence = marker
+            elif marker.startswith(fence[0]) and len(marker) >= len(fence):
+                fence = None
+    return fence is not None
+
+
+def _unfinished_fence_bare(markdown: str) -> str:
+    """A fence whose opening line is still being written loses its language for now:
+    "```pyt" is no lexer, and looking one up tries every lexer installed (plugins
+    included), for each letter."""
+    head, _, last = markdown.rpartition("\n")
+    if m := _FENCE.match(last):
+        return (head + "\n" if head else "") + last[: m.end()]
+    return markdown
+
+
+def _reopens_fence(markdown: str) -> bool:
+    """Whether `markdown` starts with a code fence that a cut reopened."""
+    return bool(_FENCE.match(markdown))
+
+
+def _cut_in_fence(finished: str, rest: str) -> bool:
+    """Whether a seal cut a code block in two (closed above, reopened below)."""
+    last = finished.rstrip("\n").rpartition("\n")[2]
+    return bool(_FENCE.match(last)) and _reopens_fence(rest)
+
+
+class StreamingMarkdown(Widget):
+    """A Markdown answer being written: sealed lines, a live end, a footer, blank room.
+
+    `write()` adds text; `footer` is the dim line under the text ("writing …"), drawn
+    here so that it follows the text without a layout per line. `finish()` drops the
+    footer and the room (for an answer kept in this form at its end).
     """
 
-    def __init__(self, markdown: str) -> None:
-        super().__init__(RichMarkdown(hard_breaks(markdown), hyperlinks=False))
-        self.markdown = markdown
+    DEFAULT_CSS = """
+    StreamingMarkdown { height: auto; }
+    """
 
-    def extend(self, markdown: str) -> None:
-        self.markdown += markdown
-        self.update(RichMarkdown(hard_breaks(self.markdown), hyperlinks=False))
+    def __init__(self, text: str = "", footer: str = "", classes: str = "") -> None:
+        """`text`: what the answer already says (one being continued)."""
+        super().__init__(classes=classes)
+        self._pieces: list[tuple[str, bool, bool]] = []  # (markdown, reopened, cut below)
+        self._sealed: list[Strip] = []  # the pieces' lines at `_width`
+        self._live = text
+        self._live_reopened = False  # the live text starts with a fence a cut reopened
+        self._tail: list[Strip] = []  # the live end's lines, then the footer
+        self._shown_sealed = 0  # how many sealed lines the last update showed
+        self._footer = footer
+        self._width = 0
+        self._rows = 0  # the height layout gives this widget: grows in steps
+        self._room = True
+        self._next_try = 0  # the live length at which sealing is tried again (0: the limit)
+        self.repainted_lines = 0  # lines repainted since mounting (the tests read it)
+        if len(text) >= SEAL_CHARS:
+            self._seal()
 
+    @property
+    def pieces(self) -> list[str]:
+        """The sealed pieces' Markdown, in order."""
+        return [markdown for markdown, _, _ in self._pieces]
 
-class SealingStream:
-    """Like `Markdown.get_stream(live)`, but seals finished blocks (see above)."""
+    @property
+    def live(self) -> str:
+        return self._live
 
-    def __init__(self, live: Markdown, text: str = "") -> None:
-        """`text`: what `live` already shows (an answer being continued)."""
-        self.live = live
-        self.sealed: list[SealedMarkdown] = []
-        self._stream: MarkdownStream = Markdown.get_stream(live)
-        self._text = text  # what the live widget holds
-        self._next_try = SEAL_CHARS
+    def write(self, fragment: str) -> None:
+        self._live += fragment
+        if len(self._live) >= max(self._next_try, CODE_SEAL_CHARS):
+            limit = CODE_SEAL_CHARS if in_code(self._live) else SEAL_CHARS
+            if len(self._live) >= max(self._next_try, limit):
+                self._seal()
+        self._update()
 
-    async def write(self, fragment: str) -> None:
-        self._text += fragment
-        await self._stream.write(fragment)
-        many = len(self.live.children) > SEAL_BLOCKS and len(self._text) >= MIN_SEALED * 2
-        if many or len(self._text) >= self._next_try:
-            await self._seal()
+    def set_footer(self, footer: str) -> None:
+        if footer != self._footer:
+            self._footer = footer
+            self._update()
 
-    async def _seal(self) -> None:
-        cut = seal_point(self._text)
-        if cut is None:
-            self._next_try = len(self._text) + SEAL_CHARS // 2
+    def finish(self) -> None:
+        """No footer and no room: the answer stays in this form, as tall as its text."""
+        self._footer, self._room = "", False
+        self._update()
+
+    # -- rendering ---------------------------------------------------------------------
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return self._rows
+
+    def on_resize(self) -> None:
+        if self.size.width and self.size.width != self._width:
+            self._width = self.size.width
+            self._sealed = [line for piece in self._pieces for line in self._render_piece(*piece)]
+            self._tail, self._shown_sealed = [], len(self._sealed)
+            self._rows = 0  # measured again for the new width
+            self._update()
+
+    def render_line(self, y: int) -> Strip:
+        line = self._line(y, len(self._sealed), self._tail)
+        return line if line is not None else Strip.blank(self.size.width, self.rich_style)
+
+    def _line(self, y: int, sealed: int, tail: list[Strip]) -> Strip | None:
+        if y < sealed:
+            return self._sealed[y]
+        y -= sealed
+        return tail[y] if y < len(tail) else None
+
+    def _render_piece(
+        self, markdown: str, reopened: bool = False, cut: bool = False, live: bool = False
+    ) -> list[Strip]:
+        """The lines of one piece; a code block cut in two loses the padding rows at the
+        cut, so the seam does not show, and a sealed piece is followed by a blank line."""
+        if not markdown.strip():
+            return []
+        if live:
+            markdown = _unfinished_fence_bare(markdown)
+        renderable = ChatMarkdown(hard_breaks(markdown), hyperlinks=False)
+        visual = visualize(self, renderable, markup=False)
+        lines = Visual.to_strips(self, visual, self._width, None, self.visual_style)
+        if reopened and lines:
+            lines = lines[1:]
+        if live:
+            return lines
+        if cut and lines:
+            return lines[:-1]
+        return [*lines, Strip.blank(self._width, self.rich_style)]
+
+    def _footer_line(self) -> Strip:
+        style = self.rich_style + Style(italic=True, dim=True)
+        text = Text(self._footer, style=style, no_wrap=True)
+        return Strip(list(text.render(self.app.console, end=""))).crop(0, self._width)
+
+    def _seal(self) -> None:
+        cut = seal_point(self._live)
+        if cut is None:  # nowhere to cut yet: try again a little later
+            self._next_try = len(self._live) + CODE_SEAL_CHARS // 2
             return
         finished, rest = cut
-        await self._stream.stop()
-        old = self.live
-        # The same parser (the chat's line breaks, no HTML) and the same classes.
-        factory = getattr(old, "_parser_factory", None)
-        new = Markdown(parser_factory=factory, classes=" ".join(old.classes), open_links=False)
-        last = self.sealed[-1] if self.sealed else None
-        parent = old.parent
-        assert isinstance(parent, Widget)  # a mounted Markdown widget lives in a widget
-        with old.app.batch_update():
-            if last is not None and len(last.markdown) + len(finished) <= PART_CHARS:
-                last.extend(finished)
-            else:
-                self.sealed.append(SealedMarkdown(finished))
-                await parent.mount(self.sealed[-1], before=old)
-            await parent.mount(new, after=old)
-            await old.remove()
-        self.live, self._text, self._next_try = new, "", SEAL_CHARS
-        self._stream = Markdown.get_stream(new)
-        if rest:
-            self._text = rest
-            await self._stream.write(rest)
+        piece = (finished, self._live_reopened, _cut_in_fence(finished, rest))
+        self._pieces.append(piece)
+        if self._width:
+            self._sealed += self._render_piece(*piece)
+        self._live, self._live_reopened = rest, piece[2]
+        self._next_try = 0
 
-    async def stop(self) -> None:
-        """End the stream; the sealed parts stay until `unseal()`."""
-        await self._stream.stop()
+    def _update(self) -> None:
+        """Render the live end again and repaint only the lines that changed."""
+        if not self._width:
+            return  # not laid out yet: on_resize renders everything
+        old_sealed, old_tail = self._shown_sealed, self._tail
+        self._shown_sealed = len(self._sealed)
+        tail = self._render_piece(self._live, self._live_reopened, live=True)
+        if self._footer:
+            tail.append(self._footer_line())
+        self._tail = tail
+        needed = len(self._sealed) + len(tail)
+        if needed > self._rows or not self._room:
+            step = max(4, self.screen.size.height // ROOM_SHARE) if self._room else 0
+            self._rows = needed + step
+            self.refresh(layout=True)
+            return
+        new_sealed = len(self._sealed)
 
-    async def unseal(self) -> None:
-        """Remove the sealed parts (the caller renders the whole text into `live`)."""
-        for part in self.sealed:
-            await part.remove()
-        self.sealed.clear()
+        def same(y: int) -> bool:
+            return self._line(y, old_sealed, old_tail) == self._line(y, new_sealed, tail)
+
+        first = old_sealed  # the sealed lines before it never change
+        end = max(old_sealed + len(old_tail), needed)
+        while first < end and same(first):
+            first += 1
+        while end > first and same(end - 1):
+            end -= 1
+        if first < end:
+            self.repainted_lines += end - first
+            self.refresh(Region(0, first, self._width, end - first))
