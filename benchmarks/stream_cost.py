@@ -2,6 +2,7 @@
 written to the terminal per token, and how far the screen lags behind the server.
 
     python -m benchmarks.stream_cost [--tokens 200,1000,4000] [--rate 100] [--repeat 3]
+    python -m benchmarks.stream_cost --engine MODEL.gguf [--tokens 1000]
 
 The installed `gguf-tui` runs in a pseudo-terminal (120x40, as a user runs it) against a
 deterministic OpenAI-compatible server on loopback that sends the same Markdown answer
@@ -134,7 +135,7 @@ class PacedServer:
 class App:
     """`gguf-tui --server URL` in a pty; counts the bytes it writes, keeps a screen."""
 
-    def __init__(self, url: str, home: Path, profile: str | None = None) -> None:
+    def __init__(self, args: list[str], home: Path, profile: str | None = None) -> None:
         env = {
             **os.environ,
             "HOME": str(home),
@@ -150,9 +151,7 @@ class App:
         self.bytes = 0
         # --profile: the UI thread under cProfile (it does ~93 % of the work).
         command = ["gguf-tui"] if profile is None else [*PROFILED, "-o", profile, "-m", "gguf_tui"]
-        self.proc = ptyprocess.PtyProcess.spawn(
-            [*command, "--server", url], env=env, dimensions=(ROWS, COLS)
-        )
+        self.proc = ptyprocess.PtyProcess.spawn([*command, *args], env=env, dimensions=(ROWS, COLS))
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -194,6 +193,18 @@ class App:
                 continue
         return total
 
+    def ui_cpu(self) -> float:
+        """Seconds of CPU the TUI's main thread (the UI) has used: with the embedded
+        engine, llama.cpp's threads are the model's work, not the UI's."""
+        pids, tui = [self.proc.pid], self.proc.pid
+        while pids:
+            tui = pids.pop()
+            for task in Path(f"/proc/{tui}/task").iterdir():
+                pids += [int(child) for child in (task / "children").read_text().split()]
+        with open(f"/proc/{tui}/task/{tui}/stat", encoding="ascii") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
     def close(self) -> None:
         self.proc.write(b"\x11")  # ctrl+q
         deadline = time.monotonic() + 10
@@ -206,7 +217,7 @@ class App:
 def one_run(n: int, rate: float, idle_seconds: float, profile: str | None = None) -> dict:
     server = PacedServer(answer_tokens(n), rate)
     with tempfile.TemporaryDirectory(prefix="gguf-tui-stream-") as home:
-        app = App(server.url, Path(home), profile)
+        app = App(["--server", server.url], Path(home), profile)
         try:
             app.wait_for("bench-Q4_K_M", 60)
             time.sleep(1.0)  # the first paint and the model list settle
@@ -239,6 +250,75 @@ def one_run(n: int, rate: float, idle_seconds: float, profile: str | None = None
     }
 
 
+ENGINE_PROMPT = b"Write a very long story about a lighthouse keeper, in many chapters.\r"
+
+
+def engine_run(model: str, n: int, idle_seconds: float) -> dict:
+    """The embedded engine (llama.cpp in the app's engine thread) on a real model: the
+    UI thread's CPU only (the rest is the model's work), bytes per token, tokens/s as
+    fast as the model goes (no fixed rate: a stand-in would not be the real engine)."""
+    with tempfile.TemporaryDirectory(prefix="gguf-tui-stream-") as home:
+        args = [model, "--max-tokens", str(n), "--temperature", "1.0", "--seed", "7"]
+        app = App([*args, "--n-ctx", str(n + 200)], Path(home))
+        try:
+            app.wait_for("Q4", 120)
+            time.sleep(1.0)
+            idle_began, idle_cpu = time.monotonic(), app.ui_cpu()
+            time.sleep(idle_seconds)
+            idle_rate = (app.ui_cpu() - idle_cpu) / (time.monotonic() - idle_began)
+            began_cpu, began_bytes, began = app.ui_cpu(), app.bytes, time.monotonic()
+            app.proc.write(ENGINE_PROMPT)
+            app.wait_for("writing …", 60)
+            deadline = time.monotonic() + 600
+            while "writing …" in app.text() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            wall = time.monotonic() - began
+            cpu, written = app.ui_cpu() - began_cpu, app.bytes - began_bytes
+            database = Path(home) / "data" / "gguf-tui" / "conversations.sqlite3"
+        finally:
+            app.close()
+        import sqlite3
+
+        with sqlite3.connect(database) as db:
+            (stats,) = db.execute(
+                "SELECT stats FROM messages WHERE role='assistant' ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+    tokens = json.loads(stats)["generated_tokens"]
+    busy = max(0.0, cpu - idle_rate * wall)
+    return {
+        "tokens": tokens,
+        "wall_s": wall,
+        "tok_per_s": tokens / wall,
+        "ui_cpu_share": busy / wall,
+        "ms_ui_cpu_per_token": 1000 * busy / tokens,
+        "bytes_per_token": written / tokens,
+    }
+
+
+def engine_main(model: str, n: int, repeat: int, idle: float) -> None:
+    info = machine()
+    print(machine_line(info))
+    runs = []
+    for r in range(repeat):
+        run = engine_run(model, n, idle)
+        runs.append(run)
+        print(
+            f"run {r + 1}/{repeat}: {run['tokens']} tok at {run['tok_per_s']:.0f} tok/s, UI "
+            f"{run['ui_cpu_share']:.3f} core, {run['ms_ui_cpu_per_token']:.2f} ms/tok, "
+            f"{run['bytes_per_token']:,.0f} B/tok",
+            flush=True,
+        )
+    keys = ("tok_per_s", "ui_cpu_share", "ms_ui_cpu_per_token", "bytes_per_token")
+    summary = {k: spread(run[k] for run in runs) for k in keys}
+    print(
+        f"\nembedded engine, medians: {summary['tok_per_s']['median']:.0f} tok/s, UI thread "
+        f"{summary['ui_cpu_share']['median']:.3f} core, "
+        f"{summary['ms_ui_cpu_per_token']['median']:.2f} ms/tok, "
+        f"{summary['bytes_per_token']['median']:,.0f} B/tok"
+    )
+    save("stream_cost_engine", {"machine": info, "model": model, "runs": runs, "summary": summary})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tokens", default="200,1000,4000")
@@ -248,7 +328,17 @@ def main() -> None:
     parser.add_argument(
         "--profile", metavar="FILE", help="one run of the longest answer under cProfile, to FILE"
     )
+    parser.add_argument(
+        "--engine",
+        metavar="MODEL",
+        help="stream from the embedded engine on MODEL (a .gguf) instead of a server",
+    )
     args = parser.parse_args()
+    if args.engine:
+        engine_main(
+            args.engine, max(int(x) for x in args.tokens.split(",")), args.repeat, args.idle
+        )
+        return
     if args.profile:
         run = one_run(max(int(x) for x in args.tokens.split(",")), args.rate, 1.0, args.profile)
         print(json.dumps(run, indent=2))

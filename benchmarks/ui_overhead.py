@@ -76,7 +76,7 @@ async def app_run(engine: Engine, sampling: Sampling, data_dir: Path, paced: boo
     from gguf_tui.tui.pacer import UpdatePacer
     from tests.support.tui import make_app, type_and_send
 
-    # Unpaced: every 30 Hz tick redraws, as before the pacer (gguf_tui/tui/pacer.py).
+    # Unpaced: every tick redraws, as before the pacer (gguf_tui/tui/pacer.py).
     streaming.UpdatePacer = UpdatePacer if paced else (lambda: UpdatePacer(budget=1e9))
     app = make_app(data_dir, engine=engine, sampling=sampling)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -112,9 +112,9 @@ def main() -> None:
 
         sys.setswitchinterval(args.switch_interval)
     if args.pump_hz:
-        import gguf_tui.tui.screens.chat as chat
+        import gguf_tui.tui.streaming as streaming
 
-        chat.PUMP_HZ = args.pump_hz
+        streaming.PUMP_HZ = args.pump_hz
     if args.model is None:
         from tests.support.models import smollm
 
@@ -122,14 +122,24 @@ def main() -> None:
     import llama_cpp
 
     from gguf_tui.engine.local import cpu_quirks
+    from gguf_tui.engine.local.load_params import flash_attn_type
 
     cpu_quirks.apply(llama_cpp.llama_cpp)  # the reference loads as the engine does
     info = machine()
     print(machine_line(info))
     sampling = Sampling(seed=7, max_tokens=args.tokens)  # the app's default sampling chain
-    with contextlib.redirect_stderr(io.StringIO()):
+    # ... and with the engine's flash attention (auto), so all three write the same text.
+    fa_mode = LoadOptions().flash_attn
+    with (
+        contextlib.redirect_stderr(io.StringIO()),
+        flash_attn_type(llama_cpp.llama_cpp, fa_mode) as fa,
+    ):
         llm = llama_cpp.Llama(
-            model_path=str(args.model), n_ctx=N_CTX, n_threads=args.threads, verbose=False
+            model_path=str(args.model),
+            n_ctx=N_CTX,
+            n_threads=args.threads,
+            flash_attn=fa,
+            verbose=False,
         )
     runs: dict[str, list[dict]] = {"raw": [], "engine": [], "app": []}
     if args.unpaced:
@@ -161,7 +171,9 @@ def main() -> None:
     )
     print(f"  app / engine = {med['app'] / med['engine']:.3f}")
     if args.unpaced:
-        print(f"  unpaced app / raw = {med['app_unpaced'] / med['raw']:.3f} (redrawing at 30 Hz)")
+        print(
+            f"  unpaced app / raw = {med['app_unpaced'] / med['raw']:.3f} (redrawing on every tick)"
+        )
     print(f"  identical answers in all three: {same}")
     for r in (r for v in runs.values() for r in v):
         r.pop("text")
