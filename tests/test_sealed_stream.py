@@ -225,3 +225,28 @@ def test_a_fence_whose_language_is_still_being_written_is_not_looked_up():
 
     assert _unfinished_fence_bare("Text\n```pyt") == "Text\n```"
     assert _unfinished_fence_bare("```python\ncode") == "```python\ncode"
+
+
+async def test_reasoning_carries_the_footer_and_the_room_until_the_answer_starts(tmp_path):
+    """While the model reasons, its reasoning is the stream being written: "writing …" and
+    the blank room follow it (an empty answer below with room of its own pushed the
+    reasoning off the view); the answer takes both over when it starts."""
+    engine = FakeEngine(reasoning=["Thinking it over. "] * 30, script=["The answer."], delay=0.02)
+    app = make_app(tmp_path, engine=engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_and_send(pilot, "Think.")
+        screen = app.chat_screen
+
+        def reasoning_shown() -> bool:
+            reply = screen.reply
+            return reply is not None and len(reply.widget.reasoning) > 100
+
+        await wait_until(pilot, reasoning_shown, 30, "reasoning to stream")
+        assert screen.reply is not None
+        reasoning = screen.reply.widget.query_one(".reasoning-stream", StreamingMarkdown)
+        answer = screen.reply.widget.query_one(".answer-stream", StreamingMarkdown)
+        assert reasoning.footer.endswith("writing …") and not answer.display
+        await wait_idle(pilot)
+        widget = screen.view.query(AssistantMessage).last()
+        assert widget.text == "The answer." and widget.reasoning.startswith("Thinking")
+        assert not widget.query(StreamingMarkdown)

@@ -193,14 +193,23 @@ class AssistantMessage(Vertical):
         if not collapsible.display:
             collapsible.display = True
             collapsible.collapsed = False
+        reasoning, answer = self._streams()
+        if not self._text and answer.display:
+            # Reasoning first: it is the stream being written, so it carries the footer
+            # and the room; the empty answer below it waits hidden.
+            answer.display = False
+            reasoning.set_footer(answer.footer)
         self._reasoning += chunk
-        self._streams()[0].write(literal(chunk))
+        reasoning.write(literal(chunk))
 
     async def append_text(self, chunk: str) -> None:
-        if not self._text and self._reasoning:
-            self.query_one(Collapsible).collapsed = True  # the answer has started
+        reasoning, answer = self._streams()
+        if not answer.display:  # the answer starts after the reasoning: it takes over
+            self.query_one(Collapsible).collapsed = True
+            answer.display = True
+            reasoning.finish()
         self._text += chunk
-        self._streams()[1].write(literal(chunk))
+        answer.write(literal(chunk))
 
     async def finish(self, message: Message) -> None:
         """The answer ended: one full render (code blocks right), then the stats.
@@ -240,7 +249,8 @@ class AssistantMessage(Vertical):
     def show_error(self, text: str) -> None:
         self.add_class("error")
         if self.streaming:  # (an answer that failed before its first token)
-            self._streams()[1].set_footer("")
+            for stream in self._streams():
+                stream.set_footer("")
         stats = self.query_one(".stats", Static)
         stats.update(text)
         stats.display = True

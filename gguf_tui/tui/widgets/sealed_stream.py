@@ -217,6 +217,10 @@ class StreamingMarkdown(Widget):
     def live(self) -> str:
         return self._live
 
+    @property
+    def footer(self) -> str:
+        return self._footer
+
     def write(self, fragment: str) -> None:
         self._live += fragment
         if len(self._live) >= max(self._next_try, CODE_SEAL_CHARS):
