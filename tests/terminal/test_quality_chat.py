@@ -77,6 +77,13 @@ def test_the_highest_quant_says_there_is_nothing_to_score_against(home, ladder):
     with launched(home, model, cols=120, rows=40) as term:
         ready(term)
         term.press("f8")
-        screen = term.wait_for("Cannot score this conversation", 60, "the reason")
-        assert "highest-precision quantization on disk" in " ".join(screen.split())
+        # (the screen can be read while the toast is half drawn: wait for all of it)
+        term.wait_for(
+            lambda s: (
+                "Cannot score this conversation" in s
+                and "highest-precision quantization on disk" in " ".join(s.split())
+            ),
+            60,
+            "the reason",
+        )
         assert term.quit() == 0
