@@ -12,6 +12,7 @@ from gguf_tui.tui.widgets.messages import AssistantMessage
 from gguf_tui.tui.widgets.sealed_stream import (
     HARD_CUT,
     SEAL_CHARS,
+    TEXT_CUT,
     StreamingMarkdown,
     hard_breaks,
     seal_point,
@@ -49,13 +50,32 @@ def test_a_closed_fence_is_not_reopened():
     assert finished.endswith("```\n\n") and live == "After the code.\nMore"
 
 
-def test_seal_point_splits_a_long_paragraph_at_a_line_or_a_sentence():
+def test_seal_point_splits_a_long_paragraph_at_a_line_or_a_sentence_only_when_long():
+    """Inside a paragraph (or list, or table) a cut is a seam: only past TEXT_CUT, and
+    marked as inside a block (no blank line after the finished part)."""
     lines = "".join(f"line {i} of one paragraph\n" for i in range(20)) + "tail"
+    assert len(lines) < TEXT_CUT and seal_point(lines) is None
+    lines = "".join(f"line {i} of one paragraph\n" for i in range(80)) + "tail"
     finished, live = seal_point(lines)
-    assert live == "tail" and finished.endswith("paragraph\n\n")
-    one_line = "A sentence that is long enough. " * 20 + "and the rest"
+    assert live == "tail" and finished.endswith("paragraph\n") and not finished.endswith("\n\n")
+    one_line = "A sentence that is long enough. " * 60 + "and the rest"
     finished, live = seal_point(one_line)
-    assert finished.endswith("enough.\n\n") and live.endswith("and the rest")
+    assert finished.endswith("enough.\n") and live.endswith("and the rest")
+
+
+def test_seal_point_keeps_lists_and_tables_whole():
+    """A loose list is not cut between its items, nor before an indented line (a nested
+    item alone would read as indented code), nor a table between its rows."""
+    loose = "".join(f"- item {i} with some words in it\n\n" for i in range(20)) + "- last"
+    assert seal_point(loose) is None
+    nested = "".join(f"- outer {i} words words\n\n    - inner {i}a\n\n" for i in range(8))
+    assert seal_point(nested + "- last") is None
+    table = "| a | b |\n| --- | --- |\n" + "".join(f"| {i} | x |\n" for i in range(300))
+    cut = seal_point(table + "| end")
+    assert cut is None or (cut[0].endswith("\n") and not cut[1].startswith("| 1"))
+    prose = "A paragraph of words.\n\n" * 30 + "- a list after it\n- more"
+    finished, live = seal_point(prose)
+    assert finished.endswith("words.\n\n") and live.startswith("- a list")
 
 
 def test_sealed_text_keeps_single_newlines_as_line_breaks_outside_code():
@@ -133,7 +153,7 @@ async def test_a_long_code_block_streams_in_parts_and_ends_as_one(tmp_path):
 def test_an_endless_paragraph_without_sentences_is_cut_at_a_word():
     text = "flood " * 400 + "tail"
     finished, live = seal_point(text)
-    assert finished.endswith("flood\n\n") and live == "tail"
+    assert finished.endswith("flood\n") and live == "tail"
 
 
 def test_an_endless_word_is_cut_hard_so_the_live_block_stays_small():

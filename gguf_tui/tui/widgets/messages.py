@@ -214,37 +214,41 @@ class AssistantMessage(Vertical):
     async def finish(self, message: Message) -> None:
         """The answer ended: one full render (code blocks right), then the stats.
 
-        An answer over WHOLE_RENDER_MAX characters that arrived as it is saved keeps
-        its streamed form instead: rendering it whole again would hold the app for
-        seconds right after the user pressed stop."""
+        The whole render is built while the stream is still on screen and swapped in
+        within one frame (removing the stream first showed no answer for a few frames
+        and let the view jump). An answer over WHOLE_RENDER_MAX characters that arrived
+        as it is saved keeps its streamed form instead: rendering it whole again would
+        hold the app for seconds right after the user pressed stop."""
         keep = (
             self.streaming
             and len(self._text) > WHOLE_RENDER_MAX
             and (self._text, self._reasoning) == (message.content, message.reasoning)
         )
-        if self.streaming:
-            for stream in self._streams():
+        streams = self._streams() if self.streaming else ()
+        self.message = message
+        self._text, self._reasoning = message.content, message.reasoning
+        answer = self.query_one(".answer", Markdown)
+        if not keep:
+            await answer.update(literal(self._text))
+            if self._reasoning:
+                await self.query_one(".reasoning-text", Markdown).update(literal(self._reasoning))
+        with self.app.batch_update():
+            for stream in streams:
                 if keep:
                     stream.finish()
                 else:
                     await stream.remove()
-        self.message = message
-        self.streaming = False
-        self.remove_class("streaming")
-        self._text, self._reasoning = message.content, message.reasoning
-        if not keep:
-            answer = self.query_one(".answer", Markdown)
-            await answer.update(literal(self._text))
-            answer.display = True
+            if not keep:
+                answer.display = True
+                for reasoning in self.query(".reasoning-text"):
+                    reasoning.display = True
+            self.streaming = False
+            self.remove_class("streaming")
             if self._reasoning:
-                reasoning = self.query_one(".reasoning-text", Markdown)
-                await reasoning.update(literal(self._reasoning))
-                reasoning.display = True
-        if self._reasoning:
-            self.query_one(Collapsible).collapsed = True
-        stats = self.query_one(".stats", Static)
-        stats.update(self._stats())
-        stats.display = True
+                self.query_one(Collapsible).collapsed = True
+            stats = self.query_one(".stats", Static)
+            stats.update(self._stats())
+            stats.display = True
 
     def show_error(self, text: str) -> None:
         self.add_class("error")

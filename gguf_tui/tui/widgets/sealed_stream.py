@@ -30,9 +30,9 @@ from pygments.util import ClassNotFound
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import CodeBlock
 from rich.markdown import Markdown as RichMarkdown
+from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
-from rich.text import Text
 from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.visual import Visual, visualize
@@ -42,24 +42,40 @@ SEAL_CHARS = 400  # live characters that trigger sealing: bounds the render per 
 CODE_SEAL_CHARS = 160  # the same inside a code block (highlighting costs 8 µs a character)
 MIN_SEALED = 200  # not worth a piece below this
 MIN_CODE_SEALED = 100  # nor a piece of code below this
+TEXT_CUT = 4 * SEAL_CHARS  # a paragraph, list or table is cut inside only past this
 HARD_CUT = 12 * SEAL_CHARS  # live text with no line, sentence or word to cut at is cut here
 ROOM_SHARE = 2  # the blank room kept below the text: half the view
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s")
+
+
+def _block_starts(before: str, after: str) -> bool:
+    """Whether a blank line between `before` (the last line with text above it) and
+    `after` ends a block: not inside a loose list, not before an indented line (a
+    nested item or indented code would read as code on its own)."""
+    if after[:1].isspace():
+        return False
+    return not (_LIST_ITEM.match(after) and (_LIST_ITEM.match(before) or before[:1].isspace()))
 
 
 def seal_point(text: str) -> tuple[str, str] | None:
     """Split streamed Markdown into (finished, live), or None when there is no safe cut.
 
-    Cuts only at line starts, preferring the latest blank line outside code, then a
-    line inside an open code fence (closed in the finished part and reopened in the
-    live one), then a line break inside a paragraph, then a sentence end, then a space.
-    Text with none of those (a server flooding one endless word) is cut at HARD_CUT
-    whatever it is: without a cut the live block is re-parsed whole on every update,
-    and a megabyte of one paragraph froze the app for minutes.
+    Cuts only at line starts, preferring the latest blank line that ends a block
+    outside code, then a line inside an open code fence (closed in the finished part
+    and reopened in the live one). A list, table, quote or paragraph is cut inside
+    only once the live text passes TEXT_CUT (its rendering would cost too much per
+    update): at a line break (not between table rows), then a sentence end, then a
+    space. Text with none of those (a server flooding one endless word) is cut at
+    HARD_CUT whatever it is: without a cut the live block is re-parsed whole on every
+    update, and a megabyte of one paragraph froze the app for minutes. A finished part
+    that ends with a blank line ended a block; any other was cut inside one (the
+    widget then joins the two without a gap).
     """
     blank = fence_line = soft = 0
     fence: tuple[str, str] | None = None  # (marker, opening line) of an open fence
     pos = 0
+    before = ""  # the last line with text
     lines = text.splitlines(keepends=True)
     for n, line in enumerate(lines):
         complete = line.endswith("\n")
@@ -73,33 +89,39 @@ def seal_point(text: str) -> tuple[str, str] | None:
         pos += len(line)
         if not complete or n == len(lines) - 1:
             break  # the last line is still being written: it stays live
+        after = lines[n + 1]
         if fence is not None and not _FENCE.match(line):
             fence_line = pos
         elif fence is None and not line.strip():
-            blank = pos
+            if _block_starts(before, after):
+                blank = pos
         elif fence is None and start > 0:
-            soft = pos
+            in_table = line.lstrip().startswith("|") and after.lstrip().startswith("|")
+            if not in_table and not after[:1].isspace():
+                soft = pos
+        if line.strip():
+            before = line
     half = len(text) // 2
     if blank >= max(MIN_SEALED, half // 2):
         return text[:blank], text[blank:]
     if fence is not None and fence_line >= MIN_CODE_SEALED:
         marker, opening = fence
         return text[:fence_line] + marker + "\n", opening + text[fence_line:]
-    if soft >= MIN_SEALED and fence is None:
-        return text[:soft] + "\n", text[soft:]
-    if fence is None:
+    if fence is None and len(text) >= TEXT_CUT:
+        if soft >= MIN_SEALED:
+            return text[:soft], text[soft:]
         sentence = text.rfind(". ", 0, len(text) - 1)
         if sentence + 1 >= MIN_SEALED:
-            return text[: sentence + 1] + "\n\n", text[sentence + 2 :]
+            return text[: sentence + 1] + "\n", text[sentence + 2 :]
         space = text.rfind(" ", 0, len(text) - 1)
         if space >= max(MIN_SEALED, half):
-            return text[:space] + "\n\n", text[space + 1 :]
+            return text[:space] + "\n", text[space + 1 :]
     if len(text) >= HARD_CUT:
         cut = len(text) - 3 * SEAL_CHARS // 2
         if fence is not None:
             marker, opening = fence
             return text[:cut] + "\n" + marker + "\n", opening + text[cut:]
-        return text[:cut] + "\n\n", text[cut:]
+        return text[:cut] + "\n", text[cut:]
     return None
 
 
@@ -135,7 +157,7 @@ def _lexer(name: str) -> Lexer:
 class _CodeBlock(CodeBlock):
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         code = str(self.text).rstrip()
-        yield Syntax(code, _lexer(self.lexer_name), theme=self.theme, word_wrap=True, padding=1)
+        yield Syntax(code, _lexer(self.lexer_name), theme=self.theme, word_wrap=False, padding=1)
 
 
 class ChatMarkdown(RichMarkdown):
@@ -167,17 +189,6 @@ def _unfinished_fence_bare(markdown: str) -> str:
     return markdown
 
 
-def _reopens_fence(markdown: str) -> bool:
-    """Whether `markdown` starts with a code fence that a cut reopened."""
-    return bool(_FENCE.match(markdown))
-
-
-def _cut_in_fence(finished: str, rest: str) -> bool:
-    """Whether a seal cut a code block in two (closed above, reopened below)."""
-    last = finished.rstrip("\n").rpartition("\n")[2]
-    return bool(_FENCE.match(last)) and _reopens_fence(rest)
-
-
 class StreamingMarkdown(Widget):
     """A Markdown answer being written: sealed lines, a live end, a footer, blank room.
 
@@ -193,10 +204,10 @@ class StreamingMarkdown(Widget):
     def __init__(self, text: str = "", footer: str = "", classes: str = "") -> None:
         """`text`: what the answer already says (one being continued)."""
         super().__init__(classes=classes)
-        self._pieces: list[tuple[str, bool, bool]] = []  # (markdown, reopened, cut below)
+        self._pieces: list[tuple[str, bool, bool]] = []  # (markdown, cut above, cut below)
         self._sealed: list[Strip] = []  # the pieces' lines at `_width`
         self._live = text
-        self._live_reopened = False  # the live text starts with a fence a cut reopened
+        self._live_reopened = False  # the live text starts inside a block that was cut
         self._tail: list[Strip] = []  # the live end's lines, then the footer
         self._shown_sealed = 0  # how many sealed lines the last update showed
         self._footer = footer
@@ -264,8 +275,10 @@ class StreamingMarkdown(Widget):
     def _render_piece(
         self, markdown: str, reopened: bool = False, cut: bool = False, live: bool = False
     ) -> list[Strip]:
-        """The lines of one piece; a code block cut in two loses the padding rows at the
-        cut, so the seam does not show, and a sealed piece is followed by a blank line."""
+        """The lines of one piece. Two pieces cut inside one block are joined without a
+        gap: the blank row at the cut (a code block's padding, a list's opening line)
+        goes, so the seam does not show; a piece that ended a block is followed by a
+        blank line, as blocks are."""
         if not markdown.strip():
             return []
         if live:
@@ -273,18 +286,19 @@ class StreamingMarkdown(Widget):
         renderable = ChatMarkdown(hard_breaks(markdown), hyperlinks=False)
         visual = visualize(self, renderable, markup=False)
         lines = Visual.to_strips(self, visual, self._width, None, self.visual_style)
-        if reopened and lines:
+        if reopened and lines and not lines[0].text.strip():
             lines = lines[1:]
         if live:
             return lines
-        if cut and lines:
-            return lines[:-1]
+        if cut:
+            return lines[:-1] if lines and not lines[-1].text.strip() else lines
         return [*lines, Strip.blank(self._width, self.rich_style)]
 
     def _footer_line(self) -> Strip:
+        """The dim italic line under the text (Rich's Text.render drops a Text's own
+        style, so the segment is made here)."""
         style = self.rich_style + Style(italic=True, dim=True)
-        text = Text(self._footer, style=style, no_wrap=True)
-        return Strip(list(text.render(self.app.console, end=""))).crop(0, self._width)
+        return Strip([Segment(self._footer, style)]).crop(0, self._width)
 
     def _seal(self) -> None:
         cut = seal_point(self._live)
@@ -292,11 +306,12 @@ class StreamingMarkdown(Widget):
             self._next_try = len(self._live) + CODE_SEAL_CHARS // 2
             return
         finished, rest = cut
-        piece = (finished, self._live_reopened, _cut_in_fence(finished, rest))
+        joined = not finished.endswith("\n\n")  # cut inside a block, not after one
+        piece = (finished, self._live_reopened, joined)
         self._pieces.append(piece)
         if self._width:
             self._sealed += self._render_piece(*piece)
-        self._live, self._live_reopened = rest, piece[2]
+        self._live, self._live_reopened = rest, joined
         self._next_try = 0
 
     def _update(self) -> None:
