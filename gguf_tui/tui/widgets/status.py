@@ -183,5 +183,10 @@ class StatusLine(Static):
         return text
 
     def refresh_line(self) -> None:
-        self.line = self.fitted(self.content_size.width if self.is_mounted else 0)
-        self.update(self.line)
+        """Redraw the line only when it changed, and without a layout: it is one row of a
+        fixed width, and a layout of the whole screen twice a second (the context count
+        while an answer streams) was a measurable part of streaming's cost."""
+        line = self.fitted(self.content_size.width if self.is_mounted else 0)
+        if line != self.line or not self.is_mounted:
+            self.line = line
+            self.update(line, layout=False)
