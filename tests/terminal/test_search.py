@@ -42,7 +42,8 @@ def test_enter_in_the_search_box_opens_the_first_hit_at_the_match(home, ladder, 
         term.wait_for("1 match", 10, "the one conversation that matches")
         term.write("\r")
         screen = term.wait_for(
-            lambda s: MATCH in s and "Question number 1?" in s,  # and a little before it
+            # and a little before it (and not under the model's "Loaded" toast)
+            lambda s: MATCH in s and "Question number 1?" in s and "Answer number 2." in s,
             15,
             "the matching message, scrolled to",
         )
