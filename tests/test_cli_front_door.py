@@ -132,3 +132,23 @@ def test_chat_output_to_a_folder_is_refused_before_loading(cli, models_dir, tmp_
     model = next(models_dir.glob("*Q8_0.gguf"))
     line = one_error_line(cli("chat", model, "-o", tmp_path, input="hello\nbye\n"))
     assert "is a folder" in line
+
+
+def test_the_app_without_a_terminal_says_so_instead_of_spinning(tmp_path):
+    """Launched from a script (stdin at /dev/null, output to pipes) the full-screen app
+    spun a core forever; it now says what to use instead, at once."""
+    import time
+
+    home = {
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "HF_HUB_OFFLINE": "1",
+    }
+    began = time.monotonic()
+    done = gguf_tui(timeout=30, env=home)
+    assert done.returncode == 2
+    assert "needs a terminal" in done.stderr and "gguf-tui run" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert time.monotonic() - began < 20

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 from pathlib import Path
 
 from gguf_tui.commands import common
@@ -144,6 +145,17 @@ def run_app(args: argparse.Namespace) -> int:
             store.close()
             raise
 
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        # Textual reads keys from stdin and draws on stderr: without a terminal there it
+        # spun a core forever (found launched from a script with stdin at /dev/null).
+        # Checked last, so a bad model, folder or server is still said first.
+        store.close()
+        if backend is not None:
+            backend.close()
+        raise common.CliError(
+            "the full-screen app needs a terminal (its input and stderr are not one); "
+            "from a script use `gguf-tui run PROMPT` or `gguf-tui chat`"
+        )
     from gguf_tui.tui.app import GgufTuiApp
 
     app = GgufTuiApp(
