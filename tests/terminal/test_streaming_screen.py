@@ -46,14 +46,22 @@ def test_every_line_of_a_streaming_code_block_is_repainted_as_it_completes(home:
             term.type_line("Write the code")
             term.wait_for("total = (total", 30, "the code block streaming")
             seen: set[int] = set()
+            # A read can land in the middle of a frame (a scroll repaints every row), so a
+            # cut line counts only when it is still there, unchanged, 5 reads later
+            # (~0.15 s): the bug this catches left the line cut until the answer ended.
+            suspects: dict[str, int] = {}
             deadline = time.monotonic() + 60
             while "writing …" in (screen := term.text()) and time.monotonic() < deadline:
-                rows = code_rows(screen)
-                for row, below in itertools.pairwise(rows):
-                    whole = FULL.search(row)
-                    assert whole, f"a line left cut above {below!r}:\n{screen}"
-                    seen.add(int(whole.group(1)))
-                time.sleep(0.02)
+                cut_now = set()
+                for row, below in itertools.pairwise(code_rows(screen)):
+                    if whole := FULL.search(row):
+                        seen.add(int(whole.group(1)))
+                    else:
+                        cut_now.add(row + "\n" + below)
+                suspects = {key: suspects.get(key, 0) + 1 for key in cut_now}
+                stale = [key for key, reads in suspects.items() if reads >= 5]
+                assert not stale, f"a line left cut above the next:\n{stale[0]}\n{screen}"
+                time.sleep(0.03)
             assert len(seen) > 10, f"too few frames read mid-stream ({len(seen)} lines)"
             term.wait_for("DONE.", 30, "the end of the answer")
             assert term.quit() == 0
