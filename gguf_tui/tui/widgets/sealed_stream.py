@@ -49,6 +49,19 @@ _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s")
 
 
+def _next_fence(fence: str | None, line: str) -> str | None:
+    """The code fence open after `line`, given the one open before it (its marker)."""
+    m = _FENCE.match(line)
+    if m is None:
+        return fence
+    marker = m.group(1)
+    if fence is None:
+        return marker
+    if marker.startswith(fence[0]) and len(marker) >= len(fence):
+        return None
+    return fence
+
+
 def _block_starts(before: str, after: str) -> bool:
     """Whether a blank line between `before` (the last line with text above it) and
     `after` ends a block: not inside a loose list, not before an indented line (a
@@ -79,12 +92,8 @@ def seal_point(text: str) -> tuple[str, str] | None:
     lines = text.splitlines(keepends=True)
     for n, line in enumerate(lines):
         complete = line.endswith("\n")
-        if m := _FENCE.match(line):
-            marker = m.group(1)
-            if fence is None:
-                fence = (marker, line if complete else line + "\n")
-            elif marker.startswith(fence[0][0]) and len(marker) >= len(fence[0]):
-                fence = None
+        if (marker := _next_fence(fence and fence[0], line)) != (fence and fence[0]):
+            fence = None if marker is None else (marker, line if complete else line + "\n")
         start = pos
         pos += len(line)
         if not complete or n == len(lines) - 1:
@@ -128,15 +137,12 @@ def seal_point(text: str) -> tuple[str, str] | None:
 def hard_breaks(markdown: str) -> str:
     """Mark single newlines outside code as line breaks (two trailing spaces), so Rich
     breaks lines where the live widget's chat_markdown() parser does."""
-    out, fence = [], None
+    out: list[str] = []
+    fence: str | None = None
     lines = markdown.split("\n")
     for n, line in enumerate(lines):
-        if m := _FENCE.match(line):
-            marker = m.group(1)
-            if fence is None:
-                fence = marker
-            elif marker.startswith(fence[0]) and len(marker) >= len(fence):
-                fence = None
+        if _FENCE.match(line):
+            fence = _next_fence(fence, line)
         elif fence is None and line.strip() and n + 1 < len(lines) and lines[n + 1].strip():
             line = line.rstrip() + "  "
         out.append(line)
@@ -170,12 +176,7 @@ def in_code(text: str) -> bool:
     """Whether `text` ends inside a code fence it opened."""
     fence: str | None = None
     for line in text.splitlines():
-        if m := _FENCE.match(line):
-            marker = m.group(1)
-            if fence is None:
-                fence = marker
-            elif marker.startswith(fence[0]) and len(marker) >= len(fence):
-                fence = None
+        fence = _next_fence(fence, line)
     return fence is not None
 
 
