@@ -139,15 +139,10 @@ def test_the_app_without_a_terminal_says_so_instead_of_spinning(tmp_path):
     spun a core forever; it now says what to use instead, at once."""
     import time
 
-    home = {
-        "HOME": str(tmp_path),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "HF_HUB_OFFLINE": "1",
-    }
+    from tests.terminal.harness import Home
+
     began = time.monotonic()
-    done = gguf_tui(timeout=30, env=home)
+    done = gguf_tui(timeout=30, env=Home(tmp_path / "home").env)
     assert done.returncode == 2
     assert "needs a terminal" in done.stderr and "gguf-tui run" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
