@@ -142,7 +142,7 @@ def test_the_app_without_a_terminal_says_so_instead_of_spinning(tmp_path):
     from tests.terminal.harness import Home
 
     began = time.monotonic()
-    done = gguf_tui(timeout=30, env=Home(tmp_path / "home").env)
+    done = gguf_tui(timeout=30, env=Home(tmp_path / "home").env())
     assert done.returncode == 2
     assert "needs a terminal" in done.stderr and "gguf-tui run" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
