@@ -172,7 +172,7 @@ class Terminal:
         while True:
             try:
                 data = self.proc.read(65536)
-            except (EOFError, OSError):
+            except (EOFError, OSError, ValueError):  # ValueError: kill() closed the pty
                 return
             with self._lock:
                 self.raw += data

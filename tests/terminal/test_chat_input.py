@@ -58,6 +58,24 @@ def test_a_multi_line_paste_keeps_its_line_breaks(home, ladder):
     assert home.sent() == ["first line\nsecond line\nthird line"]
 
 
+def test_a_paste_with_a_very_long_line_is_held_and_sent_whole(home, ladder):
+    """A 200 KB minified line in one bracketed paste: the prompt shows a token for it, keys
+    typed after it land at once, and the whole line is what is sent."""
+    line = '{"key": "value", "n": 12345}, ' * 6_900
+    model = home.add_model(ladder["Q4_K_M"])
+    with launched(home, model, cols=80, rows=24) as term:
+        ready(term)
+        term.paste("look at this:\n" + line)
+        term.wait_for(f"[long line #1: {len(line):,} characters]", 30, "the held line")
+        term.write(" ok?")
+        term.wait_for("characters] ok?", 10, "the keys typed after it")
+        term.write("\r")
+        term.wait_for(lambda _: bool(home.sent()), 30, "the message to be saved")
+        term.wait_for("context", 60, "the answer or the context notice")
+        assert term.quit() == 0
+    assert home.sent() == [f"look at this:\n{line} ok?"]
+
+
 def test_corrections_inside_a_burst_apply_in_order(home, ladder):
     model = home.add_model(ladder["Q4_K_M"])
     with launched(home, model) as term:

@@ -61,7 +61,7 @@ class BranchActions(_ScreenBase):
     def _edit(self, message: Message, which: str) -> None:
         """Put a message into the prompt; sending it makes a new version beside it."""
         self._editing_id = message.id
-        self.prompt.text = literal(message.content)  # as it was shown
+        self.prompt.value = literal(message.content)  # as it was shown
         self.prompt.move_cursor(self.prompt.document.end)
         self.notify(
             f"Editing {which}: enter sends it as a new version (the old one is kept, "
