@@ -61,3 +61,80 @@ def test_real_tokenizer_pieces(smollm_path):
     pieces = [llm.detokenize([t]).decode("utf-8", "replace") for t in tokens]
     assert len(pieces) > 10
     assert split_all(pieces) == {REASONING: "The user wants 2+2.", TEXT: "The answer is 4."}
+
+
+# -- harmony (gpt-oss) ----------------------------------------------------------------------
+# What llama.cpp's decode gives for gpt-oss: <|end|> is a control token and comes out empty.
+HARMONY = (
+    "<|channel|>analysis<|message|>User asks 2+2. Easy: 4."
+    "<|start|>assistant<|channel|>final<|message|>It is **4**."
+)
+
+
+def test_harmony_analysis_is_reasoning_and_final_is_the_answer():
+    assert split_all([HARMONY]) == {REASONING: "User asks 2+2. Easy: 4.", TEXT: "It is **4**."}
+
+
+def test_harmony_markers_cut_at_every_position():
+    for i in range(1, len(HARMONY)):
+        for j in range(i + 1, len(HARMONY), 3):
+            got = split_all([HARMONY[:i], HARMONY[i:j], HARMONY[j:]])
+            assert got == {REASONING: "User asks 2+2. Easy: 4.", TEXT: "It is **4**."}, (i, j)
+
+
+def test_harmony_as_a_server_passes_it_through():
+    """Every marker kept (a server with the special tokens rendered), a constrained header,
+    a commentary preamble (shown: it is written for the user) and the closing marker."""
+    text = (
+        "<|channel|>analysis<|message|>think<|end|>"
+        "<|start|>assistant<|channel|>commentary<|message|>Checking.<|end|>"
+        "<|start|>assistant<|channel|>final <|constrain|>json<|message|>{}<|return|>"
+    )
+    assert split_all(list(text)) == {REASONING: "think", TEXT: "Checking.{}"}
+
+
+def test_harmony_cut_off_keeps_what_was_written():
+    assert split_all(["<|channel|>analysis<|message|>half a thou", "ght <|st"]) == {
+        REASONING: "half a thought <|st",  # as for </thi: a held tail is released
+        TEXT: "",
+    }
+    assert split_all(["<|channel|>analysis<|message|>done<|start|>assistant<|chan"]) == {
+        REASONING: "done",
+        TEXT: "",
+    }
+
+
+def test_a_channel_marker_later_in_an_answer_is_text():
+    got = split_all(["Harmony opens with ", "<|channel|>", " then a name."])
+    assert got == {REASONING: "", TEXT: "Harmony opens with <|channel|> then a name."}
+
+
+def test_a_header_that_never_ends_is_shown_as_text():
+    text = "<|channel|>" + "x" * 300 + " and no message marker"
+    assert split_all([text[:100], text[100:]]) == {REASONING: "", TEXT: text}
+
+
+def test_harmony_through_the_real_decode_loop(engine):
+    """The engine's own decode loop fed tokens that spell a gpt-oss answer (SmolLM2 has
+    no harmony tokens, so the markers come as text pieces, as llama.cpp renders them)."""
+    from gguf_tui.engine import Finished, ReasoningDelta, Sampling, TextDelta
+
+    llm = engine._model.llm
+    tokens = llm.tokenize(HARMONY.encode(), add_bos=False, special=False)
+
+    def generate(prompt_tokens, **kwargs):
+        yield from tokens
+        yield llm.token_eos()
+
+    llm.generate = generate
+    try:
+        gen = engine.chat([{"role": "user", "content": "2+2?"}], Sampling(max_tokens=200))
+        events = list(gen)
+    finally:
+        del llm.generate
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    assert (finished.reasoning, finished.text) == ("User asks 2+2. Easy: 4.", "It is **4**.")
+    shown = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert shown == "It is **4**." and "<|" not in shown
+    assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == finished.reasoning
