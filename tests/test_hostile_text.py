@@ -17,6 +17,7 @@ from gguf_tui.engine import Finished, Sampling, TextDelta
 from gguf_tui.tui.text import literal
 from gguf_tui.tui.widgets.messages import AssistantMessage, UserMessage
 from tests.support.fake_engine import FakeEngine
+from tests.support.spelled import spelled
 from tests.support.tui import (
     make_app,
     notifications,
@@ -230,19 +231,8 @@ def test_the_tokenizer_really_splits_emoji_into_byte_tokens(engine):
 
 def test_a_generated_emoji_comes_out_whole(engine):
     """Tokens that spell the text are fed through the engine's own decode loop."""
-    llm = engine._model.llm
-    tokens = llm.tokenize(SPLIT.encode(), add_bos=False, special=False)
-
-    def generate(prompt_tokens, **kwargs):
-        yield from tokens
-        yield llm.token_eos()
-
-    llm.generate = generate
-    try:
-        gen = engine.chat([{"role": "user", "content": "Say it."}], Sampling(max_tokens=200))
-        deltas = [e.text for e in gen if isinstance(e, TextDelta)]
-    finally:
-        del llm.generate
+    tokens, events_ = spelled(engine, SPLIT)
+    deltas = [e.text for e in events_ if isinstance(e, TextDelta)]
     assert "".join(deltas) == SPLIT
     assert not any("\ufffd" in d for d in deltas)
     assert len(deltas) < len(tokens)  # the emoji's byte tokens waited for each other

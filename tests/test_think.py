@@ -117,21 +117,10 @@ def test_a_header_that_never_ends_is_shown_as_text():
 def test_harmony_through_the_real_decode_loop(engine):
     """The engine's own decode loop fed tokens that spell a gpt-oss answer (SmolLM2 has
     no harmony tokens, so the markers come as text pieces, as llama.cpp renders them)."""
-    from gguf_tui.engine import Finished, ReasoningDelta, Sampling, TextDelta
+    from gguf_tui.engine import Finished, ReasoningDelta, TextDelta
+    from tests.support.spelled import spelled
 
-    llm = engine._model.llm
-    tokens = llm.tokenize(HARMONY.encode(), add_bos=False, special=False)
-
-    def generate(prompt_tokens, **kwargs):
-        yield from tokens
-        yield llm.token_eos()
-
-    llm.generate = generate
-    try:
-        gen = engine.chat([{"role": "user", "content": "2+2?"}], Sampling(max_tokens=200))
-        events = list(gen)
-    finally:
-        del llm.generate
+    _, events = spelled(engine, HARMONY)
     finished = events[-1]
     assert isinstance(finished, Finished)
     assert (finished.reasoning, finished.text) == ("User asks 2+2. Easy: 4.", "It is **4**.")
