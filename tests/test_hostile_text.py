@@ -184,6 +184,10 @@ async def test_a_paste_with_a_very_long_line_is_held_whole_and_sent_in_full(tmp_
         assert sent == f"short\npaste {long_one} line on"  # in full, what it stood for
         assert engine.requests[-1][0][-1]["content"] == sent
         assert prompt.text == "" and prompt.value == ""
+        await pilot.press("ctrl+z")  # the sent text back, undoing the clear: the line too
+        await wait_until(pilot, lambda: prompt.value == sent, 10, "the sent text back")
+        await pilot.press("ctrl+y")
+        await wait_until(pilot, lambda: prompt.text == "", 10, "the redo")
         await pilot.press("up")  # editing it holds its long line again
         shown = f"short\n[long line #1: {len(sent) - 6:,} characters]"
         await wait_until(pilot, lambda: prompt.text == shown, 10, "the message to edit")

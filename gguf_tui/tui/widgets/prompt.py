@@ -7,7 +7,6 @@ import re
 from textual import events
 from textual.message import Message as TextualMessage
 from textual.widgets import TextArea
-from textual.widgets.text_area import EditResult
 
 from gguf_tui.tui import keymap
 from gguf_tui.tui.keymap import to_bindings
@@ -64,12 +63,10 @@ class PromptArea(TextArea):
 
     @value.setter
     def value(self, text: str) -> None:
+        """Replace the whole text (and the undo history, so no old token can come back:
+        only then are the held lines let go. `clear()` after sending can be undone)."""
         self._held.clear()
         self.text = self.hold(text)
-
-    def clear(self) -> EditResult:
-        self._held.clear()
-        return super().clear()
 
     def _held_span(self, forward: bool) -> tuple[tuple[int, int], tuple[int, int]] | None:
         """The token the cursor is right behind (or, `forward`, right before), if any."""
