@@ -109,6 +109,11 @@ def test_a_channel_marker_later_in_an_answer_is_text():
     assert got == {REASONING: "", TEXT: "Harmony opens with <|channel|> then a name."}
 
 
+def test_an_answer_that_only_opens_like_harmony_is_kept_as_text():
+    text = "<|channel|> is how gpt-oss starts, says the model, and stops."
+    assert split_all([text[:5], text[5:]]) == {REASONING: "", TEXT: text}
+
+
 def test_a_header_that_never_ends_is_shown_as_text():
     text = "<|channel|>" + "x" * 300 + " and no message marker"
     assert split_all([text[:100], text[100:]]) == {REASONING: "", TEXT: text}

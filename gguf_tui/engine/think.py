@@ -47,6 +47,7 @@ class HarmonySplitter:
         self._header: str | None = ""  # collecting a header; None inside a message
         self._kind = TEXT
         self._pending = ""
+        self._opened = False  # a message marker seen: the stream really is harmony
 
     def feed(self, delta: str) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
@@ -66,7 +67,7 @@ class HarmonySplitter:
                 buf = buf[idx + len(MESSAGE) :]
                 name = _CHANNEL_NAME.search(header)
                 self._kind = REASONING if name and name[1] == "analysis" else TEXT
-                self._header = None
+                self._header, self._opened = None, True
                 continue
             ends = [i for i in (buf.find(tag) for tag in _BODY_ENDS) if i >= 0]
             if ends:
@@ -81,11 +82,13 @@ class HarmonySplitter:
         return out
 
     def flush(self) -> list[tuple[str, str]]:
-        """The message being written when the stream ended (an unfinished header or an
-        end marker carries nothing)."""
+        """The message being written when the stream ended. An unfinished header after a
+        message carries nothing; one that no message followed was never harmony: text."""
         out: list[tuple[str, str]] = []
         if self._header is None:
             _emit(out, self._kind, self._pending)
+        elif not self._opened:
+            _emit(out, TEXT, self._header)
         self._pending = ""
         return out
 
